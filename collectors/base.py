@@ -1,0 +1,79 @@
+"""The collector interface: collectors fetch pages and nothing else."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator, Literal, Mapping, Protocol
+
+from pipeline.config import Account
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a stream resumes: the value is the platform's own (since_id, time, page token)."""
+
+    stream: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Page:
+    """One API response worth of raw objects, and the cursor to store WITH them."""
+
+    kind: Literal["post", "comment"]
+    items: list[dict]  # the platform's own JSON objects, untouched
+    cursor: Cursor | None = None  # written in the same transaction as the items
+    includes: Mapping = field(default_factory=dict)  # expansions (X) the items refer to
+    # After this page every live comment of this post (native id) has been seen this run:
+    # those not seen become tombstones.
+    scanned_post: str | None = None
+    requests: int = 1  # HTTP requests spent to get this page
+
+
+class Collector(Protocol):
+    """One per platform, built from the accounts and a client."""
+
+    platform: str
+
+    def pages(self, account: Account, cursors: Mapping[str, str]) -> Iterator[Page]:
+        """Yield pages newest-first per stream; cursors maps stream -> stored value."""
+        ...
+
+
+class CollectorError(Exception):
+    """An account-level failure; the message must tell a person what to do."""
+
+    kind = "failed"
+    retriable = False
+
+    def __init__(self, message: str, *, retry_after: str | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after  # ISO UTC, when the platform said to come back
+
+
+class MissingCredentials(CollectorError):
+    kind = "skipped"
+
+
+class RateLimited(CollectorError):
+    kind = "rate_limited"
+
+
+class AuthFailed(CollectorError):
+    """Token expired, revoked or wrong."""
+
+    kind = "auth"
+
+
+class PermissionMissing(CollectorError):
+    kind = "permission"
+
+
+class TransientError(CollectorError):
+    """5xx, timeouts, broken bodies: retried with backoff, then the account fails."""
+
+    kind = "failed"
+    retriable = True
+
+
+class PaginationLoop(CollectorError):
+    kind = "failed"

@@ -1,0 +1,83 @@
+"""What every platform's normalizer shares: building records from cleaned fields."""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from normalize.schema import Comment, Context, Outcome, Post, Quarantine, record_id
+from normalize.text import author_key, detect_lang, mask_pii, nfc
+
+
+def clean_text(text: Any) -> str:
+    """NFC, PII masked; non-strings become empty text."""
+    return mask_pii(nfc(text)) if isinstance(text, str) else ""
+
+
+def as_int(value: Any) -> int | None:
+    """An API count as int, or None when absent or not a number."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+def make_post(ctx: Context, *, native_id: str, text: Any, created_at: str | None,
+              title: str | None = None, url: str | None = None, like_count: Any = None,
+              comment_count: Any = None, edited_at: str | None = None) -> Post:
+    """A post record of the context's account."""
+    body = clean_text(text)
+    return Post(
+        id=record_id(ctx.platform, native_id), platform=ctx.platform, account=ctx.account,
+        native_id=native_id, text=body, lang=detect_lang(body if body else (title or "")),
+        created_at=created_at, url=url, title=clean_text(title) if title else None,
+        edited_at=edited_at, like_count=as_int(like_count), comment_count=as_int(comment_count),
+    )
+
+
+def make_comment(ctx: Context, *, native_id: str, post_native: str | None,
+                 parent_native: str | None, author_id: str | None, author_name: str | None,
+                 is_official: bool, text: Any, created_at: str, edited_at: str | None = None,
+                 like_count: Any = None, reply_count: Any = None, url: str | None = None,
+                 deleted: bool = False, hidden: bool = False) -> Comment:
+    """A comment record: text cleaned, author hashed, tags from the context's rules."""
+    body = clean_text(text)
+    tagger = ctx.tagger
+    citizen = not is_official
+    return Comment(
+        id=record_id(ctx.platform, native_id), platform=ctx.platform, account=ctx.account,
+        native_id=native_id,
+        post_id=record_id(ctx.platform, post_native) if post_native else None,
+        parent_id=record_id(ctx.platform, parent_native) if parent_native else None,
+        author_key=author_key(ctx.secret, ctx.platform, author_id) if author_id else None,
+        author_name=None if citizen else author_name,  # display names only for the city
+        is_official=int(is_official), text=body, lang=detect_lang(body),
+        created_at=created_at,
+        district=tagger.district(body) if tagger and citizen else None,
+        category=tagger.category(body) if tagger and citizen else None,
+        edited_at=edited_at, like_count=as_int(like_count), reply_count=as_int(reply_count),
+        url=url, deleted=int(deleted), hidden=int(hidden),
+    )
+
+
+def with_tokens(pairs: list[tuple[Outcome, dict]], ctx: Context) -> list[tuple[Outcome, dict]]:
+    """Add morpheme tokens for full-text search to the comments, in one batch."""
+    if not ctx.tokenize:
+        return pairs
+    from normalize.morph import search_tokens_many
+
+    idx = [i for i, (o, _) in enumerate(pairs) if isinstance(o, Comment) and o.text]
+    if not idx:
+        return pairs
+    tokens = search_tokens_many([pairs[i][0].text for i in idx])  # type: ignore[union-attr]
+    out = list(pairs)
+    for i, tok in zip(idx, tokens):
+        out[i] = (replace(pairs[i][0], tokens=tok), pairs[i][1])  # type: ignore[arg-type]
+    return out
+
+
+def quarantine(reason: str, native_id: Any = None) -> Quarantine:
+    """A quarantine outcome; the id only when it is a usable string."""
+    return Quarantine(reason=reason, native_id=str(native_id) if native_id is not None else None)

@@ -1,0 +1,104 @@
+"""The one schema: records every platform's normalizer returns, and the context it is given."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Union
+
+if TYPE_CHECKING:
+    from normalize.tags import Tagger
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """A post, tweet or video of one of the city's accounts: what comments hang under."""
+
+    id: str  # "platform:native_id"
+    platform: str
+    account: str
+    native_id: str
+    text: str
+    lang: str
+    created_at: str | None  # ISO-8601 UTC
+    url: str | None = None
+    title: str | None = None
+    edited_at: str | None = None
+    like_count: int | None = None
+    comment_count: int | None = None  # what the platform reports (completeness)
+    deleted: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Comment:
+    """A comment, reply, mention or live chat message: a citizen's or an official one."""
+
+    id: str  # "platform:native_id"
+    platform: str
+    account: str
+    native_id: str
+    post_id: str | None
+    parent_id: str | None
+    author_key: str | None  # keyed hash; never the platform's author id
+    author_name: str | None  # kept for official accounts only
+    is_official: int
+    text: str  # NFC, PII masked
+    lang: str
+    created_at: str  # ISO-8601 UTC
+    district: str | None = None
+    category: str | None = None
+    edited_at: str | None = None
+    like_count: int | None = None
+    reply_count: int | None = None
+    url: str | None = None
+    deleted: int = 0
+    hidden: int = 0
+    tokens: str | None = None  # morphemes for full-text search
+
+
+@dataclass(frozen=True, slots=True)
+class Quarantine:
+    """A payload that did not normalize, and why."""
+
+    reason: str
+    native_id: str | None = None
+
+
+Record = Union[Post, Comment]
+Outcome = Union[Post, Comment, Quarantine]
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a normalizer may know besides the payload: no I/O, no clock."""
+
+    platform: str
+    account: str  # account key in accounts.yaml
+    secret: bytes  # key for author_key
+    official_ids: frozenset[str] = frozenset()  # native author ids of the city's accounts
+    official_handles: frozenset[str] = frozenset()  # lower-case handles of the city's accounts
+    account_native_id: str | None = None
+    tagger: "Tagger | None" = None
+    tokenize: bool = False  # compute morpheme tokens for search
+    extra: dict = field(default_factory=dict)
+
+
+def record_id(platform: str, native_id: str) -> str:
+    """The primary key of a post or comment."""
+    return f"{platform}:{native_id}"
+
+
+def utc_iso(value: datetime) -> str:
+    """An aware datetime as ISO-8601 UTC with a Z, to the second."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime: times must carry their zone")
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str) -> str:
+    """Any ISO-8601 / Graph time ('2021-08-10T18:45:03+0000', '...Z', fractions) to UTC ISO."""
+    value = text.strip()
+    if value.endswith("Z"):
+        value = value[:-1] + "+00:00"
+    if len(value) > 5 and value[-5] in "+-" and value[-3] != ":":
+        value = value[:-2] + ":" + value[-2:]  # Graph's +0000 -> +00:00
+    return utc_iso(datetime.fromisoformat(value))

@@ -1,0 +1,1 @@
+"""Wiring: config, the platform registry, the collect loop."""

@@ -1,0 +1,154 @@
+"""One collect pass over the configured accounts: platform by platform, account by account."""
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from collectors.base import MissingCredentials
+from collectors.http import Transport
+from normalize.schema import Context
+from pipeline import platforms
+from pipeline.config import Account
+from pipeline.ingest import AccountResult, run_account
+from store import queries
+from store.writer import PageStats, Writer
+
+log = logging.getLogger(__name__)
+
+DEMO_AUTHOR_KEY = b"smc-demo-author-key-not-secret"
+AUTHOR_KEY_ENV = "SMC_AUTHOR_KEY"
+RULES_PATH = Path(__file__).resolve().parent.parent / "config" / "rules.yaml"
+
+
+class SecretMissing(Exception):
+    """A live run needs a secret the environment does not hold."""
+
+
+@dataclass
+class RunOptions:
+    """What one collect pass is asked to do."""
+
+    simulate: bool = False
+    accounts: tuple[str, ...] = ()  # account keys; empty = all
+    platforms: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)  # per-platform knobs (look-back, ...)
+
+
+def author_secret(environ: Mapping[str, str], simulate: bool) -> bytes:
+    """The author_key secret: the environment's, or the fixed demo key on simulated data."""
+    value = environ.get(AUTHOR_KEY_ENV)
+    if value:
+        return value.encode("utf-8")
+    if simulate:
+        return DEMO_AUTHOR_KEY
+    raise SecretMissing(
+        f"{AUTHOR_KEY_ENV} is not set: live runs need a secret to hash citizens' ids "
+        "(e.g. `export SMC_AUTHOR_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))')`)"
+    )
+
+
+def select(accounts: list[Account], options: RunOptions) -> list[Account]:
+    """The accounts this pass collects, in config order."""
+    return [
+        a for a in accounts
+        if (not options.accounts or a.key in options.accounts)
+        and (not options.platforms or a.platform in options.platforms)
+    ]
+
+
+def simulated_environ(accounts: list[Account]) -> dict[str, str]:
+    """Placeholder credentials for the simulator (it checks the header, not the value)."""
+    return {name: f"sim-{name.lower()}" for a in accounts for name in a.credentials}
+
+
+def load_tagger() -> Any:
+    """District/category tagger from config/rules.yaml, if the rules exist."""
+    try:
+        from normalize.tags import Tagger, load_rules
+    except ImportError:
+        return None
+    return Tagger(load_rules(RULES_PATH)) if RULES_PATH.exists() else None
+
+
+def collect(
+    writer: Writer,
+    all_accounts: list[Account],
+    transport: Transport,
+    environ: Mapping[str, str],
+    options: RunOptions,
+    stop: threading.Event | None = None,
+    on_result: Callable[[Account, AccountResult], None] | None = None,
+    on_page: Callable[[Account, PageStats], None] | None = None,
+) -> list[AccountResult]:
+    """Collect every selected account; one account's failure never stops the others."""
+    secret = author_secret(environ, options.simulate)
+    writer.sync_accounts(all_accounts)
+    tagger = load_tagger()
+    chosen = select(all_accounts, options)
+    run_id = uuid.uuid4().hex[:12]
+    results: list[AccountResult] = []
+    by_platform: dict[str, list[Account]] = {}
+    for account in chosen:
+        by_platform.setdefault(account.platform, []).append(account)
+    for platform, accounts in by_platform.items():
+        try:
+            collector = platforms.build_collector(
+                platform, transport, environ, all_accounts, options.extra)
+            _, normalize = platforms.load(platform)
+        except platforms.NotImplementedPlatform as exc:
+            for account in accounts:
+                result = AccountResult(account.key, "unsupported",
+                                       error=f"no collector for platform {platform!r} yet ({exc})")
+                results.append(result)
+                if on_result:
+                    on_result(account, result)
+            continue
+        base = _context(writer, all_accounts, platform, secret, tagger)
+        for account in accounts:
+            if stop is not None and stop.is_set():
+                break
+            result = _collect_account(account, collector, normalize, writer, base, environ,
+                                      run_id, stop, on_page)
+            results.append(result)
+            if on_result:
+                on_result(account, result)
+    return results
+
+
+def _collect_account(account: Account, collector: Any, normalize: Any, writer: Writer,
+                     base: Context, environ: Mapping[str, str], run_id: str,
+                     stop: threading.Event | None, on_page: Any) -> AccountResult:
+    missing = account.missing_credentials(dict(environ))
+    if missing:
+        error = MissingCredentials(
+            f"{account.key}: skipped, environment variable {', '.join(missing)} is not set")
+        return AccountResult(account.key, error.kind, error=str(error))
+    ctx = Context(
+        platform=base.platform, account=account.key, secret=base.secret,
+        official_ids=base.official_ids, official_handles=base.official_handles,
+        account_native_id=account.native_id, tagger=base.tagger, tokenize=base.tokenize,
+    )
+    return run_account(account, collector, normalize, writer, ctx, run_id, stop, on_page)
+
+
+def _context(writer: Writer, accounts: list[Account], platform: str, secret: bytes,
+             tagger: Any) -> Context:
+    """What every normalizer of a platform knows: which authors are the city."""
+    on_platform = [a for a in accounts if a.platform == platform]
+    ids = {a.native_id for a in on_platform if a.native_id}
+    ids |= queries.official_native_ids(writer.db, platform)
+    return Context(
+        platform=platform, account="", secret=secret, official_ids=frozenset(ids),
+        official_handles=frozenset(a.handle.lower() for a in on_platform), tagger=tagger,
+        tokenize=True,
+    )
+
+
+def exit_code(results: list[AccountResult]) -> int:
+    """0 when every account is ok (or skipped by design), 1 when some account failed."""
+    bad = [r for r in results if r.status not in ("ok", "skipped", "unsupported", "rate_limited")]
+    return 1 if bad else 0

@@ -1,0 +1,234 @@
+"""HTTP that is not the internet: the simulator mounted on each client library's own hook.
+
+`SimTransport.session()` is a requests Session whose adapter answers from the simulated
+platforms (tweepy, facebook-sdk); `SimTransport.httplib2()` does the same for
+googleapiclient. Faults (429, 5xx, timeouts, broken bodies, expired tokens) are injected
+here on demand, before a platform server sees the request.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import socket
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import requests
+from requests.adapters import BaseAdapter
+from requests.structures import CaseInsensitiveDict
+
+from simulator.world import World
+
+# host -> module serving it (a module exposes `Server(world)` with `handle(req)`)
+SERVERS = {
+    "api.twitter.com": "simulator.x",
+    "api.x.com": "simulator.x",
+    "graph.facebook.com": "simulator.graph",
+    "youtube.googleapis.com": "simulator.youtube",
+    "www.googleapis.com": "simulator.youtube",
+}
+PLATFORM_OF_HOST = {
+    "simulator.x": "x", "simulator.graph": "graph", "simulator.youtube": "youtube",
+}
+
+
+@dataclass(frozen=True)
+class SimRequest:
+    """One request as a platform server sees it."""
+
+    method: str
+    host: str
+    path: str
+    params: dict[str, str]
+    headers: dict[str, str]
+    body: bytes | None = None
+
+    def json(self) -> Any:
+        return json.loads(self.body or b"null")
+
+
+@dataclass
+class SimResponse:
+    """What a platform server answers."""
+
+    status: int = 200
+    body: Any = None  # JSON-able, or bytes sent as they are
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def content(self) -> bytes:
+        if isinstance(self.body, bytes):
+            return self.body
+        return json.dumps(self.body, ensure_ascii=False).encode("utf-8")
+
+
+@dataclass
+class Fault:
+    """Answer matching requests with a fault instead of the world.
+
+    kind: "429", "500", "503", "timeout", "bad_json", "truncated", "expired_token",
+    "permission", or a platform-specific kind its server renders (e.g. "graph:613").
+    """
+
+    kind: str
+    platform: str | None = None  # "x", "graph", "youtube"; None = any
+    path: str | None = None  # substring of the path
+    after: int = 0  # let this many matching requests through first
+    times: int = 1  # then fire this many times; -1 = forever
+    reset_seconds: int = 900
+    fired: int = 0
+    matched: int = 0
+
+
+class SimTransport:
+    """Serves the simulated world to the real client libraries."""
+
+    def __init__(self, world: World, faults: list[Fault] | None = None):
+        self.world = world
+        self.faults = list(faults or [])
+        self.requests: dict[str, int] = {}
+        self.log: list[SimRequest] = []
+        self._servers: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def session(self) -> requests.Session:
+        from collectors.http import TimeoutSession
+
+        session = TimeoutSession()
+        adapter = _Adapter(self)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        return session
+
+    def httplib2(self) -> Any:
+        return _Httplib2(self)
+
+    def handle(self, req: SimRequest) -> SimResponse:
+        """Route one request: faults first, then the platform server of its host."""
+        module = SERVERS.get(req.host)
+        platform = PLATFORM_OF_HOST.get(module or "", req.host)
+        with self._lock:
+            self.requests[platform] = self.requests.get(platform, 0) + 1
+            self.log.append(req)
+            fault = self._due_fault(platform, req)
+        server = self._server(module) if module else None
+        if fault is not None:
+            render = getattr(server, "render_fault", None)
+            rendered = render(fault, req) if render else None
+            return rendered or _generic_fault(fault, self.world)
+        if server is None:
+            return SimResponse(501, {"error": f"the simulator does not serve {req.host} yet"})
+        return server.handle(req)
+
+    def _due_fault(self, platform: str, req: SimRequest) -> Fault | None:
+        for fault in self.faults:
+            if fault.platform not in (None, platform):
+                continue
+            if fault.path and fault.path not in req.path:
+                continue
+            fault.matched += 1
+            if fault.matched <= fault.after:
+                continue
+            if fault.times != -1 and fault.fired >= fault.times:
+                continue
+            fault.fired += 1
+            return fault
+        return None
+
+    def _server(self, module: str) -> Any:
+        if module not in self._servers:
+            try:
+                mod = importlib.import_module(module)
+            except ModuleNotFoundError as exc:
+                if exc.name != module:
+                    raise
+                self._servers[module] = None
+            else:
+                self._servers[module] = mod.Server(self.world)
+        return self._servers[module]
+
+
+def _generic_fault(fault: Fault, world: World) -> SimResponse:
+    if fault.kind == "timeout":
+        raise TimeoutError("simulated timeout")
+    if fault.kind == "429":
+        reset = int(world.now.timestamp()) + fault.reset_seconds
+        return SimResponse(429, {"title": "Too Many Requests", "detail": "Too Many Requests"},
+                           {"x-rate-limit-reset": str(reset), "retry-after": str(fault.reset_seconds)})
+    if fault.kind in ("500", "502", "503"):
+        return SimResponse(int(fault.kind), {"error": "simulated server error"})
+    if fault.kind == "bad_json":
+        return SimResponse(200, b"<html>upstream proxy error</html>",
+                           {"content-type": "application/json"})
+    if fault.kind == "truncated":
+        return SimResponse(200, b'{"data": [{"id": "1", "te', {"content-type": "application/json"})
+    if fault.kind == "expired_token":
+        return SimResponse(401, {"title": "Unauthorized", "detail": "token expired"})
+    if fault.kind == "permission":
+        return SimResponse(403, {"title": "Forbidden", "detail": "permission missing"})
+    raise ValueError(f"unknown fault kind {fault.kind!r}")
+
+
+def _sim_request(method: str, url: str, headers: Any, body: Any) -> SimRequest:
+    parts = urlsplit(url)
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    return SimRequest(
+        method=method.upper(), host=parts.hostname or "", path=parts.path,
+        params=dict(parse_qsl(parts.query, keep_blank_values=True)),
+        headers={k.lower(): v for k, v in dict(headers or {}).items()}, body=body,
+    )
+
+
+class _Adapter(BaseAdapter):
+    """A requests transport adapter answering from the simulator."""
+
+    def __init__(self, transport: SimTransport):
+        super().__init__()
+        self.transport = transport
+
+    def send(self, request: requests.PreparedRequest, stream: bool = False, timeout: Any = None,
+             verify: Any = True, cert: Any = None, proxies: Any = None) -> requests.Response:
+        sim = _sim_request(request.method or "GET", request.url or "", request.headers, request.body)
+        try:
+            answer = self.transport.handle(sim)
+        except TimeoutError as exc:
+            raise requests.exceptions.ReadTimeout(str(exc), request=request) from None
+        response = requests.Response()
+        response.status_code = answer.status
+        response._content = answer.content()
+        response.headers = CaseInsensitiveDict(
+            {"content-type": "application/json; charset=utf-8", **answer.headers})
+        response.url = request.url or ""
+        response.request = request
+        response.encoding = "utf-8"
+        response.reason = "OK" if answer.status < 400 else "Error"
+        return response
+
+    def close(self) -> None:
+        pass
+
+
+class _Httplib2:
+    """The httplib2.Http surface googleapiclient uses, answering from the simulator."""
+
+    timeout = 30
+
+    def __init__(self, transport: SimTransport):
+        self.transport = transport
+
+    def request(self, uri: str, method: str = "GET", body: Any = None, headers: Any = None,
+                redirections: int = 5, connection_type: Any = None) -> tuple[Any, bytes]:
+        import httplib2
+
+        try:
+            answer = self.transport.handle(_sim_request(method, uri, headers, body))
+        except TimeoutError:
+            raise socket.timeout("simulated timeout") from None
+        info = {"status": str(answer.status), "content-type": "application/json; charset=UTF-8"}
+        info.update({k.lower(): v for k, v in answer.headers.items()})
+        return httplib2.Response(info), answer.content()
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,84 @@
+"""The read side: every query the CLI, digest and center make."""
+from __future__ import annotations
+
+import sqlite_utils
+
+
+def cursors(db: sqlite_utils.Database, account: str) -> dict[str, str]:
+    """Stored cursor values of one account, by stream."""
+    return {
+        stream: value
+        for stream, value in db.execute(
+            "SELECT stream, value FROM cursors WHERE account = ? AND stream != '*' "
+            "AND value IS NOT NULL",
+            [account],
+        ).fetchall()
+    }
+
+
+def retry_after(db: sqlite_utils.Database, account: str) -> str | None:
+    """When a rate-limited account may be asked again (ISO UTC), if it was limited."""
+    row = db.execute(
+        "SELECT retry_after FROM cursors WHERE account = ? AND stream = '*'", [account]
+    ).fetchone()
+    return row[0] if row else None
+
+
+def table_counts(db: sqlite_utils.Database) -> dict[str, int]:
+    """Row counts of the main tables."""
+    names = ("posts", "comments", "quarantine", "raw", "runs")
+    return {n: db.execute(f"SELECT count(*) FROM {n}").fetchone()[0] for n in names}
+
+
+def comment_counts(db: sqlite_utils.Database) -> dict[str, int]:
+    """Citizens' comments, official answers and threaded replies."""
+    row = db.execute(
+        "SELECT count(*), sum(is_official = 0), sum(is_official = 1), "
+        "sum(parent_id IS NOT NULL), count(DISTINCT account) FROM comments"
+    ).fetchone()
+    keys = ("comments", "citizen", "official", "replies", "accounts")
+    return {k: v or 0 for k, v in zip(keys, row)}
+
+
+def account_status(db: sqlite_utils.Database) -> list[dict]:
+    """Per account: last run, last success, cursors, counts, retry_after, completeness."""
+    sql = """
+    WITH last_run AS (
+        SELECT account, max(id) AS id FROM runs GROUP BY account
+    ), last_ok AS (
+        SELECT account, max(finished_at) AS at FROM runs WHERE status = 'ok' GROUP BY account
+    ), held AS (
+        SELECT account, count(*) AS comments, sum(is_official = 0) AS citizen
+        FROM comments GROUP BY account
+    ), gap AS (
+        SELECT p.account, sum(p.comment_count) AS reported,
+               sum((SELECT count(*) FROM comments c
+                    WHERE c.post_id = p.id AND c.deleted = 0)) AS stored
+        FROM posts p WHERE p.comment_count IS NOT NULL GROUP BY p.account
+    )
+    SELECT a.key AS account, a.platform, a.name,
+           r.status AS last_status, r.finished_at AS last_run, o.at AS last_success,
+           r.error AS last_error, coalesce(h.comments, 0) AS comments,
+           coalesce(h.citizen, 0) AS citizen,
+           (SELECT group_concat(stream || '=' || value, ' ') FROM cursors c
+             WHERE c.account = a.key AND c.stream != '*') AS cursors,
+           (SELECT retry_after FROM cursors c WHERE c.account = a.key AND c.stream = '*')
+             AS retry_after,
+           g.reported AS reported_comments, g.stored AS stored_comments
+    FROM accounts a
+    LEFT JOIN last_run lr ON lr.account = a.key
+    LEFT JOIN runs r ON r.id = lr.id
+    LEFT JOIN last_ok o ON o.account = a.key
+    LEFT JOIN held h ON h.account = a.key
+    LEFT JOIN gap g ON g.account = a.key
+    ORDER BY a.platform, a.key
+    """
+    return list(db.query(sql))
+
+
+def official_native_ids(db: sqlite_utils.Database, platform: str) -> frozenset[str]:
+    """Native ids of the city's accounts on one platform, as far as they are known."""
+    rows = db.execute(
+        "SELECT native_id FROM accounts WHERE platform = ? AND native_id IS NOT NULL", [platform]
+    ).fetchall()
+    return frozenset(r[0] for r in rows)

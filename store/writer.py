@@ -1,0 +1,224 @@
+"""The write side: batched upserts of records, with the cursor, in one transaction per page."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import astuple, dataclass, fields
+from datetime import datetime, timezone
+from typing import Callable, Iterable, Sequence
+
+import sqlite_utils
+
+from normalize.schema import Comment, Post, Quarantine, Record
+
+_CHUNK = 500  # ids per IN (...) lookup, under SQLite's variable limit
+
+
+def utc_now() -> str:
+    """The current time as ISO-8601 UTC."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class PageStats:
+    """What one page did to the database."""
+
+    fetched: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+    tombstoned: int = 0
+
+    def add(self, other: "PageStats") -> None:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+
+def _upsert_sql(table: str, columns: Sequence[str]) -> str:
+    """INSERT .. ON CONFLICT DO UPDATE that leaves unchanged rows and first_seen alone."""
+    cols = [*columns, "content_hash", "first_seen", "last_seen"]
+    updates = [f"{c} = excluded.{c}" for c in cols if c not in ("id", "first_seen", "edited_at")]
+    # A text change the platform does not date (Graph comments) is dated when we saw it.
+    updates.append(
+        f"edited_at = COALESCE(excluded.edited_at, CASE WHEN {table}.text IS NOT excluded.text "
+        f"THEN excluded.last_seen ELSE {table}.edited_at END)"
+    )
+    return (
+        f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)}) "
+        f"ON CONFLICT(id) DO UPDATE SET {', '.join(updates)} "
+        f"WHERE {table}.content_hash IS NOT excluded.content_hash"
+    )
+
+
+_POST_COLS = [f.name for f in fields(Post)]
+_COMMENT_COLS = [f.name for f in fields(Comment)]
+_SQL = {
+    Post: ("posts", _upsert_sql("posts", _POST_COLS)),
+    Comment: ("comments", _upsert_sql("comments", _COMMENT_COLS)),
+}
+
+
+def content_hash(values: tuple) -> int:
+    """A stable 63-bit hash of a record's values (Python's hash() is salted per process)."""
+    digest = hashlib.blake2b(repr(values).encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> 1
+
+
+class Writer:
+    """Owns every write: records, raw payloads, quarantine, cursors, runs."""
+
+    def __init__(self, db: sqlite_utils.Database, clock: Callable[[], str] = utc_now):
+        self.db = db
+        self.clock = clock
+
+    def write_page(
+        self,
+        account: str,
+        stream: str,
+        records: Sequence[Record],
+        raws: Sequence[dict],
+        quarantined: Sequence[tuple[Quarantine, dict]] = (),
+        cursor: tuple[str, str] | None = None,
+        tombstone: tuple[str, Iterable[str]] | None = None,
+        platform: str = "",
+    ) -> PageStats:
+        """Store one page's records, raw payloads, quarantine and cursor in ONE transaction."""
+        now = self.clock()
+        stats = PageStats(fetched=len(records) + len(quarantined))
+        with self.db.atomic():
+            for kind in (Post, Comment):
+                batch = [(r, raw) for r, raw in zip(records, raws) if type(r) is kind]
+                if batch:
+                    self._upsert(kind, batch, account, stream, now, stats)
+            for q, payload in quarantined:
+                self._quarantine(platform, account, q, payload, now)
+            stats.quarantined = len(quarantined)
+            if tombstone is not None:
+                stats.tombstoned = self._tombstone(*tombstone)
+            if cursor is not None:
+                self.set_cursor(account, cursor[0], cursor[1])
+        return stats
+
+    def _upsert(self, kind: type, batch: list, account: str, stream: str, now: str,
+                stats: PageStats) -> None:
+        table, sql = _SQL[kind]
+        rows = [(r, astuple(r)) for r, _ in batch]
+        stored = self._stored_hashes(table, [r.id for r, _ in rows])
+        changed, unchanged, payloads = [], [], []
+        for (record, values), (_, raw) in zip(rows, batch):
+            digest = content_hash(values)
+            old = stored.get(record.id)
+            if old == digest:
+                unchanged.append(record.id)
+                continue
+            stats.inserted += old is None
+            stats.updated += old is not None
+            changed.append((*values, digest, now, now))
+            payloads.append((record.id, account, stream, now, json.dumps(raw, ensure_ascii=False)))
+        stats.unchanged += len(unchanged)
+        conn = self.db.conn
+        if changed:
+            conn.executemany(sql, changed)
+            conn.executemany(
+                "INSERT INTO raw (id, account, stream, fetched_at, payload) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET fetched_at = excluded.fetched_at, "
+                "payload = excluded.payload",
+                payloads,
+            )
+        for start in range(0, len(unchanged), _CHUNK):
+            chunk = unchanged[start:start + _CHUNK]
+            conn.execute(
+                f"UPDATE {table} SET last_seen = ? WHERE id IN ({', '.join('?' * len(chunk))})",
+                [now, *chunk],
+            )
+
+    def _stored_hashes(self, table: str, ids: list[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start:start + _CHUNK]
+            found.update(self.db.conn.execute(
+                f"SELECT id, content_hash FROM {table} WHERE id IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            ).fetchall())
+        return found
+
+    def _quarantine(self, platform: str, account: str, q: Quarantine, payload: dict,
+                    now: str) -> None:
+        text = json.dumps(payload, ensure_ascii=False, sort_keys=True, default=repr)
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        self.db.conn.execute(
+            "INSERT INTO quarantine (platform, account, native_id, reason, payload, payload_hash, "
+            "first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(platform, payload_hash) DO UPDATE SET last_seen = excluded.last_seen, "
+            "reason = excluded.reason, times_seen = times_seen + 1",
+            (platform, account, q.native_id, q.reason, text, digest, now, now),
+        )
+
+    def _tombstone(self, post_id: str, seen_ids: Iterable[str]) -> int:
+        """Mark comments of a fully re-scanned post that were not seen as deleted."""
+        cur = self.db.conn.execute(
+            "UPDATE comments SET deleted = 1, content_hash = 0 WHERE post_id = ? AND deleted = 0 "
+            "AND id NOT IN (SELECT value FROM json_each(?))",
+            (post_id, json.dumps(list(seen_ids))),
+        )
+        return cur.rowcount
+
+    def set_cursor(self, account: str, stream: str, value: str | None) -> None:
+        """Advance one stream's cursor (call inside the page's transaction)."""
+        self.db.conn.execute(
+            "INSERT INTO cursors (account, stream, value, updated_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(account, stream) DO UPDATE SET value = excluded.value, "
+            "updated_at = excluded.updated_at",
+            (account, stream, value, self.clock()),
+        )
+
+    def set_retry_after(self, account: str, until: str | None) -> None:
+        """Remember (or clear) when a rate-limited account may be asked again."""
+        with self.db.atomic():
+            self.db.conn.execute(
+                "INSERT INTO cursors (account, stream, value, updated_at, retry_after) "
+                "VALUES (?, '*', NULL, ?, ?) ON CONFLICT(account, stream) DO UPDATE SET "
+                "retry_after = excluded.retry_after, updated_at = excluded.updated_at",
+                (account, self.clock(), until),
+            )
+
+    def sync_accounts(self, accounts: Iterable) -> None:
+        """Mirror accounts.yaml into the accounts table."""
+        rows = [
+            (a.key, a.platform, a.handle, a.native_id, a.name, a.owner, a.field, a.department,
+             a.language, a.interval_minutes, int(a.placeholder))
+            for a in accounts
+        ]
+        with self.db.atomic():
+            self.db.conn.executemany(
+                "INSERT INTO accounts (key, platform, handle, native_id, name, owner, field, "
+                "department, language, interval_minutes, placeholder) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET "
+                "platform = excluded.platform, handle = excluded.handle, "
+                "native_id = COALESCE(excluded.native_id, accounts.native_id), "
+                "name = excluded.name, owner = excluded.owner, field = excluded.field, "
+                "department = excluded.department, language = excluded.language, "
+                "interval_minutes = excluded.interval_minutes, placeholder = excluded.placeholder",
+                rows,
+            )
+
+    def start_run(self, run_id: str, account: str, platform: str) -> int:
+        """Open the runs row of one account in this run."""
+        with self.db.atomic():
+            cur = self.db.conn.execute(
+                "INSERT INTO runs (run_id, account, platform, started_at) VALUES (?, ?, ?, ?)",
+                (run_id, account, platform, self.clock()),
+            )
+        return cur.lastrowid
+
+    def finish_run(self, row: int, status: str, stats: PageStats, requests: int,
+                   error: str | None = None) -> None:
+        """Close a runs row with its outcome and counts."""
+        with self.db.atomic():
+            self.db.conn.execute(
+                "UPDATE runs SET finished_at = ?, status = ?, fetched = ?, inserted = ?, "
+                "updated = ?, quarantined = ?, requests = ?, error = ? WHERE id = ?",
+                (self.clock(), status, stats.fetched, stats.inserted, stats.updated,
+                 stats.quarantined, requests, error, row),
+            )
