@@ -84,8 +84,12 @@ def run_collect(args: argparse.Namespace, simulate: bool) -> tuple[int, list[Acc
     unknown = sorted(set(args.account or ()) - {a.key for a in accounts})
     if unknown:
         raise UsageError(f"{args.config}: unknown account {', '.join(unknown)}")
-    options = RunOptions(simulate=simulate, accounts=tuple(args.account or ()),
-                         platforms=tuple(args.platform or ()))
+    options = RunOptions(
+        simulate=simulate, accounts=tuple(args.account or ()),
+        platforms=tuple(args.platform or ()),
+        extra={"lookback_days": args.lookback_days, "live_seconds": args.live_seconds,
+               "youtube_quota": args.youtube_quota},
+    )
     if simulate:
         from simulator import SimTransport, World
 
@@ -189,6 +193,23 @@ def add_collect_options(p: argparse.ArgumentParser) -> None:
                    help="collect only this platform (repeatable)")
     p.add_argument("--seed", type=int, default=20121101,
                    help="seed of the simulated world (with --simulate)")
+    p.add_argument("--lookback-days", type=positive_int, default=7, metavar="DAYS",
+                   help="Facebook/Instagram: re-scan comments of posts this recent (default 7)")
+    p.add_argument("--live-seconds", type=positive_int, default=5, metavar="N",
+                   help="YouTube live chat: poll a live broadcast for at most N s (default 5)")
+    p.add_argument("--youtube-quota", type=positive_int, default=10000, metavar="UNITS",
+                   help="YouTube: daily quota budget in units, never exceeded (default 10000)")
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -27,6 +27,7 @@ class Page:
     # those not seen become tombstones.
     scanned_post: str | None = None
     requests: int = 1  # HTTP requests spent to get this page
+    cost: int = 0  # quota units these requests spent (YouTube), written to the ledger
 
 
 class Collector(Protocol):

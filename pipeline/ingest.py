@@ -114,4 +114,4 @@ def _store_page(account: Account, page: Page, normalize: PageNormalizer, writer:
         tombstone = (post, seen.pop(post, set()))
     cursor = (page.cursor.stream, page.cursor.value) if page.cursor else None
     return writer.write_page(account.key, page.kind, records, raws, bad, cursor, tombstone,
-                             platform=account.platform)
+                             platform=account.platform, cost=page.cost)

@@ -15,7 +15,7 @@ from pipeline import platforms
 from pipeline.config import Account
 from pipeline.ingest import AccountResult, run_account
 from store import queries
-from store.writer import PageStats, Writer
+from store.writer import PageStats, Writer, quota_day
 
 log = logging.getLogger(__name__)
 
@@ -95,9 +95,11 @@ def collect(
     for account in chosen:
         by_platform.setdefault(account.platform, []).append(account)
     for platform, accounts in by_platform.items():
+        extra = {**options.extra, "quota_used": queries.quota_used(
+            writer.db, platform, quota_day(writer.clock()))}
         try:
             collector = platforms.build_collector(
-                platform, transport, environ, all_accounts, options.extra)
+                platform, transport, environ, all_accounts, extra)
             _, normalize = platforms.load(platform)
         except platforms.NotImplementedPlatform as exc:
             for account in accounts:

@@ -136,6 +136,12 @@ MIGRATIONS: list[str] = [
         note TEXT
     );
     CREATE INDEX case_events_comment ON case_events(comment_id, at);
+    CREATE TABLE quota (
+        day TEXT NOT NULL,
+        platform TEXT NOT NULL,
+        units INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (day, platform)
+    );
     """,
 ]
 

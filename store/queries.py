@@ -82,3 +82,10 @@ def official_native_ids(db: sqlite_utils.Database, platform: str) -> frozenset[s
         "SELECT native_id FROM accounts WHERE platform = ? AND native_id IS NOT NULL", [platform]
     ).fetchall()
     return frozenset(r[0] for r in rows)
+
+
+def quota_used(db: sqlite_utils.Database, platform: str, day: str) -> int:
+    """Quota units a platform spent on one Pacific day."""
+    row = db.execute("SELECT units FROM quota WHERE day = ? AND platform = ?",
+                     [day, platform]).fetchone()
+    return row[0] if row else 0

@@ -6,17 +6,25 @@ import json
 from dataclasses import astuple, dataclass, fields
 from datetime import datetime, timezone
 from typing import Callable, Iterable, Sequence
+from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
 from normalize.schema import Comment, Post, Quarantine, Record
 
+PACIFIC = ZoneInfo("America/Los_Angeles")
 _CHUNK = 500  # ids per IN (...) lookup, under SQLite's variable limit
 
 
 def utc_now() -> str:
     """The current time as ISO-8601 UTC."""
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def quota_day(iso_utc: str) -> str:
+    """The Pacific day an API quota is counted in (YouTube resets at midnight Pacific)."""
+    at = datetime.strptime(iso_utc, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    return at.astimezone(PACIFIC).strftime("%Y-%m-%d")
 
 
 @dataclass
@@ -82,6 +90,7 @@ class Writer:
         cursor: tuple[str, str] | None = None,
         tombstone: tuple[str, Iterable[str]] | None = None,
         platform: str = "",
+        cost: int = 0,
     ) -> PageStats:
         """Store one page's records, raw payloads, quarantine and cursor in ONE transaction."""
         now = self.clock()
@@ -98,6 +107,12 @@ class Writer:
                 stats.tombstoned = self._tombstone(*tombstone)
             if cursor is not None:
                 self.set_cursor(account, cursor[0], cursor[1])
+            if cost:
+                self.db.conn.execute(
+                    "INSERT INTO quota (day, platform, units) VALUES (?, ?, ?) ON CONFLICT "
+                    "(day, platform) DO UPDATE SET units = units + excluded.units",
+                    (quota_day(now), platform, cost),
+                )
         return stats
 
     def _upsert(self, kind: type, batch: list, account: str, stream: str, now: str,
