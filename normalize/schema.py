@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Mapping, Protocol, Union
 
 if TYPE_CHECKING:
     from normalize.tags import Tagger
@@ -61,6 +61,14 @@ class Quarantine:
 
     reason: str
     native_id: str | None = None
+
+
+class RawPage(Protocol):
+    """What a normalizer reads of a collector's page (normalize/ never imports collectors/)."""
+
+    kind: str
+    items: list[dict]
+    includes: Mapping
 
 
 Record = Union[Post, Comment]

@@ -46,7 +46,10 @@ class PageStats:
 def _upsert_sql(table: str, columns: Sequence[str]) -> str:
     """INSERT .. ON CONFLICT DO UPDATE that leaves unchanged rows and first_seen alone."""
     cols = [*columns, "content_hash", "first_seen", "last_seen"]
-    updates = [f"{c} = excluded.{c}" for c in cols if c not in ("id", "first_seen", "edited_at")]
+    # `account` is the account a record was first collected under: an answer by one city
+    # account in another's thread reaches both, and must not flip between them.
+    keep = ("id", "account", "first_seen", "edited_at")
+    updates = [f"{c} = excluded.{c}" for c in cols if c not in keep]
     # A text change the platform does not date (Graph comments) is dated when we saw it.
     updates.append(
         f"edited_at = COALESCE(excluded.edited_at, CASE WHEN {table}.text IS NOT excluded.text "
@@ -122,7 +125,7 @@ class Writer:
         stored = self._stored_hashes(table, [r.id for r, _ in rows])
         changed, unchanged, payloads = [], [], []
         for (record, values), (_, raw) in zip(rows, batch):
-            digest = content_hash(values)
+            digest = content_hash(values[:2] + values[3:])  # all but `account`
             old = stored.get(record.id)
             if old == digest:
                 unchanged.append(record.id)

@@ -1,0 +1,40 @@
+"""Shared test fixtures: the reference accounts, a temp database, a simulated collect."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline.config import Account, load_accounts
+from pipeline.runner import RunOptions, collect, simulated_environ
+from simulator import Fault, SimTransport, World
+from store.db import connect
+from store.writer import Writer
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def accounts() -> list[Account]:
+    """The 44 accounts of the reference config."""
+    return load_accounts(ROOT / "config" / "accounts.yaml")
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "smc.db"
+
+
+def sim_collect(db_path: Path, accounts: list[Account], world: World,
+                faults: list[Fault] | None = None, platforms: tuple[str, ...] = (),
+                **extra: Any) -> tuple[list, SimTransport]:
+    """One simulated collect pass into db_path; returns the results and the transport."""
+    transport = SimTransport(world, faults)
+    writer = Writer(connect(db_path))
+    options = RunOptions(simulate=True, platforms=platforms,
+                         extra={"sleep": lambda s: None, **extra})
+    results = collect(writer, accounts, transport, simulated_environ(accounts), options)
+    writer.db.conn.close()
+    return results, transport

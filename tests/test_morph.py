@@ -1,0 +1,108 @@
+"""Tests for normalize.morph: search tokens, FTS5 queries and keyword nouns (uses Kiwi)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from normalize.morph import nouns, nouns_many, query_tokens, search_tokens, search_tokens_many
+
+
+def test_search_tokens_compound_and_particles() -> None:
+    toks = search_tokens("택시요금이 너무 비싸요").split()
+    assert "택시" in toks and "요금" in toks
+    assert "택시요금이" in toks  # original word kept too
+
+
+def test_search_tokens_verbal_noun() -> None:
+    assert "침수" in search_tokens("침수됐어요").split()
+
+
+def test_search_tokens_no_false_morpheme() -> None:
+    toks = search_tokens("택배가 안 와요").split()
+    assert "택배" in toks
+    assert not any(t.startswith("택시") for t in toks)
+
+
+def test_search_tokens_english_lowercased() -> None:
+    toks = search_tokens("The Bus is LATE").split()
+    assert {"bus", "late"} <= set(toks)
+
+
+def test_search_tokens_cjk_bigrams() -> None:
+    assert "地铁" in search_tokens("地铁很挤").split()
+    toks = search_tokens("地下鉄が遅い").split()
+    assert "地下" in toks and "下鉄" in toks
+
+
+def test_search_tokens_many_matches_single() -> None:
+    texts = ["택시요금이 올랐어요", "", "地铁", "강남구 침수"]
+    assert search_tokens_many(texts) == [search_tokens(t) for t in texts]
+    assert search_tokens_many([]) == []
+
+
+def test_query_tokens_shapes() -> None:
+    assert query_tokens("") == ""
+    assert query_tokens("   ") == ""
+    q = query_tokens('택시 "OR" NOT')
+    assert q.count('"택시"') >= 1  # quoted, so FTS5 operators in user input are literal
+
+
+def test_nouns_drop_particles() -> None:
+    assert nouns("지하철이 너무 늦어요") == ["지하철"]
+    got = nouns("서울시 버스정류장에서 bus 정류장 a 것", frozenset({"서울시"}))
+    assert "서울시" not in got and "bus" in got and "a" not in got and "것" not in got
+    assert all(not w.endswith("에서") for w in got)
+
+
+def test_nouns_many() -> None:
+    assert nouns_many(["침수 피해", ""]) == [["침수", "피해"], []]
+
+
+DOCS = [
+    "택시요금이 너무 비싸요",
+    "지하차도가 침수됐어요",
+    "택배가 안 와요",
+    "地铁很挤",
+    "地下鉄が遅いです",
+    "The bus is late again",
+    "강남구청 앞 도로 공사",
+]
+
+
+@pytest.fixture(scope="module")
+def fts() -> sqlite3.Connection:
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE VIRTUAL TABLE t USING fts5(tok)")
+    db.executemany("INSERT INTO t(rowid, tok) VALUES (?, ?)",
+                   [(i, tok) for i, tok in enumerate(search_tokens_many(DOCS))])
+    return db
+
+
+def _hits(db: sqlite3.Connection, query: str) -> set[str]:
+    expr = query_tokens(query)
+    assert expr
+    return {DOCS[r] for (r,) in db.execute("SELECT rowid FROM t WHERE t MATCH ?", (expr,))}
+
+
+@pytest.mark.parametrize(
+    "query,expected",
+    [
+        ("택시", {"택시요금이 너무 비싸요"}),
+        ("요금", {"택시요금이 너무 비싸요"}),
+        ("택시요금", {"택시요금이 너무 비싸요"}),
+        ("침수", {"지하차도가 침수됐어요"}),
+        ("택배", {"택배가 안 와요"}),
+        ("地铁", {"地铁很挤"}),
+        ("地下鉄", {"地下鉄が遅いです"}),
+        ("地下", {"地下鉄が遅いです"}),
+        ("BUS", {"The bus is late again"}),
+        ("강남구청", {"강남구청 앞 도로 공사"}),
+        ("택시 침수", set()),
+        ("비행기", set()),
+        ('"OR"', set()),
+    ],
+)
+def test_fts5_roundtrip(fts: sqlite3.Connection, query: str, expected: set[str]) -> None:
+    assert _hits(fts, query) == expected
