@@ -14,17 +14,17 @@ import time
 from pathlib import Path
 from typing import Callable, Sequence
 
-from pipeline.config import Account, ConfigError, load_accounts
+import importlib
+
+from pipeline.cli import EXIT_OK, EXIT_USAGE, UsageError, load_config, open_db
+from pipeline.config import Account, ConfigError
 from pipeline.ingest import AccountResult
 from pipeline.runner import RunOptions, SecretMissing, collect, exit_code, simulated_environ
 
 log = logging.getLogger("smc")
 ROOT = Path(__file__).resolve().parent
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
-
-class UsageError(Exception):
-    """Bad input from the user: exit 2 with the message."""
+# Modules that add commands with `register(subparsers)`; missing ones are simply absent.
+COMMAND_MODULES = ("center.cli", "digest.cli", "pipeline.ops")
 
 
 # --- logging -----------------------------------------------------------------------------
@@ -51,16 +51,6 @@ def setup_logging(level: str, fmt: str) -> None:
 
 
 # --- shared helpers ----------------------------------------------------------------------
-def load_config(args: argparse.Namespace) -> list[Account]:
-    return load_accounts(args.config)
-
-
-def open_db(args: argparse.Namespace):
-    from store.db import connect
-
-    return connect(args.db)
-
-
 def log_result(account: Account, result: AccountResult) -> None:
     """One log line per account."""
     s = result.stats
@@ -248,6 +238,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check-config", help="validate accounts.yaml without any request",
                        description="Validate the accounts file; exit 2 on the first problem.")
     p.set_defaults(func=cmd_check_config)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register(sub)
     return parser
 
 

@@ -115,6 +115,7 @@ def collect(
                 break
             result = _collect_account(account, collector, normalize, writer, base, environ,
                                       run_id, stop, on_page)
+            writer.refresh_answers()
             results.append(result)
             if on_result:
                 on_result(account, result)

@@ -143,6 +143,75 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (day, platform)
     );
     """,
+    # 2: search, derived answers, the centre's views
+    """
+    CREATE VIRTUAL TABLE comments_fts USING fts5(
+        tokens, content='comments', content_rowid='rowid'
+    );
+    CREATE TRIGGER comments_fts_insert AFTER INSERT ON comments WHEN new.tokens IS NOT NULL
+    BEGIN
+        INSERT INTO comments_fts (rowid, tokens) VALUES (new.rowid, new.tokens);
+    END;
+    CREATE TRIGGER comments_fts_delete AFTER DELETE ON comments WHEN old.tokens IS NOT NULL
+    BEGIN
+        INSERT INTO comments_fts (comments_fts, rowid, tokens)
+        VALUES ('delete', old.rowid, old.tokens);
+    END;
+    -- Guarded: a re-fetch that leaves the text alone costs no FTS work.
+    CREATE TRIGGER comments_fts_update AFTER UPDATE OF tokens ON comments
+    WHEN old.tokens IS NOT new.tokens
+    BEGIN
+        INSERT INTO comments_fts (comments_fts, rowid, tokens)
+        SELECT 'delete', old.rowid, old.tokens WHERE old.tokens IS NOT NULL;
+        INSERT INTO comments_fts (rowid, tokens)
+        SELECT new.rowid, new.tokens WHERE new.tokens IS NOT NULL;
+    END;
+    CREATE TABLE answers (
+        comment_id TEXT PRIMARY KEY,
+        answer_id TEXT NOT NULL,
+        first_response_at TEXT NOT NULL
+    );
+    CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT
+    );
+    CREATE INDEX comments_account_created ON comments(account, created_at);
+    CREATE VIEW opinions AS
+    SELECT c.id, c.platform, c.account, c.post_id, c.parent_id, c.author_key, c.text, c.lang,
+           c.district, c.category, c.created_at,
+           date(c.created_at, '+9 hours') AS seoul_day,
+           c.like_count, c.url,
+           COALESCE(k.status, CASE WHEN a.first_response_at IS NOT NULL THEN 'answered'
+                                   ELSE 'received' END) AS status,
+           k.status AS staff_status, k.department AS assigned_department, k.note AS staff_note,
+           a.answer_id, a.first_response_at,
+           CAST(round((julianday(a.first_response_at) - julianday(c.created_at)) * 1440)
+                AS INTEGER) AS response_minutes
+    FROM comments c
+    LEFT JOIN answers a ON a.comment_id = c.id
+    LEFT JOIN cases k ON k.comment_id = c.id
+    WHERE c.is_official = 0 AND c.deleted = 0;
+    CREATE VIEW center AS
+    SELECT o.id, o.seoul_day, o.created_at, o.status, o.platform,
+           o.account, ac.name AS account_name, ac.field, ac.owner,
+           COALESCE(o.assigned_department, ac.department) AS department,
+           o.text, o.lang, o.district, o.category, o.url,
+           p.id AS post_id, COALESCE(p.title, p.text) AS post_text, p.url AS post_url,
+           ans.text AS answer_text, ans.author_name AS answered_by, o.first_response_at,
+           o.response_minutes, o.staff_note
+    FROM opinions o
+    JOIN accounts ac ON ac.key = o.account
+    LEFT JOIN posts p ON p.id = o.post_id
+    LEFT JOIN comments ans ON ans.id = o.answer_id;
+    CREATE VIEW daily_stats AS
+    SELECT seoul_day, platform, account,
+           count(*) AS opinions,
+           sum(status IN ('answered', 'resolved')) AS answered,
+           round(1.0 * sum(status IN ('answered', 'resolved')) / count(*), 3) AS answer_rate,
+           round(avg(response_minutes), 1) AS avg_response_minutes
+    FROM opinions
+    GROUP BY seoul_day, platform, account;
+    """,
 ]
 
 

@@ -70,6 +70,40 @@ _SQL = {
 }
 
 
+# Pairs each opinion with the official answers in its thread, for comments stored since the
+# last refresh: up from new official comments to their ancestors, down from new citizen
+# comments to their descendants (an answer may be stored before or after its question).
+_ANSWERS_SQL = """
+WITH RECURSIVE
+up(answer_id, answered_at, node) AS (
+    SELECT id, created_at, parent_id FROM comments
+    WHERE rowid > :mark AND rowid <= :top AND is_official = 1 AND parent_id IS NOT NULL
+    UNION
+    SELECT up.answer_id, up.answered_at, c.parent_id FROM up JOIN comments c ON c.id = up.node
+    WHERE c.parent_id IS NOT NULL
+),
+down(opinion, node) AS (
+    SELECT id, id FROM comments WHERE rowid > :mark AND rowid <= :top AND is_official = 0
+    UNION
+    SELECT down.opinion, c.id FROM down JOIN comments c ON c.parent_id = down.node
+),
+pairs(opinion, answer_id, answered_at) AS (
+    SELECT node, answer_id, answered_at FROM up
+    UNION
+    SELECT down.opinion, c.id, c.created_at FROM down JOIN comments c ON c.id = down.node
+    WHERE c.is_official = 1
+)
+INSERT INTO answers (comment_id, answer_id, first_response_at)
+SELECT p.opinion, p.answer_id, min(p.answered_at)
+FROM pairs p JOIN comments o ON o.id = p.opinion
+WHERE o.is_official = 0 AND p.answered_at >= o.created_at
+GROUP BY p.opinion
+ON CONFLICT(comment_id) DO UPDATE SET answer_id = excluded.answer_id,
+    first_response_at = excluded.first_response_at
+WHERE excluded.first_response_at < answers.first_response_at
+"""
+
+
 def content_hash(values: tuple) -> int:
     """A stable 63-bit hash of a record's values (Python's hash() is salted per process)."""
     digest = hashlib.blake2b(repr(values).encode("utf-8"), digest_size=8).digest()
@@ -181,6 +215,24 @@ class Writer:
             (post_id, json.dumps(list(seen_ids))),
         )
         return cur.rowcount
+
+    def refresh_answers(self) -> int:
+        """Derive each opinion's first official answer from comments stored since last time.
+
+        A rowid watermark in `meta` makes this incremental and crash-safe: whatever a killed
+        run stored is picked up by the next refresh.
+        """
+        conn = self.db.conn
+        with self.db.atomic():
+            row = conn.execute("SELECT value FROM meta WHERE key = 'answers_rowid'").fetchone()
+            mark = int(row[0]) if row else 0
+            top = conn.execute("SELECT max(rowid) FROM comments").fetchone()[0] or 0
+            if top <= mark:
+                return 0
+            changed = conn.execute(_ANSWERS_SQL, {"mark": mark, "top": top}).rowcount
+            conn.execute("INSERT INTO meta (key, value) VALUES ('answers_rowid', ?) "
+                         "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (str(top),))
+        return changed
 
     def set_cursor(self, account: str, stream: str, value: str | None) -> None:
         """Advance one stream's cursor (call inside the page's transaction)."""
