@@ -16,10 +16,11 @@ from typing import Callable, Sequence
 
 import importlib
 
-from pipeline.cli import EXIT_OK, EXIT_USAGE, UsageError, load_config, open_db
-from pipeline.config import Account, ConfigError
-from pipeline.ingest import AccountResult
-from pipeline.runner import RunOptions, SecretMissing, collect, exit_code, simulated_environ
+from pipeline.cli import (
+    EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, add_collect_options, iso_date, load_config,
+    open_db, positive_int, run_collect, stop_on_signals, summarize, traffic,
+)
+from pipeline.config import ConfigError
 
 log = logging.getLogger("smc")
 ROOT = Path(__file__).resolve().parent
@@ -50,68 +51,20 @@ def setup_logging(level: str, fmt: str) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-# --- shared helpers ----------------------------------------------------------------------
-def log_result(account: Account, result: AccountResult) -> None:
-    """One log line per account."""
-    s = result.stats
-    fields = {"account": account.key, "platform": account.platform, "status": result.status,
-              "fetched": s.fetched, "inserted": s.inserted, "updated": s.updated,
-              "quarantined": s.quarantined, "requests": result.requests}
-    text = (f"{account.key:<22} {result.status:<12} fetched={s.fetched} inserted={s.inserted} "
-            f"updated={s.updated} quarantined={s.quarantined} requests={result.requests}")
-    if result.error:
-        text += f" | {result.error}"
-        fields["error"] = result.error
-    level = logging.INFO if result.ok or result.status == "unsupported" else logging.WARNING
-    log.log(level, text, extra={"fields": fields})
-
-
-def run_collect(args: argparse.Namespace, simulate: bool) -> tuple[int, list[AccountResult]]:
-    """One collect pass; returns the exit code and the per-account results."""
-    from store.writer import Writer
-
-    accounts = load_config(args)
-    unknown = sorted(set(args.account or ()) - {a.key for a in accounts})
-    if unknown:
-        raise UsageError(f"{args.config}: unknown account {', '.join(unknown)}")
-    options = RunOptions(
-        simulate=simulate, accounts=tuple(args.account or ()),
-        platforms=tuple(args.platform or ()),
-        extra={"lookback_days": args.lookback_days, "live_seconds": args.live_seconds,
-               "youtube_quota": args.youtube_quota},
-    )
-    if simulate:
-        from simulator import SimTransport, World
-
-        transport = SimTransport(World(accounts, seed=args.seed))
-        environ = {**simulated_environ(accounts), **os.environ}
-    else:
-        from collectors.http import LiveTransport
-
-        transport, environ = LiveTransport(), dict(os.environ)
-    writer = Writer(open_db(args))
-    try:
-        results = collect(writer, accounts, transport, environ, options, on_result=log_result)
-    except SecretMissing as exc:
-        raise UsageError(str(exc)) from None
-    return exit_code(results), results
-
-
-def summarize(results: list[AccountResult]) -> str:
-    inserted = sum(r.stats.inserted for r in results)
-    updated = sum(r.stats.updated for r in results)
-    quarantined = sum(r.stats.quarantined for r in results)
-    by_status: dict[str, int] = {}
-    for r in results:
-        by_status[r.status] = by_status.get(r.status, 0) + 1
-    states = ", ".join(f"{n} {s}" for s, n in sorted(by_status.items()))
-    return (f"{len(results)} accounts ({states}): {inserted} rows inserted, {updated} updated, "
-            f"{quarantined} quarantined")
-
-
 # --- commands ----------------------------------------------------------------------------
 def cmd_collect(args: argparse.Namespace) -> int:
-    code, results = run_collect(args, simulate=args.simulate)
+    from pipeline.lock import EXIT_LOCKED, Locked, RunLock
+
+    if args.replay and args.record:
+        raise UsageError("--record and --replay exclude each other")
+    try:
+        with RunLock(args.db, wait_seconds=args.lock_wait):
+            stop = stop_on_signals()
+            with traffic(args):
+                code, results = run_collect(args, simulate=args.simulate, stop=stop)
+    except Locked as exc:
+        log.error("collect not started: %s", exc)
+        return EXIT_LOCKED
     log.info("collect done: %s", summarize(results))
     return code
 
@@ -141,22 +94,62 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from store import queries
+    from store.writer import quota_day, utc_now
 
-    rows = queries.account_status(open_db(args))
+    db = open_db(args)
+    now = utc_now()
+    keys = {a.key for a in load_config(args)}  # accounts dropped from the config are not watched
+    rows = [r for r in queries.account_status(db) if r["account"] in keys]
+    for r in rows:
+        r["lag_minutes"] = _minutes_between(r["last_success"], now)
+        limit = args.max_lag or 4 * r["interval_minutes"]
+        r["healthy"] = r["lag_minutes"] is not None and r["lag_minutes"] <= limit
+        r["token_trouble"] = r["last_status"] in ("auth", "permission")
+    health = {
+        "integrity_check": queries.integrity(db),
+        "youtube_quota_today": queries.quota_used(db, "youtube", quota_day(now)),
+        "unhealthy_accounts": [r["account"] for r in rows if not r["healthy"]],
+    }
     if args.json:
-        print(json.dumps(rows, ensure_ascii=False, indent=1))
-        return EXIT_OK
-    header = f"{'account':<22} {'platform':<9} {'last':<12} {'last success':<21} {'comments':>8}  gap"
-    print(header)
+        print(json.dumps({"accounts": rows, **health}, ensure_ascii=False, indent=1))
+    else:
+        print_status(rows, health)
+    if args.check:
+        return EXIT_FAILED if health["unhealthy_accounts"] or health["integrity_check"] != "ok" \
+            else EXIT_OK
+    return EXIT_OK
+
+
+def _minutes_between(start: str | None, end: str) -> int | None:
+    from datetime import datetime
+
+    if not start:
+        return None
+    fmt = "%Y-%m-%dT%H:%M:%SZ"
+    return int((datetime.strptime(end, fmt) - datetime.strptime(start, fmt)).total_seconds() // 60)
+
+
+def print_status(rows: list[dict], health: dict) -> None:
+    print(f"{'account':<22} {'platform':<9} {'last':<12} {'last success':<21} {'lag':>7} "
+          f"{'comments':>8}  completeness")
     for r in rows:
         gap = ""
         if r["reported_comments"] is not None:
-            gap = f"{r['stored_comments']}/{r['reported_comments']}"
-        print(f"{r['account']:<22} {r['platform']:<9} {(r['last_status'] or 'never'):<12} "
-              f"{(r['last_success'] or '-'):<21} {r['comments']:>8}  {gap}"
-              + (f"  retry after {r['retry_after']}" if r["retry_after"] else "")
-              + (f"  | {r['last_error']}" if r["last_error"] else ""))
-    return EXIT_OK
+            gap = f"{r['stored_comments']}/{r['reported_comments']} stored"
+        lag = "-" if r["lag_minutes"] is None else f"{r['lag_minutes']}m"
+        line = (f"{r['account']:<22} {r['platform']:<9} {(r['last_status'] or 'never'):<12} "
+                f"{(r['last_success'] or '-'):<21} {lag:>7} {r['comments']:>8}  {gap}")
+        if r["retry_after"]:
+            line += f"  retry after {r['retry_after']}"
+        if r["token_trouble"]:
+            line += "  TOKEN"
+        if r["last_error"]:
+            line += f"  | {r['last_error']}"
+        print(line)
+    bad = health["unhealthy_accounts"]
+    print(f"\nintegrity_check: {health['integrity_check']}; YouTube quota today: "
+          f"{health['youtube_quota_today']} units; "
+          f"{len(rows) - len(bad)}/{len(rows)} accounts succeeded within their lag limit")
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -176,37 +169,11 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 # --- parser ------------------------------------------------------------------------------
-def add_collect_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--account", action="append", metavar="KEY",
-                   help="collect only this account (repeatable)")
-    p.add_argument("--platform", action="append", choices=("x", "facebook", "instagram", "youtube"),
-                   help="collect only this platform (repeatable)")
-    p.add_argument("--seed", type=int, default=20121101,
-                   help="seed of the simulated world (with --simulate)")
-    p.add_argument("--lookback-days", type=positive_int, default=7, metavar="DAYS",
-                   help="Facebook/Instagram: re-scan comments of posts this recent (default 7)")
-    p.add_argument("--live-seconds", type=positive_int, default=5, metavar="N",
-                   help="YouTube live chat: poll a live broadcast for at most N s (default 5)")
-    p.add_argument("--youtube-quota", type=positive_int, default=10000, metavar="UNITS",
-                   help="YouTube: daily quota budget in units, never exceeded (default 10000)")
-
-
-def positive_int(text: str) -> int:
-    """argparse type: a whole number >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="run_pipeline.py",
         description="Collect citizens' opinions from Seoul's 44 SNS accounts into SQLite.",
-        epilog="Exit codes: 0 all accounts ok, 1 some account failed, 2 config or usage error.",
+        epilog="Exit codes: 0 all accounts ok, 1 some account failed (or status --check found a problem), 2 config or usage error, 75 another run holds the lock.",
     )
     parser.add_argument("--db", default=os.environ.get("SMC_DB", "data/smc.db"),
                         help="SQLite database (default: $SMC_DB or data/smc.db)")
@@ -223,6 +190,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--simulate", action="store_true",
                    help="serve the simulated platforms instead of the internet")
     add_collect_options(p)
+    p.add_argument("--full-refresh", action="store_true",
+                   help="ignore stored cursors: re-read all the APIs still serve (harmless)")
+    p.add_argument("--since", type=iso_date, metavar="YYYY-MM-DD",
+                   help="read no further back than this date (where the API can filter)")
+    p.add_argument("--lock-wait", type=float, default=10.0, metavar="SECONDS",
+                   help="wait this long for another run's lock, then exit 75 (default 10)")
+    p.add_argument("--record", metavar="DIR",
+                   help="save live traffic to DIR (tokens, keys, appsecret_proof scrubbed)")
+    p.add_argument("--replay", metavar="DIR",
+                   help="run the collectors offline on traffic saved with --record")
     p.set_defaults(func=cmd_collect)
 
     p = sub.add_parser("demo", help="the embedded default: simulated platforms, two passes",
@@ -233,6 +210,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="per account: last run, success, cursors, counts",
                        description="Show the health of every account.")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--check", action="store_true",
+                   help="exit 1 when an account has not succeeded within its lag limit or "
+                        "the database fails its integrity check (for monitoring)")
+    p.add_argument("--max-lag", type=positive_int, metavar="MINUTES",
+                   help="lag limit for --check (default: 4 x each account's interval)")
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("check-config", help="validate accounts.yaml without any request",

@@ -46,6 +46,7 @@ class XCollector:
         self.environ = environ
         self.max_pages = int(options.get("x_max_pages", MAX_PAGES))
         self.page_size = int(options.get("x_page_size", PAGE_SIZE))
+        self.since: str | None = options.get("since")  # --since: no further back than this
         self.sleep: Callable[[float], None] = options.get("sleep", time.sleep)
         self._clients: dict[str, tweepy.Client] = {}
 
@@ -88,7 +89,7 @@ class XCollector:
             body = self._call(
                 account, stream, method, user_id, since_id=since_id, pagination_token=token,
                 max_results=self.page_size, tweet_fields=TWEET_FIELDS, expansions=EXPANSIONS,
-                user_fields=USER_FIELDS,
+                user_fields=USER_FIELDS, start_time=self.since,
             )
             meta = body.get("meta") or {}
             newest = newest or meta.get("newest_id")

@@ -6,12 +6,22 @@ their commands with `set_defaults(func=...)`; run_pipeline.py lists them in COMM
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
+import os
+import signal
+import sys
+import threading
+from typing import Callable
 
 import sqlite_utils
 
 from pipeline.config import Account, load_accounts
+from pipeline.ingest import AccountResult
+from pipeline.runner import RunOptions, SecretMissing, collect, exit_code, simulated_environ
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+log = logging.getLogger("smc")
 
 
 class UsageError(Exception):
@@ -28,3 +38,156 @@ def open_db(args: argparse.Namespace) -> sqlite_utils.Database:
     from store.db import connect
 
     return connect(args.db)
+
+
+# --- one collect pass, as collect, demo and schedule run it -------------------------
+def log_result(account: Account, result: AccountResult) -> None:
+    """One log line per account."""
+    s = result.stats
+    fields = {"account": account.key, "platform": account.platform, "status": result.status,
+              "fetched": s.fetched, "inserted": s.inserted, "updated": s.updated,
+              "quarantined": s.quarantined, "requests": result.requests}
+    text = (f"{account.key:<22} {result.status:<12} fetched={s.fetched} inserted={s.inserted} "
+            f"updated={s.updated} quarantined={s.quarantined} requests={result.requests}")
+    if result.error:
+        text += f" | {result.error}"
+        fields["error"] = result.error
+    level = logging.INFO if result.ok or result.status == "unsupported" else logging.WARNING
+    log.log(level, text, extra={"fields": fields})
+
+
+def run_collect(args: argparse.Namespace, simulate: bool,
+                stop: threading.Event | None = None) -> tuple[int, list[AccountResult]]:
+    """One collect pass; returns the exit code and the per-account results."""
+    from store.writer import Writer
+
+    accounts = load_config(args)
+    unknown = sorted(set(args.account or ()) - {a.key for a in accounts})
+    if unknown:
+        raise UsageError(f"{args.config}: unknown account {', '.join(unknown)}")
+    extra = {"lookback_days": args.lookback_days, "live_seconds": args.live_seconds,
+             "youtube_quota": args.youtube_quota}
+    if getattr(args, "since", None):
+        extra["since"] = args.since
+    options = RunOptions(
+        simulate=simulate or bool(getattr(args, "replay", None)), accounts=tuple(args.account or ()),
+        platforms=tuple(args.platform or ()), extra=extra,
+        full_refresh=bool(getattr(args, "full_refresh", False)),
+    )
+    if simulate:
+        from simulator import SimTransport, World
+
+        transport = SimTransport(World(accounts, seed=args.seed))
+        environ = {**simulated_environ(accounts), **os.environ}
+    else:
+        from collectors.http import LiveTransport
+
+        transport, environ = LiveTransport(), dict(os.environ)
+        if getattr(args, "replay", None):  # recorded traffic has placeholders, not tokens
+            environ = {**simulated_environ(accounts), **environ}
+    writer = Writer(open_db(args))
+    progress = Progress() if sys.stderr.isatty() else None
+    try:
+        results = collect(writer, accounts, transport, environ, options, stop=stop,
+                          on_result=progress.wrap(log_result) if progress else log_result,
+                          on_page=progress.page if progress else None)
+    except SecretMissing as exc:
+        raise UsageError(str(exc)) from None
+    return exit_code(results), results
+
+
+class Progress:
+    """A one-line progress display on a terminal (log lines stay one per account)."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+
+    def page(self, account: Account, stats) -> None:
+        self.rows += stats.fetched
+        sys.stderr.write(f"\r  {account.key}: {self.rows} rows fetched so far\x1b[K")
+        sys.stderr.flush()
+
+    def wrap(self, log_line: Callable[[Account, AccountResult], None]):
+        def on_result(account: Account, result: AccountResult) -> None:
+            sys.stderr.write("\r\x1b[K")
+            log_line(account, result)
+        return on_result
+
+
+def stop_on_signals() -> threading.Event:
+    """SIGTERM/SIGINT set an event: the page in hand is finished and committed, then exit."""
+    stop = threading.Event()
+
+    def handler(signum: int, frame: object) -> None:
+        log.warning("%s received: finishing the page in hand, then stopping",
+                    signal.Signals(signum).name)
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, handler)
+    return stop
+
+
+def summarize(results: list[AccountResult]) -> str:
+    inserted = sum(r.stats.inserted for r in results)
+    updated = sum(r.stats.updated for r in results)
+    quarantined = sum(r.stats.quarantined for r in results)
+    by_status: dict[str, int] = {}
+    for r in results:
+        by_status[r.status] = by_status.get(r.status, 0) + 1
+    states = ", ".join(f"{n} {s}" for s, n in sorted(by_status.items()))
+    return (f"{len(results)} accounts ({states}): {inserted} rows inserted, {updated} updated, "
+            f"{quarantined} quarantined")
+
+
+
+def traffic(args: argparse.Namespace):
+    """Record live traffic to, or replay it from, a directory (secrets scrubbed)."""
+    if not (args.record or args.replay):
+        return contextlib.nullcontext()
+    from collectors.recording import recorded_traffic
+
+    accounts = load_config(args)
+    secrets = [os.environ[n] for a in accounts for n in a.credentials if os.environ.get(n)]
+    if args.replay:
+        return recorded_traffic(args.replay, "replay", secrets)
+    return recorded_traffic(args.record, "record", secrets)
+
+
+
+def add_collect_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--account", action="append", metavar="KEY",
+                   help="collect only this account (repeatable)")
+    p.add_argument("--platform", action="append", choices=("x", "facebook", "instagram", "youtube"),
+                   help="collect only this platform (repeatable)")
+    p.add_argument("--seed", type=int, default=20121101,
+                   help="seed of the simulated world (with --simulate)")
+    p.add_argument("--lookback-days", type=positive_int, default=7, metavar="DAYS",
+                   help="Facebook/Instagram: re-scan comments of posts this recent (default 7)")
+    p.add_argument("--live-seconds", type=positive_int, default=5, metavar="N",
+                   help="YouTube live chat: poll a live broadcast for at most N s (default 5)")
+    p.add_argument("--youtube-quota", type=positive_int, default=10000, metavar="UNITS",
+                   help="YouTube: daily quota budget in units, never exceeded (default 10000)")
+
+
+def iso_date(text: str) -> str:
+    """argparse type: YYYY-MM-DD, returned as the start of that Seoul day in UTC ISO."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    try:
+        day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=ZoneInfo("Asia/Seoul"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {text!r}") from None
+    return day.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value

@@ -11,7 +11,7 @@ from collectors.base import Collector, CollectorError, Page
 from normalize.schema import Comment, Context, Outcome, Quarantine, Record, record_id
 from pipeline.config import Account
 from store import queries
-from store.writer import PageStats, Writer, utc_now
+from store.writer import PageStats, Writer
 
 log = logging.getLogger(__name__)
 
@@ -69,20 +69,26 @@ def run_account(
     run_id: str,
     stop: threading.Event | None = None,
     on_page: Callable[[Account, PageStats], None] | None = None,
+    full_refresh: bool = False,
 ) -> AccountResult:
-    """Collect one account: every page and its cursor committed together."""
+    """Collect one account: every page and its cursor committed together.
+
+    full_refresh: ignore the stored cursors (re-read what the API still serves; upserts make
+    it harmless, and the cursors advance again at the end of each stream).
+    """
     db = writer.db
     until = queries.retry_after(db, account.key)
-    if until and until > utc_now():
+    if until and until > writer.clock():
         return AccountResult(account.key, "rate_limited", retry_after=until,
                              error=f"rate limited until {until}; skipped this run")
     result = AccountResult(account.key, "ok")
     row = writer.start_run(run_id, account.key, account.platform)
     seen: dict[str, set[str]] = defaultdict(set)
     try:
-        for page in collector.pages(account, queries.cursors(db, account.key)):
+        cursors = {} if full_refresh else queries.cursors(db, account.key)
+        for page in collector.pages(account, cursors):
             result.requests += page.requests
-            stats = _store_page(account, page, normalize, writer, ctx, seen)
+            stats = store_page(account, page, normalize, writer, ctx, seen)
             result.stats.add(stats)
             if on_page:
                 on_page(account, stats)
@@ -102,8 +108,10 @@ def run_account(
     return result
 
 
-def _store_page(account: Account, page: Page, normalize: PageNormalizer, writer: Writer,
-                ctx: Context, seen: dict[str, set[str]]) -> PageStats:
+def store_page(account: Account, page: Page, normalize: PageNormalizer, writer: Writer,
+               ctx: Context, seen: dict[str, set[str]] | None = None) -> PageStats:
+    """Normalize one page and store it with its cursor; `seen` tracks ids for tombstones."""
+    seen = defaultdict(set) if seen is None else seen
     records, raws, bad = split_outcomes(normalize_safely(normalize, page, ctx))
     for r in records:
         if isinstance(r, Comment) and r.post_id:

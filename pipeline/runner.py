@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -35,6 +35,7 @@ class RunOptions:
     simulate: bool = False
     accounts: tuple[str, ...] = ()  # account keys; empty = all
     platforms: tuple[str, ...] = ()
+    full_refresh: bool = False
     extra: dict[str, Any] = field(default_factory=dict)  # per-platform knobs (look-back, ...)
 
 
@@ -109,12 +110,12 @@ def collect(
                 if on_result:
                     on_result(account, result)
             continue
-        base = _context(writer, all_accounts, platform, secret, tagger)
+        base = platform_context(writer, all_accounts, platform, secret, tagger)
         for account in accounts:
             if stop is not None and stop.is_set():
                 break
             result = _collect_account(account, collector, normalize, writer, base, environ,
-                                      run_id, stop, on_page)
+                                      run_id, stop, on_page, options.full_refresh)
             writer.refresh_answers()
             results.append(result)
             if on_result:
@@ -124,22 +125,25 @@ def collect(
 
 def _collect_account(account: Account, collector: Any, normalize: Any, writer: Writer,
                      base: Context, environ: Mapping[str, str], run_id: str,
-                     stop: threading.Event | None, on_page: Any) -> AccountResult:
+                     stop: threading.Event | None, on_page: Any,
+                     full_refresh: bool = False) -> AccountResult:
     missing = account.missing_credentials(dict(environ))
     if missing:
         error = MissingCredentials(
             f"{account.key}: skipped, environment variable {', '.join(missing)} is not set")
         return AccountResult(account.key, error.kind, error=str(error))
-    ctx = Context(
-        platform=base.platform, account=account.key, secret=base.secret,
-        official_ids=base.official_ids, official_handles=base.official_handles,
-        account_native_id=account.native_id, tagger=base.tagger, tokenize=base.tokenize,
-    )
-    return run_account(account, collector, normalize, writer, ctx, run_id, stop, on_page)
+    ctx = for_account(base, account)
+    return run_account(account, collector, normalize, writer, ctx, run_id, stop, on_page,
+                       full_refresh)
 
 
-def _context(writer: Writer, accounts: list[Account], platform: str, secret: bytes,
-             tagger: Any) -> Context:
+def for_account(base: Context, account: Account) -> Context:
+    """A platform's context narrowed to one account."""
+    return replace(base, account=account.key, account_native_id=account.native_id)
+
+
+def platform_context(writer: Writer, accounts: list[Account], platform: str, secret: bytes,
+                     tagger: Any) -> Context:
     """What every normalizer of a platform knows: which authors are the city."""
     on_platform = [a for a in accounts if a.platform == platform]
     ids = {a.native_id for a in on_platform if a.native_id}
@@ -153,5 +157,6 @@ def _context(writer: Writer, accounts: list[Account], platform: str, secret: byt
 
 def exit_code(results: list[AccountResult]) -> int:
     """0 when every account is ok (or skipped by design), 1 when some account failed."""
-    bad = [r for r in results if r.status not in ("ok", "skipped", "unsupported", "rate_limited")]
+    fine = ("ok", "skipped", "unsupported", "rate_limited", "interrupted")
+    bad = [r for r in results if r.status not in fine]
     return 1 if bad else 0

@@ -118,7 +118,8 @@ class Server:
         since = int(p["since_id"]) if p.get("since_id", "").isdigit() else 0
         size = max(5, min(100, int(p.get("max_results", "10"))))
         before = _decode_token(p["pagination_token"]) if p.get("pagination_token") else None
-        newer = [t for t in tweets if int(t["id"]) > since]
+        start = p.get("start_time", "")
+        newer = [t for t in tweets if int(t["id"]) > since and t["created_at"][:19] >= start[:19]]
         chunk = [t for t in newer if before is None or int(t["id"]) < before][:size]
         fields = set(DEFAULT_FIELDS) | set(filter(None, p.get("tweet.fields", "").split(",")))
         body: dict = {"data": [{k: v for k, v in t.items() if k in fields} for t in chunk]}

@@ -56,7 +56,7 @@ def account_status(db: sqlite_utils.Database) -> list[dict]:
                     WHERE c.post_id = p.id AND c.deleted = 0)) AS stored
         FROM posts p WHERE p.comment_count IS NOT NULL GROUP BY p.account
     )
-    SELECT a.key AS account, a.platform, a.name,
+    SELECT a.key AS account, a.platform, a.name, a.interval_minutes,
            r.status AS last_status, r.finished_at AS last_run, o.at AS last_success,
            r.error AS last_error, coalesce(h.comments, 0) AS comments,
            coalesce(h.citizen, 0) AS citizen,
@@ -89,3 +89,9 @@ def quota_used(db: sqlite_utils.Database, platform: str, day: str) -> int:
     row = db.execute("SELECT units FROM quota WHERE day = ? AND platform = ?",
                      [day, platform]).fetchone()
     return row[0] if row else 0
+
+
+def integrity(db: sqlite_utils.Database) -> str:
+    """PRAGMA integrity_check: 'ok' or the first problems found."""
+    rows = db.execute("PRAGMA integrity_check").fetchall()
+    return "; ".join(r[0] for r in rows[:5])

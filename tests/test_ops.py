@@ -1,0 +1,265 @@
+"""Operations: scheduler, lock, signals, rate limits, import, health check."""
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+import run_pipeline
+from pipeline.lock import EXIT_LOCKED, Locked, RunLock
+from pipeline.ops import ScheduleConfig, build_scheduler
+from simulator import Fault, World
+from simulator.transport import SimRequest
+from simulator.x import Server as XServer
+from store import queries
+from store.db import connect
+
+from conftest import FIXTURES, ROOT, sim_collect
+from test_x import db_rows, small_world
+
+PY = sys.executable
+
+
+def cli(*args: str, **kw) -> subprocess.Popen:
+    return subprocess.Popen([PY, "run_pipeline.py", *args], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kw)
+
+
+# --- scheduler -----------------------------------------------------------------------------
+def test_scheduler_jobs_come_from_config(accounts):
+    scheduler = build_scheduler(accounts, lambda key: None, lambda: None,
+                                ScheduleConfig(jitter_seconds=30, misfire_grace_seconds=120,
+                                               digest_time="06:45"))
+    jobs = {job.id: job for job in scheduler.get_jobs()}
+    assert len(jobs) == 45 and "digest" in jobs
+    for account in accounts:
+        job = jobs[f"collect:{account.key}"]
+        assert isinstance(job.trigger, IntervalTrigger)
+        assert job.trigger.interval == timedelta(minutes=account.interval_minutes)
+        assert str(job.trigger.timezone) == "Asia/Seoul" and job.trigger.jitter == 30
+        assert job.args == (account.key,)
+        assert (job.coalesce, job.max_instances, job.misfire_grace_time) == (True, 1, 120)
+    live = jobs["collect:yt_live_seoul"].trigger.interval
+    assert live == timedelta(minutes=5)  # the live chat account is polled often
+    digest = jobs["digest"].trigger
+    assert isinstance(digest, CronTrigger) and str(digest.timezone) == "Asia/Seoul"
+    fields = {f.name: str(f) for f in digest.fields}
+    assert (fields["hour"], fields["minute"]) == ("6", "45")
+
+
+# --- lock ----------------------------------------------------------------------------------
+def test_lock_excludes_a_second_holder(tmp_path):
+    db = tmp_path / "smc.db"
+    with RunLock(db):
+        with pytest.raises(Locked, match=f"pid {os.getpid()}"):
+            RunLock(db, wait_seconds=0.2).acquire()
+    with RunLock(db, wait_seconds=0.2):  # released: free again
+        pass
+
+
+def test_two_concurrent_collects_one_runs_the_other_exits_cleanly(tmp_path):
+    db = str(tmp_path / "smc.db")
+    first = cli("--db", db, "collect", "--simulate", "--platform", "x")
+    lock = Path(db + ".lock")
+    deadline = time.monotonic() + 60
+    while not (lock.exists() and lock.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    second = cli("--db", db, "collect", "--simulate", "--platform", "x", "--lock-wait", "0.3")
+    out2, err2 = second.communicate(timeout=120)
+    out1, err1 = first.communicate(timeout=300)
+    assert first.returncode == 0, err1
+    assert second.returncode == EXIT_LOCKED
+    assert "another run" in err2 and "is collecting into this database" in err2
+    assert sqlite3.connect(db).execute("SELECT count(DISTINCT run_id) FROM runs").fetchone()[0] == 1
+
+
+# --- signals -------------------------------------------------------------------------------
+def test_sigterm_during_collect_leaves_a_consistent_db_that_the_next_run_completes(tmp_path):
+    reference = tmp_path / "reference.db"
+    done = cli("--db", str(reference), "collect", "--simulate", "--platform", "x")
+    assert done.wait(timeout=300) == 0
+    db = tmp_path / "smc.db"
+    proc = cli("--db", str(db), "collect", "--simulate", "--platform", "x")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        try:
+            n = sqlite3.connect(db).execute("SELECT count(*) FROM runs").fetchone()[0]
+        except sqlite3.Error:
+            continue
+        if n >= 3:
+            break
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "SIGTERM received" in err
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert conn.execute("SELECT count(*) FROM runs WHERE status = 'running'").fetchone()[0] == 0
+    stored = conn.execute("SELECT count(*) FROM comments").fetchone()[0]
+    assert 0 < stored < sqlite3.connect(reference).execute(
+        "SELECT count(*) FROM comments").fetchone()[0]
+    assert conn.execute("SELECT count(*) FROM comments WHERE id NOT IN (SELECT id FROM raw)"
+                        ).fetchone()[0] == 0  # rows and their raw payloads went in together
+    again = cli("--db", str(db), "collect", "--simulate", "--platform", "x")
+    assert again.wait(timeout=300) == 0
+    assert db_rows(db) == db_rows(reference)
+
+
+# --- rate limits and retries ---------------------------------------------------------------
+def test_429_with_reset_stores_retry_after_and_the_next_run_resumes(accounts, db_path):
+    from store.writer import Writer
+
+    world = small_world(accounts)
+    results, _ = sim_collect(db_path, accounts, world,
+                             [Fault("429", platform="x", path="/mentions", after=3)],
+                             platforms=("x",))
+    limited = [r for r in results if r.status == "rate_limited"]
+    assert len(limited) == 1
+    key, until = limited[0].account, limited[0].retry_after
+    reset = int(world.now.timestamp()) + 900  # the simulator's x-rate-limit-reset
+    assert until == time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(reset))
+    # Before the reset the account is skipped without a request; after it, it resumes.
+    from pipeline.ingest import run_account  # noqa: F401  (the path under test)
+    writer = Writer(connect(db_path), clock=lambda: "2026-11-25T00:05:00Z")
+    assert queries.retry_after(writer.db, key) == until
+    skipped, transport = _collect_with_clock(db_path, accounts, world, "2026-11-25T00:05:00Z")
+    assert [r.status for r in skipped if r.account == key] == ["rate_limited"]
+    resumed, _ = _collect_with_clock(db_path, accounts, world, "2026-11-25T00:20:00Z")
+    assert [r.status for r in resumed if r.account == key] == ["ok"]
+    assert queries.retry_after(connect(db_path), key) is None
+    reference = db_path.parent / "reference.db"
+    sim_collect(reference, accounts, small_world(accounts), platforms=("x",))
+    assert db_rows(db_path)["comments"] == db_rows(reference)["comments"]
+
+
+def _collect_with_clock(db_path, accounts, world, now: str):
+    from pipeline.runner import RunOptions, collect, simulated_environ
+    from simulator import SimTransport
+    from store.writer import Writer
+
+    transport = SimTransport(world)
+    writer = Writer(connect(db_path), clock=lambda: now)
+    options = RunOptions(simulate=True, platforms=("x",), extra={"sleep": lambda s: None})
+    return collect(writer, accounts, transport, simulated_environ(accounts), options), transport
+
+
+def test_5xx_storm_ends_in_bounded_retries(accounts, db_path):
+    world = small_world(accounts)
+    storm = Fault("500", platform="x", times=-1)
+    waits: list[float] = []
+    results, transport = sim_collect(db_path, accounts, world, [storm], platforms=("x",),
+                                     sleep=waits.append)
+    assert all(r.status == "failed" for r in results)
+    assert all("gave up after 3 attempts" in r.error for r in results)
+    assert transport.requests["x"] == 3 * 31  # 3 attempts per account, then the next account
+    assert len(waits) == 2 * 31 and max(waits) <= 8.0
+
+
+# --- import --------------------------------------------------------------------------------
+def twarc2_lines(accounts) -> list[str]:
+    """Pages as twarc2 writes them: the API's response plus its __twarc metadata."""
+    world = small_world(accounts)
+    server = XServer(world)
+    lines = []
+    token = None
+    while True:
+        params = {"max_results": "10", "tweet.fields": "created_at,author_id,conversation_id,"
+                  "referenced_tweets,public_metrics,lang,edit_history_tweet_ids",
+                  "expansions": "author_id"}
+        if token:
+            params["pagination_token"] = token
+        req = SimRequest("GET", "api.twitter.com",
+                         f"/2/users/{server.user_ids['x_seoul_bus']}/mentions", params,
+                         {"authorization": "Bearer x"})
+        body = server.handle(req).body
+        body["__twarc"] = {"url": "https://api.twitter.com/2/users/x/mentions",
+                           "version": "2.14.0", "retrieved_at": "2026-11-25T00:00:00+00:00"}
+        lines.append(json.dumps(body, ensure_ascii=False))
+        token = body["meta"].get("next_token")
+        if not token:
+            return lines
+
+
+def test_import_twarc2_jsonl(accounts, tmp_path, capsys):
+    lines = twarc2_lines(accounts)
+    path = tmp_path / "mentions.jsonl"
+    path.write_text("\n".join(lines + ["{not json"]) + "\n", encoding="utf-8")
+    db = tmp_path / "smc.db"
+    args = ["--db", str(db), "import", "--platform", "x", "--account", "x_seoul_bus",
+            "--demo-key", str(path)]
+    assert run_pipeline.main(args) == 0
+    out = capsys.readouterr().out
+    served = sum(len(json.loads(line).get("data", [])) for line in lines)
+    assert f"{served} read, {served} stored, 0 updated" in out and "1 quarantined" in out
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT count(*) FROM comments WHERE account = 'x_seoul_bus'"
+                        ).fetchone()[0] == served
+    reason = conn.execute("SELECT reason FROM quarantine").fetchone()[0]
+    assert "mentions.jsonl:" in reason and "not JSON" in reason
+    assert run_pipeline.main(args) == 0  # importing again changes nothing
+    assert f"{served} read, 0 stored, 0 updated, {served} unchanged" in capsys.readouterr().out
+
+
+def test_import_of_tweepys_recorded_response(tmp_path, capsys):
+    """A real X API v2 response body (from tweepy's cassette) imported as a saved page."""
+    cassette = yaml.safe_load((FIXTURES / "x-api-v2" / "test_client_get_users_mentions.yaml")
+                              .read_text())
+    body = gzip.decompress(cassette["interactions"][0]["response"]["body"]["string"])
+    path = tmp_path / "page.json"
+    path.write_bytes(body)
+    code = run_pipeline.main(["--db", str(tmp_path / "d.db"), "import", "--platform", "x",
+                              "--account", "x_seoulmania", "--demo-key", str(path)])
+    assert code == 0
+    n = len(json.loads(body)["data"])
+    assert f"{n} read, {n} stored" in capsys.readouterr().out
+
+
+def test_import_usage_errors(tmp_path, capsys):
+    base = ["--db", str(tmp_path / "d.db"), "import", "--demo-key"]
+    assert run_pipeline.main(base + ["--platform", "x", "--account", "nobody", "f.json"]) == 2
+    assert "unknown account 'nobody'" in capsys.readouterr().err
+    assert run_pipeline.main(base + ["--platform", "facebook", "--account", "x_seoulmania",
+                                     "f.json"]) == 2
+    assert "is on x, not facebook" in capsys.readouterr().err
+    assert run_pipeline.main(base + ["--platform", "x", "--account", "x_seoulmania",
+                                     str(tmp_path / "missing.json")]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+# --- health --------------------------------------------------------------------------------
+def test_status_check_watches_lag_and_integrity(accounts, tmp_path, capsys):
+    db = tmp_path / "smc.db"
+    sim_collect(db, accounts, small_world(accounts), platforms=("x",))
+    base = ["--db", str(db), "status"]
+    assert run_pipeline.main(base + ["--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["integrity_check"] == "ok"
+    assert len(report["accounts"]) == 44
+    healthy = {r["account"] for r in report["accounts"] if r["healthy"]}
+    assert len(healthy) == 31 and all(k.startswith("x_") for k in healthy)
+    assert run_pipeline.main(base + ["--check"]) == 1  # 13 accounts never succeeded
+    out = capsys.readouterr().out
+    assert "31/44 accounts succeeded" in out
+    assert run_pipeline.main(["--db", str(db), "--config", str(_x_only(tmp_path)),
+                              "status", "--check"]) == 0
+
+
+def _x_only(tmp_path: Path) -> Path:
+    doc = yaml.safe_load((ROOT / "config" / "accounts.yaml").read_text(encoding="utf-8"))
+    doc["accounts"] = [a for a in doc["accounts"] if a["platform"] == "x"]
+    path = tmp_path / "x.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    return path
