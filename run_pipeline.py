@@ -21,6 +21,7 @@ from pipeline.cli import (
     open_db, positive_int, run_collect, stop_on_signals, summarize, traffic,
 )
 from pipeline.config import ConfigError
+from pipeline.secrets import install_log_scrubber, secret_values
 
 log = logging.getLogger("smc")
 ROOT = Path(__file__).resolve().parent
@@ -46,9 +47,11 @@ def setup_logging(level: str, fmt: str) -> None:
     handler.setFormatter(JsonFormatter() if fmt == "json" else
                          logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
     logging.basicConfig(level=getattr(logging, level.upper()), handlers=[handler], force=True)
-    # Client libraries log request headers (the bearer token) at DEBUG: keep them quiet.
+    # Client libraries log request headers and URLs (tokens, API keys) at DEBUG: keep them
+    # quiet, and scrub whatever is logged anyway.
     for noisy in ("tweepy", "facebook", "googleapiclient", "urllib3", "requests"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    install_log_scrubber(secret_values())
 
 
 # --- commands ----------------------------------------------------------------------------

@@ -93,7 +93,20 @@ def run_collect(args: argparse.Namespace, simulate: bool,
                           on_page=progress.page if progress else None)
     except SecretMissing as exc:
         raise UsageError(str(exc)) from None
+    purge_raw(writer, args.raw_retention_days)
     return exit_code(results), results
+
+
+def purge_raw(writer, days: int) -> int:
+    """Drop raw payloads past their retention, and say so."""
+    from datetime import datetime, timedelta, timezone
+
+    cutoff = (datetime.now(timezone.utc) - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    purged = writer.purge_raw(cutoff)
+    if purged:
+        log.info("purged %d raw payloads fetched before %s (retention %d days)", purged, cutoff,
+                 days)
+    return purged
 
 
 class Progress:
@@ -168,6 +181,8 @@ def add_collect_options(p: argparse.ArgumentParser) -> None:
                    help="YouTube live chat: poll a live broadcast for at most N s (default 5)")
     p.add_argument("--youtube-quota", type=positive_int, default=10000, metavar="UNITS",
                    help="YouTube: daily quota budget in units, never exceeded (default 10000)")
+    p.add_argument("--raw-retention-days", type=positive_int, default=30, metavar="DAYS",
+                   help="purge unmasked raw payloads older than this after the pass (default 30)")
 
 
 def iso_date(text: str) -> str:

@@ -234,6 +234,12 @@ class Writer:
                          "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (str(top),))
         return changed
 
+    def purge_raw(self, older_than: str) -> int:
+        """Delete raw payloads fetched before `older_than` (ISO UTC): the only unmasked copy."""
+        with self.db.atomic():
+            return self.db.conn.execute("DELETE FROM raw WHERE fetched_at < ?",
+                                        (older_than,)).rowcount
+
     def set_cursor(self, account: str, stream: str, value: str | None) -> None:
         """Advance one stream's cursor (call inside the page's transaction)."""
         self.db.conn.execute(
