@@ -136,6 +136,11 @@ class SimTransport:
             return fault
         return None
 
+    def server(self, platform: str) -> Any:
+        """The platform server ("x", "graph", "youtube"), e.g. for tests to tune it."""
+        module = {v: k for k, v in PLATFORM_OF_HOST.items()}[platform]
+        return self._server(module)
+
     def _server(self, module: str) -> Any:
         if module not in self._servers:
             try:
