@@ -110,7 +110,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         r["token_trouble"] = r["last_status"] in ("auth", "permission")
     health = {
         "integrity_check": queries.integrity(db),
-        "youtube_quota_today": queries.quota_used(db, "youtube", quota_day(now)),
+        "quota": {"platform": "youtube", "pacific_day": quota_day(now),
+                  "used": queries.quota_used(db, "youtube", quota_day(now)),
+                  "budget": args.youtube_quota},
         "unhealthy_accounts": [r["account"] for r in rows if not r["healthy"]],
     }
     if args.json:
@@ -150,9 +152,11 @@ def print_status(rows: list[dict], health: dict) -> None:
             line += f"  | {r['last_error']}"
         print(line)
     bad = health["unhealthy_accounts"]
-    print(f"\nintegrity_check: {health['integrity_check']}; YouTube quota today: "
-          f"{health['youtube_quota_today']} units; "
-          f"{len(rows) - len(bad)}/{len(rows)} accounts succeeded within their lag limit")
+    quota = health["quota"]
+    print(f"\nintegrity_check: {health['integrity_check']}")
+    print(f"youtube quota: {quota['used']} of {quota['budget']} units used today "
+          f"(Pacific day {quota['pacific_day']})")
+    print(f"{len(rows) - len(bad)}/{len(rows)} accounts succeeded within their lag limit")
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -218,6 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "the database fails its integrity check (for monitoring)")
     p.add_argument("--max-lag", type=positive_int, metavar="MINUTES",
                    help="lag limit for --check (default: 4 x each account's interval)")
+    p.add_argument("--youtube-quota", type=positive_int, default=10000, metavar="UNITS",
+                   help="the daily YouTube budget to show usage against (default 10000)")
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("check-config", help="validate accounts.yaml without any request",

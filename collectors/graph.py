@@ -1,0 +1,325 @@
+"""The Graph API client of the Facebook and Instagram collectors: the ONE module importing facebook-sdk.
+
+Everything here wraps `facebook.GraphAPI` (facebook-sdk 3.1.0, unmaintained since 2018) and
+works around what it does not do, so the collectors stay small:
+
+1. API version. `GraphAPI.__init__` only accepts the versions of 2018
+   (`facebook.VALID_API_VERSIONS`, 2.8-3.1; anything else raises GraphAPIError), and those
+   versions were switched off long ago. The library builds every URL as
+   `FACEBOOK_GRAPH_URL + path`, where the path WE pass to `GraphAPI.request` starts with the
+   version (its own helpers use `self.version + "/" + id`). So `GraphClient` constructs the
+   client with `version=SDK_VERSION` ("3.1", which passes the check) and right after sets
+   `api.version = GRAPH_VERSION` ("v21.0", or `options["graph_version"]`) on the instance,
+   and builds every path from `api.version` itself.
+2. Paging. `get_all_connections` does `del args["access_token"]` on the `next` URL and raises
+   KeyError when Graph (or a recording) gives a `next` URL without a token, and it follows a
+   repeating cursor forever. `GraphClient.pages` pages itself: `paging.cursors.after` when
+   present, else the query of `paging.next` (token dropped: the client adds its own); no
+   `paging.next` = last page; a cursor seen twice raises `PaginationLoop`.
+3. Headers and status. `GraphAPI.request` returns only the JSON body: it never looks at the
+   HTTP status and does not expose headers. A response hook on the session remembers the last
+   response, so `X-App-Usage` / `X-Business-Use-Case-Usage` (usage near 100 % -> RateLimited,
+   even on a 200) and the status (5xx -> retry) are read from it.
+4. Errors. Graph errors arrive as `GraphAPIError` built from the body's `error` object (`code`
+   may be None when a proxy answered instead of Graph); a body that is not JSON although
+   labelled so raises requests' JSONDecodeError (a ValueError), another content type
+   GraphAPIError("Maintype was not text, image, or querystring"); timeouts and connection
+   errors come out of requests untouched. `_classify` maps all of them to collectors.base
+   errors (table below); 5xx / timeouts / broken bodies are retried a few times first
+   (collectors.retry, sleep injectable as `options["sleep"]`).
+5. Timeouts. `GraphAPI(timeout=...)` passes its timeout to every `session.request`; the
+   session comes from the Transport (`transport.session()`, with its own default timeouts).
+
+Error codes (https://developers.facebook.com/docs/graph-api/guides/error-handling):
+4, 17, 32, 613, 80000-80014 rate limits -> RateLimited (retry_after from the
+X-Business-Use-Case-Usage `estimated_time_to_regain_access`, else DEFAULT_RETRY_MINUTES);
+190, 102 -> AuthFailed naming the token's env var; 10, 200-299 (and 100 whose message names a
+permission) -> PermissionMissing naming the permission; 1, 2, `is_transient`, HTTP 5xx,
+timeouts -> retried, then TransientError.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Iterator, Mapping
+from urllib.parse import parse_qsl, urlsplit
+
+import facebook
+import requests
+
+from collectors.base import (
+    AuthFailed,
+    CollectorError,
+    MissingCredentials,
+    PaginationLoop,
+    PermissionMissing,
+    RateLimited,
+)
+from collectors.http import DEFAULT_TIMEOUT, Transport
+from collectors.retry import with_retries
+
+log = logging.getLogger(__name__)
+
+GRAPH_VERSION = "v21.0"  # the Graph API version every request asks for
+SDK_VERSION = "3.1"  # the newest version facebook-sdk 3.1.0's constructor accepts
+_VERSION = re.compile(r"^v\d+\.\d+$")
+
+RATE_LIMIT_CODES = frozenset({4, 17, 32, 613, *range(80000, 80015)})
+AUTH_CODES = frozenset({190, 102})
+PERMISSION_CODES = frozenset({10, *range(200, 300)})
+TRANSIENT_CODES = frozenset({1, 2})
+DEFAULT_RETRY_MINUTES = 60
+USAGE_THRESHOLD = 95  # percent of any usage figure at which we stop asking
+USAGE_HEADERS = ("x-app-usage", "x-business-use-case-usage", "x-ad-account-usage")
+_PERMISSION_IN_MESSAGE = re.compile(r"'([a-z_]+)' permission|[Rr]equires (?:the )?'?([a-z_]+)'? permission")
+
+
+class _Retry(Exception):
+    """A transient failure of one request (5xx, timeout, broken body): try again."""
+
+
+def token_for(account: Any, environ: Mapping[str, str]) -> tuple[str, str]:
+    """The env var naming the account's token, and the token (MissingCredentials if unset)."""
+    if not account.credentials:
+        raise MissingCredentials(f"{account.key}: accounts.yaml names no credentials variable")
+    env = account.credentials[0]
+    token = environ.get(env)
+    if not token:
+        raise MissingCredentials(f"{account.key}: skipped, environment variable {env} is not set")
+    return env, token
+
+
+def parse_graph_time(value: Any) -> datetime | None:
+    """A Graph time ('2021-08-10T18:45:03+0000') as an aware datetime, None if unusable."""
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    if len(text) > 5 and text[-5] in "+-" and text[-3] != ":":
+        text = text[:-2] + ":" + text[-2:]
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else None
+
+
+def iso(value: datetime) -> str:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class GraphClient:
+    """facebook.GraphAPI for one account's token, with our paging, errors and usage checks."""
+
+    def __init__(self, transport: Transport, token: str, *, account: str, env_var: str,
+                 options: Mapping[str, Any]):
+        self.account, self.env_var = account, env_var
+        version = str(options.get("graph_version") or GRAPH_VERSION)
+        if not _VERSION.match(version):
+            raise CollectorError(f"graph_version {version!r}: expected the form v21.0")
+        self.session = transport.session()
+        self.session.hooks["response"].append(self._remember)
+        self.api = facebook.GraphAPI(access_token=token, version=SDK_VERSION,
+                                     session=self.session,
+                                     timeout=options.get("graph_timeout", DEFAULT_TIMEOUT))
+        self.api.version = version  # workaround 1 of the module docstring
+        self.sleep: Callable[[float], None] = options.get("sleep", time.sleep)
+        self.clock: Callable[[], Any] | None = options.get("clock")
+        self.attempts = max(1, int(options.get("graph_attempts", 3)))
+        self.backoff = float(options.get("graph_backoff", 0.5))
+        self.max_pages = int(options.get("graph_max_pages", 10_000))
+        self.threshold = float(options.get("graph_usage_threshold", USAGE_THRESHOLD))
+        self.requests = 0
+        self._taken = 0
+        self._last: requests.Response | None = None
+
+    @property
+    def version(self) -> str:
+        return self.api.version
+
+    def take_requests(self) -> int:
+        """HTTP requests made since the last call (for Page.requests)."""
+        spent, self._taken = self.requests - self._taken, self.requests
+        return spent
+
+    # --- one request ---------------------------------------------------------------------
+    def get(self, path: str, params: Mapping[str, Any], *, permission: str, what: str) -> dict:
+        """GET `{version}/{path}`; returns the JSON body or raises a collectors.base error."""
+        full = path if _VERSION.match(path.split("/", 1)[0]) else f"{self.version}/{path}"
+        return with_retries(
+            lambda: self._once(full, dict(params), permission, what),
+            lambda exc: isinstance(exc, _Retry),
+            f"{self.account}: GET {what}", attempts=self.attempts, base_delay=self.backoff,
+            max_delay=4 * self.backoff, sleep=self.sleep,
+        )
+
+    def _remember(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self._last = response
+
+    def _once(self, path: str, params: dict, permission: str, what: str) -> dict:
+        self._last = None
+        self.requests += 1
+        try:
+            body = self.api.request(path, params)
+        except facebook.GraphAPIError as exc:
+            raise self._classify(exc, permission, what) from None
+        except requests.exceptions.Timeout as exc:
+            raise _Retry(f"timed out ({type(exc).__name__})") from None
+        except requests.exceptions.ConnectionError as exc:
+            raise _Retry(f"connection failed: {exc}") from None
+        except ValueError as exc:  # requests' JSONDecodeError: a body that is not JSON
+            raise _Retry(f"the body is not JSON (HTTP {self._status()}): {exc}") from None
+        status = self._status()
+        if status is not None and status >= 500:
+            raise _Retry(f"HTTP {status}")
+        if not isinstance(body, dict):
+            raise _Retry(f"unexpected body of type {type(body).__name__}")
+        limited = self._usage_limit(what)
+        if limited is not None:
+            raise limited
+        return body
+
+    def _status(self) -> int | None:
+        return self._last.status_code if self._last is not None else None
+
+    def _headers(self) -> Mapping[str, str]:
+        return self._last.headers if self._last is not None else {}
+
+    # --- errors --------------------------------------------------------------------------
+    def _classify(self, exc: facebook.GraphAPIError, permission: str, what: str) -> Exception:
+        """A GraphAPIError as a retry (_Retry) or a collectors.base error a person can act on."""
+        status = self._status()
+        error = exc.result.get("error") if isinstance(exc.result, dict) else None
+        error = error if isinstance(error, dict) else {}
+        code = exc.code if isinstance(exc.code, int) else None
+        message = str(error.get("message") or exc.message or exc)
+        said = f"(Graph error {code}: {message})" if code is not None else f"({message})"
+        if code in RATE_LIMIT_CODES or (code is None and status == 429):
+            limited = self._usage_limit(what)
+            until = limited.retry_after if limited else self._retry_after(None)
+            return RateLimited(
+                f"{self.account}: rate limited by the Graph API while reading {what} {said}; "
+                f"stopped this account for this run, it resumes after {until}",
+                retry_after=until)
+        if code in AUTH_CODES or (code is None and status == 401):
+            return AuthFailed(
+                f"{self.account}: the access token in {self.env_var} was rejected {said}; "
+                f"it has expired or been revoked: generate a new token and set {self.env_var}")
+        named = _permission_named(message)
+        if code in PERMISSION_CODES or (code is None and status == 403) or (
+                code == 100 and named):
+            needed = named or permission
+            return PermissionMissing(
+                f"{self.account}: the token in {self.env_var} lacks the '{needed}' permission "
+                f"needed to read {what} {said}; grant '{needed}' to the app and renew "
+                f"{self.env_var}")
+        if code in TRANSIENT_CODES or error.get("is_transient") is True or (
+                status is None or status >= 500):
+            return _Retry(f"HTTP {status} {said}")
+        if code is None and not error:  # not Graph talking: a proxy's page, an odd content type
+            return _Retry(f"HTTP {status}: not a Graph API answer {said:.200}")
+        return CollectorError(f"{self.account}: the Graph API refused to serve {what} "
+                              f"(HTTP {status}) {said}")
+
+    def _usage_limit(self, what: str) -> RateLimited | None:
+        """RateLimited when a usage header says we are at (or near) 100 %."""
+        headers = self._headers()
+        worst, regain = 0.0, None
+        for name in USAGE_HEADERS:
+            raw = headers.get(name)
+            if not raw:
+                continue
+            try:
+                usage = json.loads(raw)
+            except ValueError:
+                log.debug("%s: unreadable %s header %r", self.account, name, raw)
+                continue
+            for entry in _usage_entries(usage):
+                for key in ("call_count", "total_cputime", "total_time", "acc_id_util_pct"):
+                    value = entry.get(key)
+                    if isinstance(value, (int, float)) and not isinstance(value, bool):
+                        worst = max(worst, float(value))
+                minutes = entry.get("estimated_time_to_regain_access")
+                if isinstance(minutes, (int, float)) and minutes > 0:
+                    regain = max(regain or 0, float(minutes))
+        if worst < self.threshold and regain is None:
+            return None
+        until = self._retry_after(regain)
+        return RateLimited(
+            f"{self.account}: Graph API usage at {worst:.0f}% while reading {what} "
+            f"(X-App-Usage / X-Business-Use-Case-Usage); stopped this account until {until}",
+            retry_after=until)
+
+    def _retry_after(self, minutes: float | None) -> str:
+        now = self._now()
+        return iso(now + timedelta(minutes=minutes if minutes else DEFAULT_RETRY_MINUTES))
+
+    def _now(self) -> datetime:
+        value = self.clock() if self.clock else None
+        if isinstance(value, str):
+            parsed = parse_graph_time(value)
+            if parsed:
+                return parsed
+        if isinstance(value, datetime) and value.tzinfo:
+            return value
+        return datetime.now(timezone.utc)
+
+    # --- paging --------------------------------------------------------------------------
+    def pages(self, node: str, edge: str, params: Mapping[str, Any], *, permission: str,
+              what: str) -> Iterator[tuple[dict, bool]]:
+        """Every page of `{node}/{edge}` as (body, is_last), following cursors ourselves."""
+        path = f"{self.version}/{node}/{edge}"
+        args: dict[str, Any] = dict(params)
+        seen: set = set()
+        for _ in range(self.max_pages):
+            body = self.get(path, args, permission=permission, what=what)
+            paging = body.get("paging") if isinstance(body.get("paging"), dict) else {}
+            nxt = paging.get("next")
+            if not nxt:
+                yield body, True
+                return
+            yield body, False
+            cursors = paging.get("cursors") if isinstance(paging.get("cursors"), dict) else {}
+            after = cursors.get("after")
+            if after:
+                key: Any = ("after", after)
+                args = {**params, "after": after}
+            else:
+                parts = urlsplit(str(nxt))
+                query = dict(parse_qsl(parts.query, keep_blank_values=True))
+                query.pop("access_token", None)  # GraphAPI adds its own (workaround 2)
+                key = ("next", tuple(sorted(query.items())))
+                segments = [s for s in parts.path.split("/") if s]
+                if segments and _VERSION.match(segments[0]):
+                    segments = segments[1:]
+                path, args = "/".join([self.version, *segments]), query
+            if key in seen:
+                raise PaginationLoop(
+                    f"{self.account}: the Graph API returned the same paging cursor twice "
+                    f"while reading {what}; stopped to avoid a loop (cursor {key[1]!r:.80})")
+            seen.add(key)
+        raise PaginationLoop(f"{self.account}: more than {self.max_pages} pages of {what}; "
+                             "stopped (raise options['graph_max_pages'] if this is real)")
+
+
+def _usage_entries(usage: Any) -> Iterator[dict]:
+    """The usage dicts of X-App-Usage ({..}) and X-Business-Use-Case-Usage ({id: [{..}]})."""
+    if isinstance(usage, dict):
+        if any(k in usage for k in ("call_count", "total_cputime", "total_time",
+                                    "estimated_time_to_regain_access", "acc_id_util_pct")):
+            yield usage
+            return
+        for value in usage.values():
+            yield from _usage_entries(value)
+    elif isinstance(usage, list):
+        for value in usage:
+            yield from _usage_entries(value)
+
+
+def _permission_named(message: str) -> str | None:
+    match = _PERMISSION_IN_MESSAGE.search(message or "")
+    return (match.group(1) or match.group(2)) if match else None

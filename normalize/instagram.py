@@ -1,0 +1,100 @@
+"""Instagram media and comments (Graph API) -> posts and comments. Pure: no I/O, no clock.
+
+Quirks handled here (each has a test in tests/test_instagram.py):
+- Times are '2020-06-01T10:56:52+0000' (`timestamp`): stored as ISO UTC with Z.
+- Replies come nested in their top-level comment (`replies{...}`): each becomes its own
+  comment with parent_id = that comment, paired with its own raw object; a page of
+  `/{comment-id}/replies` gets its parent from `page.includes["parent_id"]`.
+- The author: `from{id,username}` when asked, else `username` alone, else nothing (default
+  fields carry neither): author_key from `from.id`, else from '@username', else None.
+  Official = `from.id` among the city's ids or `username` among the city's handles.
+- No `id` -> quarantined (an Instagram comment id cannot be rebuilt); no `text` -> "".
+- `hidden: true` -> hidden=1. Media: `caption` (absent on many) -> text "", `comments_count`
+  -> comment_count (Instagram counts replies too), `like_count`, `permalink`.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from normalize.common import make_comment, make_post, quarantine, with_tokens
+from normalize.graph import graph_time, is_official, obj, str_id, text_of
+from normalize.schema import Context, Outcome, RawPage
+
+
+def normalize_page(page: RawPage, ctx: Context) -> list[tuple[Outcome, dict]]:
+    """Every media or comment (with its nested replies) of one page, paired with raw objects."""
+    includes = page.includes or {}
+    pairs: list[tuple[Outcome, dict]] = []
+    for item in page.items:
+        if page.kind == "post":
+            pairs.append((normalize_media(item, ctx), item))
+        else:
+            pairs.extend(normalize_comment(item, ctx, includes))
+    return with_tokens(pairs, ctx)
+
+
+def normalize_media(item: Any, ctx: Context) -> Outcome:
+    """One media of the account."""
+    if not isinstance(item, dict):
+        return quarantine(f"Instagram media is a {type(item).__name__}, not an object")
+    native = str_id(item.get("id"))
+    if native is None:
+        return quarantine("Instagram media without an id")
+    created = graph_time(item.get("timestamp"))
+    if item.get("timestamp") is not None and created is None:
+        return quarantine(f"Instagram media with a bad timestamp {item.get('timestamp')!r}",
+                          native)
+    return make_post(
+        ctx, native_id=native, text=text_of(item.get("caption")), created_at=created,
+        url=item.get("permalink") if isinstance(item.get("permalink"), str) else None,
+        like_count=item.get("like_count"), comment_count=item.get("comments_count"),
+    )
+
+
+def normalize_comment(item: Any, ctx: Context,
+                      includes: Mapping | None = None) -> list[tuple[Outcome, Any]]:
+    """A comment and its nested replies, each paired with its own raw object."""
+    includes = includes or {}
+    media = obj(obj(item).get("media"))  # a comment asked with `media` names its media
+    post_native = str_id(includes.get("post_id")) or str_id(media.get("id"))
+    parent = str_id(includes.get("parent_id"))
+    out = [(_comment(item, ctx, post_native, parent), item)]
+    if isinstance(item, dict):
+        native = str_id(item.get("id"))
+        replies = obj(item.get("replies")).get("data")
+        for reply in replies if isinstance(replies, list) else []:
+            if native is None:
+                out.append((quarantine("Instagram reply under a comment without an id",
+                                       obj(reply).get("id")), reply))
+            else:
+                out.append((_comment(reply, ctx, post_native, native), reply))
+    return out
+
+
+def _comment(item: Any, ctx: Context, post_native: str | None, parent: str | None) -> Outcome:
+    if not isinstance(item, dict):
+        return quarantine(f"Instagram comment is a {type(item).__name__}, not an object")
+    native = str_id(item.get("id"))
+    if native is None:
+        return quarantine("Instagram comment without an id: cannot be stored or de-duplicated")
+    created = graph_time(item.get("timestamp"))
+    if created is None:
+        return quarantine(
+            f"Instagram comment without a usable timestamp ({item.get('timestamp')!r})", native)
+    author = obj(item.get("from"))
+    username = item.get("username") if isinstance(item.get("username"), str) else None
+    username = username or (author.get("username") if isinstance(author.get("username"), str)
+                            else None)
+    author_id = str_id(author.get("id"))
+    replies = obj(item.get("replies"))
+    reply_count = None
+    if isinstance(replies.get("data"), list) and not obj(replies.get("paging")).get("next"):
+        reply_count = len(replies["data"])
+    return make_comment(
+        ctx, native_id=native, post_native=post_native,
+        parent_native=parent or str_id(item.get("parent_id")),
+        author_id=author_id or (f"@{username.lower()}" if username else None),
+        author_name=username, is_official=is_official(ctx, author_id, username),
+        text=text_of(item.get("text")), created_at=created, like_count=item.get("like_count"),
+        reply_count=reply_count, hidden=item.get("hidden") is True,
+    )
