@@ -19,12 +19,10 @@ comment on recent posts; widen `--lookback-days` for a backfill).
 """
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any, Iterator, Mapping
 
 from collectors.base import Cursor, Page
-from collectors.graph import GraphClient, iso, parse_graph_time, token_for
-from collectors.http import Transport
+from collectors.graph import GraphClient, GraphCollector, iso, parse_graph_time
 from pipeline.config import Account
 
 POST_FIELDS = ("id,message,created_time,updated_time,permalink_url,"
@@ -35,22 +33,11 @@ COMMENT_FIELDS = ("id,message,created_time,from,parent{id},like_count,comment_co
 DEFAULT_PAGE_SIZE = 100  # Graph's maximum for these edges (its default is 25)
 
 
-class FacebookCollector:
+class FacebookCollector(GraphCollector):
     """Posts and comments of the city's Facebook Pages, through collectors.graph."""
 
     platform = "facebook"
-
-    def __init__(self, transport: Transport, environ: Mapping[str, str], accounts: list[Account],
-                 options: Mapping[str, Any]):
-        self.transport, self.environ, self.accounts = transport, environ, accounts
-        self.options = dict(options or {})
-        self.lookback = timedelta(days=float(self.options.get("lookback_days") or 7))
-        self.page_size = int(self.options.get("graph_page_size") or DEFAULT_PAGE_SIZE)
-
-    def client(self, account: Account) -> GraphClient:
-        env, token = token_for(account, self.environ)
-        return GraphClient(self.transport, token, account=account.key, env_var=env,
-                           options=self.options)
+    default_page_size = DEFAULT_PAGE_SIZE
 
     def pages(self, account: Account, cursors: Mapping[str, str]) -> Iterator[Page]:
         client = self.client(account)

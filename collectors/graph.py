@@ -323,3 +323,22 @@ def _usage_entries(usage: Any) -> Iterator[dict]:
 def _permission_named(message: str) -> str | None:
     match = _PERMISSION_IN_MESSAGE.search(message or "")
     return (match.group(1) or match.group(2)) if match else None
+
+
+class GraphCollector:
+    """What the Facebook and Instagram collectors share: options and a client per account."""
+
+    platform = ""
+    default_page_size = 25
+
+    def __init__(self, transport: Transport, environ: Mapping[str, str], accounts: list,
+                 options: Mapping[str, Any]):
+        self.transport, self.environ, self.accounts = transport, environ, accounts
+        self.options = dict(options or {})
+        self.lookback = timedelta(days=float(self.options.get("lookback_days") or 7))
+        self.page_size = int(self.options.get("graph_page_size") or self.default_page_size)
+
+    def client(self, account: Any) -> "GraphClient":
+        env, token = token_for(account, self.environ)
+        return GraphClient(self.transport, token, account=account.key, env_var=env,
+                           options=self.options)

@@ -18,12 +18,11 @@ Streams and cursors:
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Iterator, Mapping
 
 from collectors.base import Cursor, Page
-from collectors.graph import GraphClient, iso, parse_graph_time, token_for
-from collectors.http import Transport
+from collectors.graph import GraphClient, GraphCollector, iso, parse_graph_time
 from pipeline.config import Account
 
 MEDIA_FIELDS = "id,caption,timestamp,permalink,comments_count,like_count,media_type"
@@ -34,22 +33,11 @@ PERMISSION_MEDIA = "instagram_basic"
 PERMISSION_COMMENTS = "instagram_manage_comments"
 
 
-class InstagramCollector:
+class InstagramCollector(GraphCollector):
     """Media and comments of the city's Instagram business accounts, through collectors.graph."""
 
     platform = "instagram"
-
-    def __init__(self, transport: Transport, environ: Mapping[str, str], accounts: list[Account],
-                 options: Mapping[str, Any]):
-        self.transport, self.environ, self.accounts = transport, environ, accounts
-        self.options = dict(options or {})
-        self.lookback = timedelta(days=float(self.options.get("lookback_days") or 7))
-        self.page_size = int(self.options.get("graph_page_size") or DEFAULT_PAGE_SIZE)
-
-    def client(self, account: Account) -> GraphClient:
-        env, token = token_for(account, self.environ)
-        return GraphClient(self.transport, token, account=account.key, env_var=env,
-                           options=self.options)
+    default_page_size = DEFAULT_PAGE_SIZE
 
     def pages(self, account: Account, cursors: Mapping[str, str]) -> Iterator[Page]:
         client = self.client(account)
