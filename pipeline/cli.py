@@ -168,7 +168,7 @@ def traffic(args: argparse.Namespace):
 
 
 
-def add_collect_options(p: argparse.ArgumentParser) -> None:
+def add_collect_options(p: argparse.ArgumentParser, live_seconds: int = 5) -> None:
     p.add_argument("--account", action="append", metavar="KEY",
                    help="collect only this account (repeatable)")
     p.add_argument("--platform", action="append", choices=("x", "facebook", "instagram", "youtube"),
@@ -177,8 +177,9 @@ def add_collect_options(p: argparse.ArgumentParser) -> None:
                    help="seed of the simulated world (with --simulate)")
     p.add_argument("--lookback-days", type=positive_int, default=7, metavar="DAYS",
                    help="Facebook/Instagram: re-scan comments of posts this recent (default 7)")
-    p.add_argument("--live-seconds", type=positive_int, default=5, metavar="N",
-                   help="YouTube live chat: poll a live broadcast for at most N s (default 5)")
+    p.add_argument("--live-seconds", type=positive_int, default=live_seconds, metavar="N",
+                   help="YouTube live chat: poll a live broadcast for at most N s per run "
+                        f"(default {live_seconds})")
     p.add_argument("--youtube-quota", type=positive_int, default=10000, metavar="UNITS",
                    help="YouTube: daily quota budget in units, never exceeded (default 10000)")
     p.add_argument("--raw-retention-days", type=positive_int, default=30, metavar="DAYS",

@@ -199,7 +199,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "the page in hand, commit and exit 0.")
     p.add_argument("--simulate", action="store_true",
                    help="collect from the simulated platforms (for trying it out)")
-    add_collect_options(p)
+    # A live broadcast is followed for most of each 5-minute run of the live chat account.
+    add_collect_options(p, live_seconds=270)
     p.add_argument("--jitter", type=int, default=60, metavar="SECONDS",
                    help="random delay added to each job run (default 60)")
     p.add_argument("--misfire-grace", type=int, default=300, metavar="SECONDS",
