@@ -263,3 +263,28 @@ def _x_only(tmp_path: Path) -> Path:
     path = tmp_path / "x.yaml"
     path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
     return path
+
+
+def test_schedule_daemon_collects_and_stops_cleanly_on_sigterm(tmp_path):
+    db = tmp_path / "smc.db"
+    proc = cli("--db", str(db), "schedule", "--simulate", "--jitter", "0",
+               "--digest-out", str(tmp_path / "digest"))
+    deadline = time.monotonic() + 120
+    done = 0
+    while time.monotonic() < deadline and done < 3:
+        time.sleep(0.2)
+        try:
+            done = sqlite3.connect(db).execute(
+                "SELECT count(*) FROM runs WHERE status = 'ok'").fetchone()[0]
+        except sqlite3.Error:
+            continue
+    assert done >= 3, "the scheduler ran no collect job"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "collect jobs" in err and "job collect" in err
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert conn.execute("SELECT count(*) FROM runs WHERE status = 'running'").fetchone()[0] == 0
+    with RunLock(db, wait_seconds=0.1):  # the daemon released its lock
+        pass
