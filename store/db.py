@@ -212,6 +212,93 @@ MIGRATIONS: list[str] = [
     FROM opinions
     GROUP BY seoul_day, platform, account;
     """,
+    # 3: the centre (issue #5). Facebook, Instagram and YouTube keep threads two levels deep:
+    # a reply to a reply hangs under the top-level comment, so the official answer to a
+    # citizen's follow-up is its *sibling*; on those platforms an official reply under the
+    # same parent, at or after the opinion, answers it. Views gain the answering account,
+    # the staff's who/when, `hidden`; `reflection` per account; case_events is append-only.
+    """
+    DROP VIEW daily_stats;
+    DROP VIEW center;
+    DROP VIEW opinions;
+    CREATE VIEW opinions AS
+    SELECT c.id, c.platform, c.account, c.post_id, c.parent_id, c.author_key, c.text, c.lang,
+           c.district, c.category, c.created_at,
+           date(c.created_at, '+9 hours') AS seoul_day,
+           c.like_count, c.url,
+           COALESCE(k.status, CASE WHEN a.answer_id IS NOT NULL OR s.id IS NOT NULL
+                                   THEN 'answered' ELSE 'received' END) AS status,
+           k.status AS staff_status, k.department AS assigned_department, k.note AS staff_note,
+           CASE WHEN s.id IS NOT NULL AND (a.first_response_at IS NULL
+                                           OR s.created_at < a.first_response_at)
+                THEN s.id ELSE a.answer_id END AS answer_id,
+           CASE WHEN s.id IS NOT NULL AND (a.first_response_at IS NULL
+                                           OR s.created_at < a.first_response_at)
+                THEN s.created_at ELSE a.first_response_at END AS first_response_at,
+           CAST(round((julianday(CASE WHEN s.id IS NOT NULL AND (a.first_response_at IS NULL
+                                           OR s.created_at < a.first_response_at)
+                                      THEN s.created_at ELSE a.first_response_at END)
+                       - julianday(c.created_at)) * 1440) AS INTEGER) AS response_minutes,
+           c.hidden, k.updated_by AS staff_by, k.updated_at AS staff_at
+    FROM comments c
+    LEFT JOIN answers a ON a.comment_id = c.id
+    LEFT JOIN comments s ON s.id = (
+        SELECT f.id FROM comments f
+        WHERE c.parent_id IS NOT NULL AND c.platform IN ('facebook', 'instagram', 'youtube')
+          AND f.parent_id = c.parent_id AND f.is_official = 1 AND f.deleted = 0
+          AND f.created_at >= c.created_at
+        ORDER BY f.created_at, f.id LIMIT 1)
+    LEFT JOIN cases k ON k.comment_id = c.id
+    WHERE c.is_official = 0 AND c.deleted = 0;
+    CREATE VIEW center AS
+    SELECT o.id, o.seoul_day, o.created_at, o.status, o.platform,
+           o.account, ac.name AS account_name, ac.field, ac.owner,
+           COALESCE(o.assigned_department, ac.department) AS department,
+           o.text, o.lang, o.district, o.category, o.url,
+           p.id AS post_id, COALESCE(p.title, p.text) AS post_text, p.url AS post_url,
+           ans.text AS answer_text, ans.author_name AS answered_by, o.first_response_at,
+           o.response_minutes, o.staff_note,
+           o.answer_id,
+           (SELECT CASE WHEN max(aa.key = o.account) THEN o.account ELSE min(aa.key) END
+            FROM accounts aa
+            WHERE aa.platform = ans.platform
+              AND (aa.name = ans.author_name OR aa.handle = ans.author_name)) AS answer_account,
+           o.staff_status, o.staff_by, o.staff_at, o.parent_id, o.like_count
+    FROM opinions o
+    JOIN accounts ac ON ac.key = o.account
+    LEFT JOIN posts p ON p.id = o.post_id
+    LEFT JOIN comments ans ON ans.id = o.answer_id;
+    CREATE VIEW daily_stats AS
+    SELECT seoul_day, platform, account,
+           count(*) AS opinions,
+           sum(status IN ('answered', 'resolved')) AS answered,
+           round(1.0 * sum(status IN ('answered', 'resolved')) / count(*), 3) AS answer_rate,
+           round(avg(response_minutes), 1) AS avg_response_minutes
+    FROM opinions
+    GROUP BY seoul_day, platform, account;
+    CREATE VIEW reflection AS
+    SELECT ac.key AS account, ac.platform, ac.name AS account_name, ac.field, ac.department,
+           count(o.id) AS opinions,
+           coalesce(sum(o.status = 'answered'), 0) AS answered,
+           coalesce(sum(o.status = 'resolved'), 0) AS resolved,
+           coalesce(sum(o.status IN ('answered', 'resolved')), 0) AS reflected,
+           round(100.0 * sum(o.status IN ('answered', 'resolved')) / count(o.id), 1)
+               AS reflection_pct,
+           coalesce(sum(o.status NOT IN ('answered', 'resolved', 'dismissed')), 0) AS open,
+           coalesce(sum(o.status = 'dismissed'), 0) AS dismissed
+    FROM accounts ac
+    LEFT JOIN opinions o ON o.account = ac.key
+    GROUP BY ac.key;
+    CREATE INDEX cases_status ON cases(status);
+    CREATE TRIGGER case_events_append_only_update BEFORE UPDATE ON case_events
+    BEGIN
+        SELECT RAISE(ABORT, 'case_events is append-only: history is never rewritten');
+    END;
+    CREATE TRIGGER case_events_append_only_delete BEFORE DELETE ON case_events
+    BEGIN
+        SELECT RAISE(ABORT, 'case_events is append-only: history is never rewritten');
+    END;
+    """,
 ]
 
 

@@ -1,0 +1,425 @@
+"""The Social Media Center commands: `case`, `search` and `serve`.
+
+    case set ID --status S [--department D] [--note N] [--by NAME]
+    case show ID
+    case list [--status S] [--overdue HOURS] [--account KEY] [--summary] [--format F]
+    case import FILE.csv          (columns id,status,department,note,by; all or nothing)
+    search QUERY [--limit N] [--account KEY] [--status S]
+    serve [--host H] [--port P] [--sql]
+
+Status and the reflection rate are defined in docs/SCHEMA.md.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import getpass
+import io
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from pipeline.cli import EXIT_OK, UsageError, open_db
+
+CENTER = Path(__file__).resolve().parent
+METADATA = CENTER / "metadata.yaml"
+PLUGINS = CENTER / "plugins"
+TEMPLATES = CENTER / "templates"
+CSV_COLUMNS = ("id", "status", "department", "note", "by")
+
+
+def _statuses() -> tuple[str, ...]:
+    from store.cases import STATUSES
+
+    return STATUSES
+
+
+def _status_arg(text: str) -> str:
+    """argparse type: a known status (exit 2 naming it otherwise)."""
+    statuses = _statuses()
+    if text not in statuses:
+        raise argparse.ArgumentTypeError(
+            f"unknown status {text!r} (expected one of {', '.join(statuses)})")
+    return text
+
+
+def _hours_arg(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of hours, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected hours >= 0, got {text}")
+    return value
+
+
+def _time_arg(text: str) -> str:
+    """argparse type: an ISO-8601 time, returned as UTC `YYYY-MM-DDTHH:MM:SSZ`."""
+    from store.cases import ISO, parse_time
+
+    try:
+        return parse_time(text).strftime(ISO)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO-8601 time: {text!r}") from None
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def _who(args: argparse.Namespace) -> str:
+    return (getattr(args, "by", None) or os.environ.get("SMC_USER")
+            or _login() or "staff")
+
+
+def _login() -> str | None:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name in some containers
+        return None
+
+
+def _short(text: str | None, width: int) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _pct(reflected: int, total: int) -> str:
+    return f"{reflected} of {total:,} = {100.0 * reflected / total:.1f} %" if total else "no opinions"
+
+
+# --- case ----------------------------------------------------------------------------------
+def cmd_case_set(args: argparse.Namespace) -> int:
+    from store import cases
+
+    db = open_db(args)
+    change = cases.Change(args.id, args.status, args.department, args.note, _who(args))
+    try:
+        event = cases.set_status(db, change, at=args.at)
+    except cases.CaseError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"{event['comment_id']}: {event['from_status']} -> {event['to_status']}"
+          + (f" [{event['department']}]" if event["department"] else "")
+          + f" by {event['by']} at {event['at']}")
+    return EXIT_OK
+
+
+def cmd_case_show(args: argparse.Namespace) -> int:
+    from store import cases
+
+    db = open_db(args)
+    row = cases.opinion(db, args.id)
+    if row is None:
+        raise UsageError(f"id: unknown opinion id {args.id!r}")
+    thread = cases.thread(db, args.id)
+    events = cases.history(db, args.id)
+    if args.json:
+        print(json.dumps({"opinion": row, "thread": thread, "history": events},
+                         ensure_ascii=False, indent=1))
+        return EXIT_OK
+    out = [f"opinion {row['id']}  [{row['status']}]",
+           (f"  account   {row['account']} ({row['account_name']}, {row['platform']}), "
+            f"field {row['field']}, department {row['department']}"),
+           f"  written   {row['created_at']} (Seoul day {row['seoul_day']})"
+           + (f", district {row['district']}" if row["district"] else "")
+           + (f", category {row['category']}" if row["category"] else ""),
+           f"  url       {row['url'] or '-'}", ""]
+    post = thread["post"]
+    if post:
+        out.append(f"post {post['id']} ({post['created_at']}): "
+                   f"{_short(post['title'] or post['text'], 100)}")
+    for depth, parent in enumerate(thread["parents"]):
+        who = parent["author_name"] if parent["is_official"] else "citizen"
+        gone = " (deleted)" if parent["deleted"] else ""
+        out.append(f"{'  ' * (depth + 1)}└ {parent['created_at']} {who}{gone}: "
+                   f"{_short(parent['text'], 90)}")
+    indent = "  " * (len(thread["parents"]) + 1)
+    out.append(f"{indent}└ {row['created_at']} citizen  ◀ THIS OPINION: {row['text']}")
+    for reply in thread["replies"]:
+        who = f"OFFICIAL {reply['author_name']}" if reply["is_official"] else "citizen"
+        out.append(f"{indent}    └ {reply['created_at']} {who}: {_short(reply['text'], 90)}")
+    answer = thread["answer"]
+    out.append("")
+    if answer:
+        out.append(f"official answer ({answer['author_name']}, {answer['created_at']}, "
+                   f"after {row['response_minutes']} min):")
+        out.append(f"  {answer['text']}")
+    else:
+        out.append("official answer: none yet")
+    out.append("")
+    out.append("history:" if events else "history: no staff changes")
+    for e in events:
+        out.append(f"  {e['at']}  {e['from_status'] or '?'} -> {e['to_status']}"
+                   f"  by {e['by'] or '?'}"
+                   + (f"  [{e['department']}]" if e["department"] else "")
+                   + (f"  {e['note']}" if e["note"] else ""))
+    print("\n".join(out))
+    return EXIT_OK
+
+
+def cmd_case_list(args: argparse.Namespace) -> int:
+    from store import cases
+
+    db = open_db(args)
+    if args.summary:
+        return _print_summary(db, args)
+    rows = cases.list_cases(db, status=args.status, overdue_hours=args.overdue, now=args.now,
+                            account=args.account, limit=args.limit)
+    if args.format == "json":
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+        return EXIT_OK
+    if args.format == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else
+                                ["id", "created_at", "status"], lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        sys.stdout.write(buffer.getvalue())
+        return EXIT_OK
+    for r in rows:
+        print(f"{r['created_at']}  {r['status']:<11} {r['account']:<20} "
+              f"{_short(r['department'], 12):<12} {r['id']:<32} {_short(r['text'], 60)}")
+    _, overall = cases.reflection(db)
+    what = "overdue " if args.overdue is not None else ""
+    print(f"-- {len(rows)} {what}opinions listed; reflection rate (answered or resolved): "
+          f"{_pct(overall['reflected'], overall['opinions'])}")
+    return EXIT_OK
+
+
+def _print_summary(db: Any, args: argparse.Namespace) -> int:
+    from store import cases
+
+    rows, overall = cases.reflection(db)
+    hours = args.overdue if args.overdue is not None else 24
+    counts = cases.count_status(db, overdue_hours=hours, now=args.now)
+    if args.account:
+        rows = [r for r in rows if r["account"] == args.account]
+    if args.format == "json":
+        print(json.dumps({"accounts": rows, "overall": overall, "counts": counts},
+                         ensure_ascii=False, indent=1))
+        return EXIT_OK
+    print(f"{'account':<22} {'platform':<9} {'opinions':>8} {'answered':>8} {'resolved':>8} "
+          f"{'open':>6} {'reflection':>10}")
+    for r in rows:
+        pct = f"{r['reflection_pct']:.1f} %" if r["reflection_pct"] is not None else "-"
+        print(f"{r['account']:<22} {r['platform']:<9} {r['opinions']:>8} {r['answered']:>8} "
+              f"{r['resolved']:>8} {r['open']:>6} {pct:>10}")
+    print("\nstatus: " + ", ".join(f"{s} {counts[s]}" for s in cases.STATUSES)
+          + f"; total {counts['total']}")
+    print(f"overdue (open for more than {hours:g} h): {counts['overdue']}")
+    print(f"reflection rate (answered or resolved): "
+          f"{_pct(overall['reflected'], overall['opinions'])}")
+    return EXIT_OK
+
+
+def cmd_case_import(args: argparse.Namespace) -> int:
+    from store import cases
+
+    path = Path(args.file)
+    if not path.exists():
+        raise UsageError(f"{path}: no such file")
+    changes = read_case_csv(path, default_by=_who(args))
+    db = open_db(args)
+    try:
+        events = cases.apply_all(db, changes, at=args.at)
+    except cases.CaseError as exc:
+        raise UsageError(f"{path}: {exc}") from None
+    print(f"{path}: {len(events)} case changes recorded in one transaction")
+    return EXIT_OK
+
+
+def read_case_csv(path: Path, default_by: str | None = None) -> list:
+    """Parse a department's answers (id,status,department,note,by); a bad row raises
+    UsageError naming the file, the line and the field. Nothing is written here."""
+    from store.cases import STATUSES, Change
+
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # Excel writes a BOM
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: not UTF-8 ({exc.reason})") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None)
+    if header is None:
+        raise UsageError(f"{path}: empty file (expected a header {','.join(CSV_COLUMNS)})")
+    header = [h.strip().lower() for h in header]
+    for required in ("id", "status"):
+        if required not in header:
+            raise UsageError(f"{path}: line 1: header: missing column {required!r} "
+                             f"(expected {','.join(CSV_COLUMNS)})")
+    unknown = [h for h in header if h not in CSV_COLUMNS]
+    if unknown:
+        raise UsageError(f"{path}: line 1: header: unknown column {unknown[0]!r} "
+                         f"(expected {','.join(CSV_COLUMNS)})")
+    changes = []
+    for values in reader:
+        line = reader.line_num
+        if not any(v.strip() for v in values):
+            continue
+        if len(values) > len(header):
+            raise UsageError(f"{path}: line {line}: {len(values)} fields, header has "
+                             f"{len(header)}")
+        row = {h: (values[i].strip() if i < len(values) else "") for i, h in enumerate(header)}
+        if not row["id"]:
+            raise UsageError(f"{path}: line {line}: id: missing opinion id")
+        if row["status"] not in STATUSES:
+            raise UsageError(f"{path}: line {line}: status: unknown status {row['status']!r} "
+                             f"(expected one of {', '.join(STATUSES)})")
+        changes.append(Change(row["id"], row["status"], row.get("department") or None,
+                              row.get("note") or None, row.get("by") or default_by, line))
+    return changes
+
+
+# --- search --------------------------------------------------------------------------------
+def cmd_search(args: argparse.Namespace) -> int:
+    from store.search import search
+
+    if not args.query.strip():
+        raise UsageError("search: empty query")
+    rows = search(open_db(args), args.query, limit=args.limit, account=args.account,
+                  status=args.status)
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+        return EXIT_OK
+    for r in rows:
+        print(f"{r['created_at']}  {r['status']:<11} {r['account']:<20} {r['id']}")
+        print(f"    {_short(r['text'], 110)}")
+        if r["answer_text"]:
+            print(f"    ↳ {r['answered_by']}: {_short(r['answer_text'], 100)}")
+    print(f"-- {len(rows)} opinions match {args.query!r} (newest first)")
+    return EXIT_OK
+
+
+# --- serve ---------------------------------------------------------------------------------
+def datasette_metadata(db_path: str | Path, sql: bool = False) -> dict:
+    """center/metadata.yaml applied to this database (re-keyed from `smc` to its name)."""
+    import yaml
+
+    meta = yaml.safe_load(METADATA.read_text(encoding="utf-8"))
+    name = Path(db_path).stem
+    databases = meta.get("databases", {})
+    if "smc" in databases and name != "smc":
+        databases[name] = databases.pop("smc")
+        meta["description_html"] = meta.get("description_html", "").replace(
+            'href="/smc/', f'href="/{name}/')
+    meta["allow_sql"] = bool(sql)
+    return meta
+
+
+def build_datasette(db_path: str | Path, sql: bool = False) -> Any:
+    """A Datasette on the database, mutable (the collector may write while it serves)."""
+    from datasette.app import Datasette
+
+    settings = {"default_allow_sql": bool(sql), "facet_time_limit_ms": 500,
+                "sql_time_limit_ms": 3000, "default_page_size": 50}
+    return Datasette(
+        files=[str(db_path)], metadata=datasette_metadata(db_path, sql),
+        plugins_dir=str(PLUGINS), template_dir=str(TEMPLATES), settings=settings,
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import asyncio
+
+    import uvicorn
+
+    db = open_db(args)  # create and migrate first: Datasette only reads
+    db.conn.close()
+    ds = build_datasette(args.db, sql=args.sql)
+    asyncio.run(ds.invoke_startup())
+    name = Path(args.db).stem
+    print(f"serving {args.db} at http://{args.host}:{args.port}/{name}/center "
+          f"(arbitrary SQL {'ON' if args.sql else 'off'}; Ctrl-C stops)", flush=True)
+    uvicorn.run(ds.app(), host=args.host, port=args.port, log_level="warning")
+    return EXIT_OK
+
+
+# --- registration --------------------------------------------------------------------------
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `case`, `search` and `serve` to run_pipeline.py."""
+    statuses = ", ".join(_statuses())
+    case = subparsers.add_parser(
+        "case", help="staff set and show the processing result of an opinion",
+        description="Record what a department did about a citizen's opinion, show an "
+                    f"opinion with its thread and history, list and import cases. "
+                    f"Statuses: {statuses}.")
+    sub = case.add_subparsers(dest="case_command", metavar="ACTION", required=True)
+
+    p = sub.add_parser("set", help="set an opinion's status (appends to its history)",
+                       description="Set the processing status of one opinion. The change "
+                                   "is appended to case_events; cases holds the current state.")
+    p.add_argument("id", help="the opinion's id, e.g. x:2125317658768310329")
+    p.add_argument("--status", required=True, type=_status_arg, metavar="S",
+                   help=f"new status: {statuses}")
+    p.add_argument("--department", metavar="D", help="department handling it")
+    p.add_argument("--note", metavar="N", help="what was done or decided")
+    p.add_argument("--by", metavar="NAME", help="who records it (default: $SMC_USER or login)")
+    p.add_argument("--at", type=_time_arg, metavar="ISO",
+                   help="record the change at this ISO-8601 UTC time (default: now)")
+    p.set_defaults(func=cmd_case_set)
+
+    p = sub.add_parser("show", help="an opinion with its thread, official answer and history",
+                       description="Show the opinion, its post, the comments it replies to, "
+                                   "the replies under it, the official answer and its history.")
+    p.add_argument("id", help="the opinion's id")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=cmd_case_show)
+
+    p = sub.add_parser("list", help="list opinions, e.g. the overdue ones, or --summary",
+                       description="List opinions (newest first; with --overdue, those not "
+                                   "answered, resolved or dismissed older than HOURS, oldest "
+                                   "first). Ends with the reflection rate; --summary prints "
+                                   "it per account with status counts instead.")
+    p.add_argument("--status", type=_status_arg, metavar="S", help=f"only this status: {statuses}")
+    p.add_argument("--overdue", type=_hours_arg, metavar="HOURS",
+                   help="only open opinions older than HOURS, oldest first")
+    p.add_argument("--account", metavar="KEY", help="only this account")
+    p.add_argument("--limit", type=_positive, metavar="N", help="at most N rows")
+    p.add_argument("--now", type=_time_arg, metavar="ISO",
+                   help="reference time for --overdue (default: now), e.g. 2026-11-25T00:00:00Z")
+    p.add_argument("--summary", action="store_true",
+                   help="reflection rate per account and overall, status counts, overdue count")
+    p.add_argument("--format", choices=("text", "csv", "json"), default="text",
+                   help="output as a text table (default), CSV (e.g. overdue for mail) or JSON")
+    p.set_defaults(func=cmd_case_list)
+
+    p = sub.add_parser("import", help="import a department's answers from CSV (all or nothing)",
+                       description="Import case changes from a CSV with the columns "
+                                   "id,status,department,note,by (header required; department, "
+                                   "note and by may be empty). A bad row exits 2 naming the line "
+                                   "and the field, and nothing is written.")
+    p.add_argument("file", metavar="FILE.csv", help="the CSV file (UTF-8)")
+    p.add_argument("--by", metavar="NAME", help="who, for rows with an empty `by`")
+    p.add_argument("--at", type=_time_arg, metavar="ISO",
+                   help="record the changes at this ISO-8601 UTC time (default: now)")
+    p.set_defaults(func=cmd_case_import)
+
+    p = subparsers.add_parser(
+        "search", help="Korean full-text search over opinions (newest first)",
+        description="Search citizens' opinions by morphemes: 택시 finds 택시요금이, 침수 finds "
+                    "침수됐어요; English, Chinese and Japanese work too. Terms are AND-ed.")
+    p.add_argument("query", metavar="QUERY", help="words to search for")
+    p.add_argument("--limit", type=_positive, default=20, metavar="N",
+                   help="at most N results (default 20)")
+    p.add_argument("--account", metavar="KEY", help="only opinions left on this account")
+    p.add_argument("--status", type=_status_arg, metavar="S", help=f"only this status: {statuses}")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=cmd_search)
+
+    p = subparsers.add_parser(
+        "serve", help="the Social Media Center view: Datasette on the database",
+        description="Serve the database with Datasette and center/metadata.yaml: the centre "
+                    "with facets, search, overdue opinions, reflection rate, SNS map and an "
+                    "opinion page. The database stays writable for the collector.")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8001, help="port to listen on (default 8001)")
+    p.add_argument("--sql", action="store_true",
+                   help="allow arbitrary SQL (for analysts; off by default)")
+    p.set_defaults(func=cmd_serve)

@@ -1,0 +1,243 @@
+"""Cases: the processing result staff record for a citizen's opinion, and its history.
+
+`cases` holds the current state of an opinion (upserted); `case_events` is its append-only
+history (migration 3 makes UPDATE and DELETE on it abort). An opinion's status in the views
+is the staff's status when set, else `answered` when an official account replied in its
+thread, else `received` (see docs/SCHEMA.md).
+"""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Iterable, Iterator, Sequence
+
+import sqlite_utils
+
+STATUSES = ("received", "assigned", "in_progress", "answered", "resolved", "dismissed")
+CLOSED = ("answered", "resolved", "dismissed")  # no longer waiting for the city
+REFLECTED = ("answered", "resolved")  # what the reflection rate counts
+ISO = "%Y-%m-%dT%H:%M:%SZ"
+
+
+class CaseError(ValueError):
+    """Bad input for a case change; `field` names what was wrong (id, status, ...)."""
+
+    def __init__(self, message: str, field: str = "", line: int | None = None):
+        super().__init__(message)
+        self.field, self.line = field, line
+
+
+@dataclass(frozen=True)
+class Change:
+    """One status change staff ask for."""
+
+    comment_id: str
+    status: str
+    department: str | None = None
+    note: str | None = None
+    by: str | None = None
+    line: int | None = None  # where it came from, for messages (CSV import)
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).strftime(ISO)
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO-8601 time (`2026-11-25T03:04:05Z`, or with an offset) as aware UTC."""
+    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+@contextlib.contextmanager
+def _write(db: sqlite_utils.Database) -> Iterator[None]:
+    """One write transaction, taken at once (BEGIN IMMEDIATE) so a collector writing at the
+    same time makes us wait (busy_timeout) instead of failing half-way; nests as a savepoint."""
+    conn = db.conn
+    if conn.in_transaction:
+        with db.atomic():
+            yield
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+# --- reading -----------------------------------------------------------------------------
+def opinion(db: sqlite_utils.Database, comment_id: str) -> dict | None:
+    """One opinion as the centre shows it (None when the id is not a citizen's opinion)."""
+    rows = list(db.query("SELECT * FROM center WHERE id = ?", [comment_id]))
+    return rows[0] if rows else None
+
+
+def validate(db: sqlite_utils.Database, change: Change) -> None:
+    """Raise CaseError naming the field when the id or status is unknown."""
+    where = f"line {change.line}: " if change.line is not None else ""
+    if change.status not in STATUSES:
+        raise CaseError(f"{where}status: unknown status {change.status!r} "
+                        f"(expected one of {', '.join(STATUSES)})", "status", change.line)
+    if not change.comment_id:
+        raise CaseError(f"{where}id: missing opinion id", "id", change.line)
+    row = db.execute("SELECT is_official FROM comments WHERE id = ?",
+                     [change.comment_id]).fetchone()
+    if row is None:
+        raise CaseError(f"{where}id: unknown opinion id {change.comment_id!r}", "id", change.line)
+    if row[0]:
+        raise CaseError(f"{where}id: {change.comment_id!r} is an official answer, not a "
+                        "citizen's opinion", "id", change.line)
+
+
+def history(db: sqlite_utils.Database, comment_id: str) -> list[dict]:
+    """Every change of one opinion, oldest first."""
+    return list(db.query(
+        "SELECT id, at, by, from_status, to_status, department, note FROM case_events "
+        "WHERE comment_id = ? ORDER BY at, id", [comment_id]))
+
+
+def thread(db: sqlite_utils.Database, comment_id: str) -> dict:
+    """The opinion in context: its post, the chain of comments it replies to (top first),
+    the replies under it (in time order, official ones marked) and the official answer."""
+    post = list(db.query(
+        "SELECT p.id, p.account, p.title, p.text, p.created_at, p.url FROM posts p "
+        "JOIN comments c ON c.post_id = p.id WHERE c.id = ?", [comment_id]))
+    parents = list(db.query(
+        """
+        WITH RECURSIVE up(id, depth) AS (
+            SELECT parent_id, 1 FROM comments WHERE id = :id AND parent_id IS NOT NULL
+            UNION ALL
+            SELECT c.parent_id, up.depth + 1 FROM up JOIN comments c ON c.id = up.id
+            WHERE c.parent_id IS NOT NULL AND up.depth < 100
+        )
+        SELECT c.id, c.created_at, c.is_official, c.author_name, c.text, c.deleted
+        FROM up JOIN comments c ON c.id = up.id ORDER BY up.depth DESC
+        """, {"id": comment_id}))
+    replies = list(db.query(
+        """
+        WITH RECURSIVE down(id, depth) AS (
+            SELECT id, 0 FROM comments WHERE id = :id
+            UNION ALL
+            SELECT c.id, down.depth + 1 FROM down JOIN comments c ON c.parent_id = down.id
+            WHERE down.depth < 100
+        )
+        SELECT c.id, c.parent_id, c.created_at, c.is_official, c.author_name, c.text, c.deleted
+        FROM down JOIN comments c ON c.id = down.id WHERE down.depth > 0
+        ORDER BY c.created_at, c.id
+        """, {"id": comment_id}))
+    answer = list(db.query(
+        "SELECT a.id, a.created_at, a.author_name, a.text, a.url FROM opinions o "
+        "JOIN comments a ON a.id = o.answer_id WHERE o.id = ?", [comment_id]))
+    return {"post": post[0] if post else None, "parents": parents, "replies": replies,
+            "answer": answer[0] if answer else None}
+
+
+def cutoff(now: str | None, hours: float) -> str:
+    """The ISO UTC time `hours` before `now` (default: the clock)."""
+    at = parse_time(now) if now else datetime.now(timezone.utc)
+    return (at - timedelta(hours=hours)).strftime(ISO)
+
+
+def list_cases(db: sqlite_utils.Database, status: str | None = None,
+               overdue_hours: float | None = None, now: str | None = None,
+               account: str | None = None, limit: int | None = None) -> list[dict]:
+    """Opinions of the centre. With `overdue_hours`: those not answered, resolved or
+    dismissed that are older than that, oldest first; otherwise newest first."""
+    where, params = [], {}
+    if status:
+        where.append("status = :status")
+        params["status"] = status
+    if account:
+        where.append("account = :account")
+        params["account"] = account
+    if overdue_hours is not None:
+        where.append(f"status NOT IN ({', '.join(repr(s) for s in CLOSED)})")
+        where.append("created_at < :cutoff")
+        params["cutoff"] = cutoff(now, overdue_hours)
+    sql = ("SELECT id, created_at, status, platform, account, department, district, category, "
+           "text, answer_text, answered_by, first_response_at, response_minutes, staff_note "
+           "FROM center")
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY created_at" + (" , id" if overdue_hours is not None else " DESC, id DESC")
+    if limit:
+        sql += " LIMIT :limit"
+        params["limit"] = int(limit)
+    return list(db.query(sql, params))
+
+
+def count_status(db: sqlite_utils.Database, overdue_hours: float = 24,
+                 now: str | None = None) -> dict[str, int]:
+    """Opinions by status, plus `overdue` (open and older than overdue_hours) and `total`."""
+    counts = {s: 0 for s in STATUSES}
+    for status, n in db.execute("SELECT status, count(*) FROM opinions GROUP BY status"):
+        counts[status] = n
+    counts["total"] = sum(counts[s] for s in STATUSES)
+    counts["overdue"] = db.execute(
+        f"SELECT count(*) FROM opinions WHERE status NOT IN ({', '.join('?' * len(CLOSED))}) "
+        "AND created_at < ?", [*CLOSED, cutoff(now, overdue_hours)]).fetchone()[0]
+    return counts
+
+
+def reflection(db: sqlite_utils.Database) -> tuple[list[dict], dict]:
+    """The reflection rate: the share of opinions whose status is answered or resolved, per
+    account (the `reflection` view) and overall."""
+    rows = list(db.query("SELECT * FROM reflection ORDER BY platform, account"))
+    total = sum(r["opinions"] for r in rows)
+    reflected = sum(r["reflected"] for r in rows)
+    overall = {
+        "opinions": total, "reflected": reflected,
+        "answered": sum(r["answered"] for r in rows),
+        "resolved": sum(r["resolved"] for r in rows),
+        "reflection_pct": round(100.0 * reflected / total, 1) if total else None,
+    }
+    return rows, overall
+
+
+# --- writing -----------------------------------------------------------------------------
+def _apply(db: sqlite_utils.Database, change: Change, at: str) -> dict:
+    conn = db.conn
+    row = conn.execute("SELECT status FROM opinions WHERE id = ?", [change.comment_id]).fetchone()
+    from_status = row[0] if row else None
+    old = conn.execute("SELECT department, note FROM cases WHERE comment_id = ?",
+                       [change.comment_id]).fetchone()
+    department = change.department or (old[0] if old else None)
+    note = change.note if change.note else (old[1] if old else None)
+    conn.execute(
+        "INSERT INTO cases (comment_id, status, department, note, updated_by, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(comment_id) DO UPDATE SET "
+        "status = excluded.status, department = excluded.department, note = excluded.note, "
+        "updated_by = excluded.updated_by, updated_at = excluded.updated_at",
+        (change.comment_id, change.status, department, note, change.by, at),
+    )
+    conn.execute(
+        "INSERT INTO case_events (comment_id, at, by, from_status, to_status, department, note) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (change.comment_id, at, change.by, from_status, change.status, department,
+         change.note or None),
+    )
+    return {"comment_id": change.comment_id, "at": at, "by": change.by,
+            "from_status": from_status, "to_status": change.status,
+            "department": department, "note": change.note or None}
+
+
+def set_status(db: sqlite_utils.Database, change: Change, at: str | None = None) -> dict:
+    """Record one change: upsert `cases`, append to `case_events`; returns the event."""
+    return apply_all(db, [change], at)[0]
+
+
+def apply_all(db: sqlite_utils.Database, changes: Sequence[Change] | Iterable[Change],
+              at: str | None = None) -> list[dict]:
+    """Validate every change, then apply them all in ONE transaction (all or nothing)."""
+    changes = list(changes)
+    at = at or utc_now()
+    with _write(db):
+        for change in changes:  # validated inside the transaction: nothing moves under us
+            validate(db, change)
+        return [_apply(db, change, at) for change in changes]

@@ -1,0 +1,456 @@
+"""The Social Media Center (issue #5): status derivation, cases, reflection rate, metadata,
+the Datasette app (in process; the real browser is tests/test_browser.py)."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+import run_pipeline
+from pipeline import platforms
+from simulator import World
+from store import cases
+from store.db import MIGRATIONS, connect, migrate
+
+from conftest import ROOT, sim_collect
+
+PLATFORMS = ("x", "facebook", "instagram", "youtube")
+ISO = "%Y-%m-%dT%H:%M:%SZ"
+
+
+# --- a simulated world per platform, with known threads ----------------------------------
+def platform_ready(platform: str) -> None:
+    """Skip until the colleagues' collector and normalizer of `platform` exist."""
+    try:
+        platforms.load(platform)
+    except platforms.NotImplementedPlatform as exc:
+        pytest.skip(f"{platform} not implemented yet: {exc}")
+
+
+def scenario_world(accounts, platform: str) -> tuple[World, dict]:
+    """A small world of three accounts of one platform plus four known threads on the first
+    account's newest post: answered directly, answered in a reply to a reply, answered by a
+    different city account, and not answered."""
+    chosen = [a for a in accounts if a.platform == platform and a.key != "yt_live_seoul"][:3]
+    world = World(chosen, seed=5, posts_per_account=3, comments_per_post=6)
+    home, other = chosen[0].key, chosen[1].key
+    post = world.visible_posts(home)[-1]
+    t = world.now - timedelta(hours=30)
+
+    def at(minutes: int):
+        return t + timedelta(minutes=minutes)
+
+    q1 = world.add_comment(post, "SCNA 택시 승차 거부 신고는 어디에 하나요?", created=at(0))
+    a1 = world.add_comment(post, "SCNA 답변: 120다산콜로 신고해 주세요.", created=at(30),
+                           parent=q1, official=home)
+    q2 = world.add_comment(post, "SCNB 버스 정류장 의자가 부서졌어요.", created=at(1))
+    r2 = world.add_comment(post, "SCNC 저도 봤어요, 위험합니다.", created=at(40), parent=q2)
+    a2 = world.add_comment(post, "SCNC 답변: 현장 확인 후 교체하겠습니다.", created=at(90),
+                           parent=r2, official=home)
+    q3 = world.add_comment(post, "SCND 공원 가로등이 꺼져 있어요.", created=at(2))
+    a3 = world.add_comment(post, "SCND 답변: 공원 담당에서 확인하겠습니다.", created=at(120),
+                           parent=q3, official=other)
+    q4 = world.add_comment(post, "SCNE 도서관 주말 운영을 늘려 주세요.", created=at(3))
+    post.comments.sort(key=lambda c: (c.created, c.seq))
+    return world, {"home": home, "other": other, "q1": q1, "a1": a1, "q2": q2, "r2": r2,
+                   "a2": a2, "q3": q3, "a3": a3, "q4": q4}
+
+
+def opinion_by_marker(db, marker: str, official: bool = False) -> dict:
+    rows = list(db.query("SELECT id FROM comments WHERE text LIKE ? AND is_official = ?",
+                         [f"%{marker}%", int(official)]))
+    assert len(rows) == 1, f"{marker}: {len(rows)} rows"
+    row = cases.opinion(db, rows[0]["id"]) if not official else rows[0]
+    assert row is not None
+    return row
+
+
+def expected_answered(world: World) -> set[int]:
+    """World truth: a citizen's comment is answered when a visible official answer hangs
+    below it through comments that are all still visible (a deleted comment takes its
+    replies out of every platform's threads)."""
+    now, answered = world.now, set()
+    for c in world.all_comments():
+        if not c.official:
+            continue
+        node = c.parent
+        while node is not None and node.visible_at(now):
+            answered.add(id(node))
+            node = node.parent
+    return answered
+
+
+@pytest.fixture(params=PLATFORMS)
+def platform_db(request, accounts, tmp_path):
+    platform = request.param
+    platform_ready(platform)
+    world, known = scenario_world(accounts, platform)
+    chosen = [accounts_by_key for accounts_by_key in accounts
+              if accounts_by_key.key in world.accounts]
+    db_path = tmp_path / f"{platform}.db"
+    results, _ = sim_collect(db_path, chosen, world, platforms=(platform,))
+    assert all(r.ok for r in results), [(r.account, r.status, r.error) for r in results]
+    return platform, world, known, db_path
+
+
+def test_status_derivation_per_platform(platform_db):
+    _, _, known, db_path = platform_db
+    db = connect(db_path)
+    q1, q2, r2 = (opinion_by_marker(db, m) for m in ("SCNA", "SCNB", "SCNC"))
+    q3, q4 = opinion_by_marker(db, "SCND"), opinion_by_marker(db, "SCNE")
+    # answered directly
+    assert q1["status"] == "answered" and "120다산콜" in q1["answer_text"]
+    assert q1["first_response_at"] == known["a1"].created.strftime(ISO)
+    assert q1["response_minutes"] == 30
+    # an official answer in a reply to a reply answers the reply and the comment above it
+    assert r2["status"] == "answered" and "교체하겠습니다" in r2["answer_text"]
+    assert q2["status"] == "answered"
+    assert q2["first_response_at"] == known["a2"].created.strftime(ISO)
+    # an answer by a different city account counts, and says who answered
+    assert q3["status"] == "answered"
+    assert q3["answer_account"] == known["other"] != q3["account"]
+    assert q3["answered_by"]
+    # no answer
+    assert q4["status"] == "received" and q4["answer_text"] is None
+    # staff override wins over the derived status, both ways
+    cases.set_status(db, cases.Change(q1["id"], "dismissed", note="중복", by="kim"))
+    cases.set_status(db, cases.Change(q4["id"], "resolved", department="문화본부", by="lee"))
+    assert cases.opinion(db, q1["id"])["status"] == "dismissed"
+    after = cases.opinion(db, q4["id"])
+    assert (after["status"], after["department"], after["staff_by"]) == \
+        ("resolved", "문화본부", "lee")
+
+
+def test_status_matches_the_simulated_world(platform_db):
+    """Every opinion of the platform: derived status == the world's truth."""
+    _, world, _, db_path = platform_db
+    truth = {(c.account, c.created.strftime(ISO)): c for c in world.all_comments()
+             if not c.official}
+    answered = expected_answered(world)
+    db = connect(db_path)
+    checked, wrong = 0, []
+    for row in db.query("SELECT id, account, created_at, status FROM opinions"):
+        c = truth.get((row["account"], row["created_at"]))
+        if c is None:  # e.g. live chat, which has no thread
+            continue
+        checked += 1
+        want = "answered" if id(c) in answered else "received"
+        if row["status"] != want:
+            wrong.append((row["id"], row["status"], want, c.parent is not None))
+    assert checked >= 20
+    assert not wrong, wrong[:5]
+
+
+# --- cases --------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def x_db(accounts, tmp_path_factory) -> Path:
+    """The X scenario world collected once; tests copy it."""
+    world, _ = scenario_world(accounts, "x")
+    chosen = [a for a in accounts if a.key in world.accounts]
+    path = tmp_path_factory.mktemp("x") / "smc.db"
+    sim_collect(path, chosen, world, platforms=("x",))
+    return path
+
+
+@pytest.fixture
+def db_file(x_db, tmp_path) -> Path:
+    target = tmp_path / "smc.db"
+    src = sqlite3.connect(x_db)
+    dst = sqlite3.connect(target)
+    src.backup(dst)
+    src.close()
+    dst.close()
+    return target
+
+
+def run(db_file: Path, *argv: str) -> int:
+    return run_pipeline.main(["--db", str(db_file), *argv])
+
+
+def ids(db_file: Path) -> dict[str, str]:
+    db = connect(db_file)
+    return {m: opinion_by_marker(db, m)["id"] for m in ("SCNA", "SCNB", "SCNC", "SCND", "SCNE")}
+
+
+def test_case_set_show_and_history_is_appended(db_file, capsys):
+    q = ids(db_file)["SCNE"]
+    assert run(db_file, "case", "set", q, "--status", "assigned", "--department", "문화본부",
+               "--by", "kim", "--at", "2026-11-25T01:00:00Z") == 0
+    assert "received -> assigned [문화본부] by kim" in capsys.readouterr().out
+    assert run(db_file, "case", "set", q, "--status", "resolved", "--note", "주말 연장 결정",
+               "--by", "lee", "--at", "2026-11-25T02:00:00Z") == 0
+    db = connect(db_file)
+    state = db.execute("SELECT status, department, note, updated_by, updated_at FROM cases "
+                       "WHERE comment_id = ?", [q]).fetchall()
+    assert state == [("resolved", "문화본부", "주말 연장 결정", "lee", "2026-11-25T02:00:00Z")]
+    events = cases.history(db, q)
+    assert [(e["from_status"], e["to_status"], e["by"]) for e in events] == \
+        [("received", "assigned", "kim"), ("assigned", "resolved", "lee")]
+    assert events[0]["at"] == "2026-11-25T01:00:00Z" and events[1]["note"] == "주말 연장 결정"
+    # history is never rewritten: the database refuses it
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        db.execute("UPDATE case_events SET to_status = 'dismissed'")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        db.execute("DELETE FROM case_events")
+    db.conn.close()
+
+    assert run(db_file, "case", "show", q) == 0
+    out = capsys.readouterr().out
+    assert "[resolved]" in out and "SCNE 도서관" in out and "post " in out
+    assert "received -> assigned" in out and "assigned -> resolved" in out
+    assert "official answer: none yet" in out
+
+
+def test_case_show_prints_thread_and_official_answer(db_file, capsys):
+    q = ids(db_file)
+    assert run(db_file, "case", "show", q["SCNC"]) == 0
+    out = capsys.readouterr().out
+    assert "[answered]" in out
+    assert "SCNB 버스 정류장" in out  # the comment it replies to
+    assert "OFFICIAL" in out and "교체하겠습니다" in out  # the answer under it
+    assert "official answer (" in out
+    assert run(db_file, "case", "show", q["SCNB"]) == 0
+    out = capsys.readouterr().out
+    assert "SCNC 저도 봤어요" in out and "교체하겠습니다" in out
+
+
+def test_unknown_id_or_status_exits_2_naming_it(db_file, capsys):
+    assert run(db_file, "case", "set", "x:404", "--status", "resolved") == 2
+    err = capsys.readouterr().err
+    assert "unknown opinion id 'x:404'" in err
+    with pytest.raises(SystemExit) as exit_:
+        run(db_file, "case", "set", ids(db_file)["SCNA"], "--status", "done")
+    assert exit_.value.code == 2
+    assert "unknown status 'done'" in capsys.readouterr().err
+    assert run(db_file, "case", "show", "x:404") == 2
+    assert "x:404" in capsys.readouterr().err
+    official = opinion_by_marker(connect(db_file), "SCNA 답변", official=True)["id"]
+    assert run(db_file, "case", "set", official, "--status", "resolved") == 2
+    assert "official answer" in capsys.readouterr().err
+    assert connect(db_file).execute("SELECT count(*) FROM case_events").fetchone()[0] == 0
+
+
+def test_case_list_overdue_oldest_first(db_file, capsys):
+    q = ids(db_file)
+    db = connect(db_file)
+    newest = db.execute("SELECT max(created_at) FROM opinions").fetchone()[0]
+    now = "2026-11-25T00:00:00Z"
+    rows = cases.list_cases(db, overdue_hours=24, now=now)
+    assert rows and [r["created_at"] for r in rows] == sorted(r["created_at"] for r in rows)
+    assert all(r["status"] not in cases.CLOSED for r in rows)
+    assert all(r["created_at"] < "2026-11-24T00:00:00Z" for r in rows)
+    listed = {r["id"] for r in rows}
+    assert q["SCNE"] in listed and q["SCNA"] not in listed  # 30 h old; SCNA is answered
+    cases.set_status(db, cases.Change(q["SCNE"], "dismissed", by="kim"))
+    assert q["SCNE"] not in {r["id"] for r in cases.list_cases(db, overdue_hours=24, now=now)}
+    cases.set_status(db, cases.Change(q["SCNA"], "in_progress", by="kim"))
+    assert q["SCNA"] in {r["id"] for r in cases.list_cases(db, overdue_hours=24, now=now)}
+    assert len(cases.list_cases(db, overdue_hours=0, now=newest)) >= len(rows)
+    db.conn.close()
+
+    assert run(db_file, "case", "list", "--overdue", "24", "--now", now) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert q["SCNA"] in "\n".join(out) and out[-1].startswith("-- ")
+    assert "reflection rate" in out[-1]
+    assert run(db_file, "case", "list", "--overdue", "24", "--now", now, "--format",
+               "csv") == 0
+    csv_out = capsys.readouterr().out.splitlines()
+    assert csv_out[0].startswith("id,created_at,status") and len(csv_out) == len(out)
+    assert run(db_file, "case", "list", "--status", "answered", "--limit", "3") == 0
+    listed = capsys.readouterr().out.splitlines()[:-1]
+    assert len(listed) == 3 and all(" answered " in line for line in listed)
+
+
+def write_csv(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_case_import_all_or_nothing(db_file, tmp_path, capsys):
+    q = ids(db_file)
+    good = write_csv(tmp_path / "good.csv",
+                     "id,status,department,note,by\n"
+                     f"{q['SCNE']},assigned,문화본부,,park\n"
+                     f"{q['SCNE']},resolved,,\"운영 시간 연장, 12월부터\",\n"
+                     f"{q['SCNB']},in_progress,도시교통실,교체 예정,choi\n")
+    assert run(db_file, "case", "import", str(good), "--by", "import-bot") == 0
+    assert "3 case changes" in capsys.readouterr().out
+    db = connect(db_file)
+    events = cases.history(db, q["SCNE"])
+    assert [(e["from_status"], e["to_status"], e["by"], e["department"]) for e in events] == [
+        ("received", "assigned", "park", "문화본부"),
+        ("assigned", "resolved", "import-bot", "문화본부")]
+    assert events[1]["note"] == "운영 시간 연장, 12월부터"
+    assert cases.opinion(db, q["SCNB"])["status"] == "in_progress"
+    before = db.execute("SELECT count(*) FROM case_events").fetchone()[0]
+    db.conn.close()
+
+    bad_status = write_csv(tmp_path / "bad1.csv",
+                           "id,status,department,note,by\n"
+                           f"{q['SCNA']},resolved,,,kim\n"
+                           f"{q['SCND']},finished,,,kim\n")
+    assert run(db_file, "case", "import", str(bad_status)) == 2
+    err = capsys.readouterr().err
+    assert "line 3" in err and "status" in err and "'finished'" in err
+    bad_id = write_csv(tmp_path / "bad2.csv",
+                       "id,status,department,note,by\n"
+                       f"{q['SCNA']},resolved,,,kim\n"
+                       f"{q['SCND']},resolved,,,kim\n"
+                       "x:999,resolved,,,kim\n")
+    assert run(db_file, "case", "import", str(bad_id)) == 2
+    err = capsys.readouterr().err
+    assert "line 4" in err and "id" in err and "'x:999'" in err
+    bad_header = write_csv(tmp_path / "bad3.csv", "opinion,status\nx:1,resolved\n")
+    assert run(db_file, "case", "import", str(bad_header)) == 2
+    assert "line 1" in capsys.readouterr().err
+    db = connect(db_file)  # nothing of the bad files was written
+    assert db.execute("SELECT count(*) FROM case_events").fetchone()[0] == before
+    assert cases.opinion(db, q["SCNA"])["status"] == "answered"
+
+
+def test_reflection_rate_per_account_and_overall(db_file, capsys):
+    db = connect(db_file)
+    rows, overall = cases.reflection(db)
+    total = db.execute("SELECT count(*) FROM opinions").fetchone()[0]
+    reflected = db.execute("SELECT count(*) FROM opinions WHERE status IN "
+                           "('answered', 'resolved')").fetchone()[0]
+    assert overall["opinions"] == total and overall["reflected"] == reflected
+    assert overall["reflection_pct"] == round(100 * reflected / total, 1)
+    assert sum(r["opinions"] for r in rows) == total
+    q = ids(db_file)
+    cases.set_status(db, cases.Change(q["SCNE"], "resolved", by="kim"))  # received -> resolved
+    assert cases.reflection(db)[1]["reflected"] == reflected + 1
+    cases.set_status(db, cases.Change(q["SCNA"], "dismissed", by="kim"))  # answered -> out
+    assert cases.reflection(db)[1]["reflected"] == reflected
+    db.conn.close()
+    assert run(db_file, "case", "list", "--summary", "--now", "2026-11-25T00:00:00Z") == 0
+    out = capsys.readouterr().out
+    assert f"reflection rate (answered or resolved): {reflected} of {total:,} = " in out
+    assert "resolved 1" in out and "dismissed 1" in out and "overdue (open for more" in out
+
+
+def test_case_subcommands_have_help_and_description():
+    parser = run_pipeline.build_parser()
+    commands = next(a for a in parser._actions
+                    if isinstance(a, argparse._SubParsersAction)).choices
+    for name in ("case", "search", "serve"):
+        assert name in commands
+    case_sub = next(a for a in commands["case"]._actions
+                    if isinstance(a, argparse._SubParsersAction))
+    assert set(case_sub.choices) == {"set", "show", "list", "import"}
+    for choice in case_sub._choices_actions:
+        assert choice.help, choice.dest
+    for name, sub in case_sub.choices.items():
+        assert sub.description, name
+        for action in sub._actions:
+            assert action.help, f"case {name} {action.dest}"
+
+
+# --- schema: migration 3 and its documentation --------------------------------------------
+def test_migration_3_upgrades_a_version_2_database(tmp_path):
+    conn = sqlite3.connect(tmp_path / "v2.db", isolation_level=None)
+    import sqlite_utils
+
+    db = sqlite_utils.Database(conn)
+    assert migrate(db, target=2) == 2
+    db.execute("INSERT INTO accounts VALUES ('fb_a', 'facebook', 'a', '1', 'A', 'city', "
+               "'general', 'D', 'ko', 15, 0)")
+    rows = [("facebook:1", None, 0, "2026-11-01T00:00:00Z"),
+            ("facebook:2", "facebook:1", 0, "2026-11-01T01:00:00Z"),
+            ("facebook:3", "facebook:1", 1, "2026-11-01T02:00:00Z")]
+    for cid, parent, official, at in rows:
+        db.execute("INSERT INTO comments (id, platform, account, native_id, parent_id, "
+                   "is_official, text, lang, created_at, content_hash, first_seen, last_seen) "
+                   "VALUES (?, 'facebook', 'fb_a', ?, ?, ?, 't', 'ko', ?, 0, ?, ?)",
+                   [cid, cid, parent, official, at, at, at])
+    db.execute("INSERT INTO answers VALUES ('facebook:1', 'facebook:3', "
+               "'2026-11-01T02:00:00Z')")
+    assert dict(db.execute("SELECT id, status FROM opinions").fetchall()) == \
+        {"facebook:1": "answered", "facebook:2": "received"}
+    assert migrate(db) == len(MIGRATIONS) >= 3
+    # the flat Graph thread: the official reply after the follow-up answers it too
+    assert dict(db.execute("SELECT id, status FROM opinions").fetchall()) == \
+        {"facebook:1": "answered", "facebook:2": "answered"}
+    row = db.execute("SELECT answer_id, response_minutes, answer_account FROM center "
+                     "WHERE id = 'facebook:2'").fetchone()
+    assert row[:2] == ("facebook:3", 60)
+    assert db.execute("SELECT opinions, reflected FROM reflection").fetchall() == [(2, 2)]
+
+
+def load_metadata() -> dict:
+    return yaml.safe_load((ROOT / "center" / "metadata.yaml").read_text(encoding="utf-8"))
+
+
+def test_metadata_describes_every_table_and_column(tmp_path):
+    meta = load_metadata()
+    assert meta["title"] and meta["description_html"] and meta["allow_sql"] is False
+    tables = meta["databases"]["smc"]["tables"]
+    db = connect(tmp_path / "m.db")
+    names = [r[0] for r in db.execute(
+        "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') "
+        "AND name NOT LIKE 'sqlite_%'")]
+    assert {"center", "opinions", "daily_stats", "reflection"} <= set(names)
+    for name in names:
+        assert name in tables and tables[name].get("description"), name
+        columns = [r[1] for r in db.execute(f"PRAGMA table_info([{name}])")]
+        described = tables[name].get("columns", {})
+        for column in columns:
+            assert described.get(column), f"{name}.{column} is not described"
+        assert not set(described) - set(columns), f"{name}: stale column descriptions"
+    assert tables["center"]["facets"] == ["platform", "account", "field", "status", "district",
+                                          "category", "seoul_day"]
+    queries = meta["databases"]["smc"]["queries"]
+    assert {"search", "opinion", "overdue", "unanswered_by_department",
+            "answer_rate_by_account", "sns_map"} <= set(queries)
+    assert ":id" in queries["opinion"]["sql"] and "smc_match(:q)" in queries["search"]["sql"]
+    for name, query in queries.items():
+        sql = query["sql"]
+        params = {p: "1" for p in ("q", "id", "hours") if f":{p}" in sql}
+        db.execute(sql.replace("smc_match(:q)", "'x'"), params).fetchall()  # valid SQL
+
+
+def test_schema_doc_covers_the_views():
+    doc = (ROOT / "docs" / "SCHEMA.md").read_text(encoding="utf-8")
+    db = connect(":memory:")
+    for view in ("opinions", "center", "daily_stats", "reflection"):
+        assert f"`{view}`" in doc
+        for r in db.execute(f"PRAGMA table_info({view})"):
+            assert f"`{r[1]}`" in doc, f"{view}.{r[1]} missing from docs/SCHEMA.md"
+
+
+# --- the Datasette app, in process ----------------------------------------------------------
+def get(ds, path: str):
+    return asyncio.run(ds.client.get(path))
+
+
+def test_datasette_app(db_file):
+    from center.cli import build_datasette
+
+    ds = build_datasette(db_file)
+    asyncio.run(ds.invoke_startup())
+    name = db_file.stem
+    q = ids(db_file)
+    page = get(ds, "/")
+    assert page.status_code == 200 and "Social Media Center" in page.text
+    center = get(ds, f"/{name}/center.json?_shape=objects&_size=1000&_facet=status")
+    assert center.status_code == 200
+    assert {r["id"] for r in center.json()["rows"]} >= set(q.values())
+    hits = get(ds, f"/{name}/search.json?_shape=objects&q=택시").json()["rows"]
+    assert q["SCNA"] in {r["id"] for r in hits}
+    assert all("택시" in r["text"] for r in hits)
+    assert get(ds, f"/{name}/search.json?q=").status_code == 200  # empty query: no error
+    opinion = get(ds, f"/{name}/opinion.json?_shape=objects&id={q['SCNC']}").json()["rows"]
+    parts = [r["part"] for r in opinion]
+    assert parts[0] == "post" and "official answer" in parts and "replies to" in parts
+    for path in ("overdue", "unanswered_by_department", "answer_rate_by_account", "sns_map"):
+        assert get(ds, f"/{name}/{path}.json").status_code == 200, path
+    # arbitrary SQL off by default, raw payloads never served
+    assert get(ds, f"/{name}.json?sql=select+1").status_code == 403
+    assert get(ds, f"/{name}/raw").status_code == 403
+    ds_sql = build_datasette(db_file, sql=True)
+    assert get(ds_sql, f"/{name}.json?sql=select+1").status_code == 200
