@@ -11,7 +11,9 @@ import logging
 import os
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 from typing import Callable, Sequence
 
 import importlib
@@ -25,6 +27,7 @@ from pipeline.secrets import install_log_scrubber, secret_values
 
 log = logging.getLogger("smc")
 ROOT = Path(__file__).resolve().parent
+SEOUL = ZoneInfo("Asia/Seoul")
 # Modules that add commands with `register(subparsers)`; missing ones are simply absent.
 COMMAND_MODULES = ("center.cli", "digest.cli", "pipeline.ops")
 
@@ -73,6 +76,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from digest.render import write_digest
+    from simulator.world import SIM_NOW
     from store import queries
 
     started = time.monotonic()
@@ -89,9 +94,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
           f"({counts['citizen']} citizens', {counts['official']} official answers, "
           f"{counts['replies']} in threads) from {counts['accounts']} accounts; "
           f"{tables['quarantine']} payloads in quarantine")
+    # What staff read at 09:00 Seoul on the simulated morning: the digest of the day before.
+    day = (SIM_NOW.astimezone(SEOUL) - timedelta(days=1)).date()
+    paths = write_digest(db, day, Path(args.digest_out), now=SIM_NOW)
+    print(f"digest of {day} (Seoul): " + ", ".join(str(p) for p in paths))
     print(f"took {time.monotonic() - started:.1f} s. Next:")
-    print(f"  sqlite3 {args.db} 'SELECT account, text FROM comments LIMIT 5'")
-    print(f"  python run_pipeline.py --db {args.db} status")
+    print(f"  sqlite3 {args.db} 'SELECT status, count(*) FROM opinions GROUP BY 1'")
+    print(f"  python run_pipeline.py --db {args.db} status        # per account health")
+    print(f"  python run_pipeline.py --db {args.db} case list --overdue 24")
+    print(f"  python run_pipeline.py --db {args.db} search 택시")
+    print(f"  python run_pipeline.py --db {args.db} serve         # the centre in a browser")
     return code
 
 
@@ -212,6 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="the embedded default: simulated platforms, two passes",
                        description="Collect the simulated world twice and say what is where.")
     add_collect_options(p)
+    p.add_argument("--digest-out", default="out/digest", metavar="DIR",
+                   help="where the digest of the demo's last day goes (default out/digest)")
     p.set_defaults(func=cmd_demo, account=None, platform=None)
 
     p = sub.add_parser("status", help="per account: last run, success, cursors, counts",

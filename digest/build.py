@@ -1,0 +1,512 @@
+"""The daily digest's figures: store/digest_queries.py aggregates -> pandas -> a Digest.
+
+Definitions (also printed at the foot of every digest):
+- The day is a Seoul day (Asia/Seoul, 00:00-24:00). The reference time is the end of that
+  day, or now if that is earlier; "answered" means an official answer in the thread before
+  the end of the opinion's own Seoul day (or now), or a staff status answered/resolved.
+- "Previous 7 days" are the 7 Seoul days before the day. Counts are compared with their daily
+  average (sum / 7, empty days count as 0); the answer rate with the pooled rate of those days
+  (answered / received); the median response time with the median over those days' answers.
+- Keywords are nouns (Kiwi morphemes, normalize.morph.nouns_many, stop nouns from
+  config/rules.yaml), counted once per opinion. A keyword is rising when it occurs in at least
+  RISING_MIN_COUNT of the day's opinions and (today + 1) / (previous daily average + 1) >=
+  RISING_MIN_RATIO.
+- Crisis words (rules.yaml `crisis`, Tagger.crisis): an alert is raised for a kind mentioned in
+  at least CRISIS_MIN_COUNT of the day's opinions and at least CRISIS_MIN_RATIO times its
+  previous daily average (any such count when the previous week had none).
+- Overdue: opinions created at least `overdue_hours` before the reference time and still
+  unanswered at the reference time (any day, oldest first).
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import sqlite_utils
+
+from normalize.morph import nouns_many
+from normalize.tags import Tagger, load_rules
+from store import digest_queries as q
+from store import queries
+
+SEOUL = ZoneInfo("Asia/Seoul")
+PACIFIC = ZoneInfo("America/Los_Angeles")
+RULES_PATH = Path(__file__).resolve().parent.parent / "config" / "rules.yaml"
+# English function words Kiwi tags as foreign words (SL); rules.yaml stop_nouns has a few more.
+_LATIN_STOP_WORDS = """
+    a an the in on at to of from by as is are was be been it its my me i we our you your he she
+    they them his her do does did can could will would should there here where when what how
+    why who which near not no yes so very too also just get got use used one any some all this
+    that these those with for and or but if than then about
+"""
+LATIN_STOP = frozenset(_LATIN_STOP_WORDS.split())
+PREVIOUS_DAYS = 7
+TOP_KEYWORDS = 15
+RISING_MIN_COUNT = 3
+RISING_MIN_RATIO = 2.0
+MAX_RISING = 10
+CRISIS_MIN_COUNT = 5
+CRISIS_MIN_RATIO = 3.0
+CRISIS_EXAMPLES = 3
+YOUTUBE_DAILY_QUOTA = 10000  # the collect --youtube-quota default
+
+
+# --- the figures ---------------------------------------------------------------------------
+@dataclass
+class Figures:
+    """Received / answered / rate / median of a day, and the same of the previous 7 days."""
+
+    received: int = 0
+    answered: int = 0
+    answer_rate: float | None = None  # answered / received, None when nothing was received
+    median_response_minutes: float | None = None
+    prev_received: float = 0.0  # daily average over the previous 7 days
+    prev_answered: float = 0.0  # daily average
+    prev_answer_rate: float | None = None  # pooled over the previous 7 days
+    prev_median_response_minutes: float | None = None  # over the previous 7 days' answers
+
+
+@dataclass
+class GroupFigures(Figures):
+    """Figures of one platform or one account."""
+
+    key: str = ""
+    name: str = ""
+    platform: str = ""
+
+
+@dataclass
+class DayCount:
+    """One day of the 8-day series (the previous 7 days and the day)."""
+
+    day: str
+    received: int
+    answered: int
+
+
+@dataclass
+class Count:
+    """A value (district, category, language, keyword) with the day's count."""
+
+    name: str | None
+    count: int
+    prev_avg: float = 0.0  # daily average over the previous 7 days
+    share: float = 0.0  # of the day's opinions
+
+
+@dataclass
+class Rising:
+    """A keyword that rose against the previous week."""
+
+    word: str
+    count: int
+    prev_avg: float
+    ratio: float  # (count + 1) / (prev_avg + 1)
+    new: bool  # not seen at all in the previous 7 days
+
+
+@dataclass
+class Example:
+    """An opinion quoted in the digest."""
+
+    id: str
+    created_at: str
+    account: str
+    account_name: str
+    platform: str
+    url: str | None
+    text: str
+
+
+@dataclass
+class Crisis:
+    """Mentions of one crisis kind."""
+
+    kind: str
+    count: int
+    prev_avg: float
+    alert: bool
+    examples: list[Example] = field(default_factory=list)
+
+
+@dataclass
+class OverdueItem:
+    """An opinion unanswered for longer than the threshold."""
+
+    id: str
+    created_at: str  # UTC ISO
+    seoul_time: str  # 'YYYY-MM-DD HH:MM' in Seoul
+    hours_open: float
+    platform: str
+    account: str
+    account_name: str
+    department: str | None
+    status: str
+    url: str | None
+    text: str
+
+
+@dataclass
+class AccountHealth:
+    """One account's runs on the day, or its current trouble."""
+
+    account: str
+    name: str
+    platform: str
+    runs: int = 0
+    failed: int = 0
+    rate_limited: int = 0
+    last_status: str | None = None
+    error: str | None = None
+    retry_after: str | None = None
+
+
+@dataclass
+class Gap:
+    """Comments a platform reports for an account's posts that are not stored."""
+
+    account: str
+    name: str
+    platform: str
+    reported: int
+    stored: int
+
+    @property
+    def missing(self) -> int:
+        return self.reported - self.stored
+
+
+@dataclass
+class Quota:
+    """YouTube API units spent on one Pacific day."""
+
+    day: str
+    units: int
+    budget: int
+
+    @property
+    def share(self) -> float:
+        return self.units / self.budget if self.budget else 0.0
+
+
+@dataclass
+class Health:
+    """Collector health: the day's runs, current failures, completeness, quota."""
+
+    runs: int = 0
+    accounts_run: int = 0
+    accounts_total: int = 0
+    failed: list[AccountHealth] = field(default_factory=list)  # failed in the day's runs
+    rate_limited: list[AccountHealth] = field(default_factory=list)
+    failing_now: list[AccountHealth] = field(default_factory=list)  # last run failed
+    gaps: list[Gap] = field(default_factory=list)  # as of now (store.queries.account_status)
+    quota: list[Quota] = field(default_factory=list)
+
+
+@dataclass
+class Digest:
+    """Every figure of one Seoul day's digest."""
+
+    day: str
+    start: str  # UTC ISO, the day's first second
+    end: str  # UTC ISO, the next day's first second
+    reference: str  # UTC ISO: min(end, now)
+    generated_at: str  # UTC ISO
+    overdue_hours: float
+    totals: Figures
+    daily: list[DayCount]
+    platforms: list[GroupFigures]
+    accounts: list[GroupFigures]
+    overdue: list[OverdueItem]
+    keywords: list[Count]
+    rising: list[Rising]
+    districts: list[Count]  # Seoul's gu with opinions that day or the week before
+    no_district: int  # the day's opinions without a district
+    categories: list[Count]  # every rules.yaml category, then None (unclassified)
+    languages: list[Count]
+    crisis: list[Crisis]  # kinds mentioned that day or the week before
+    health: Health
+
+    @property
+    def empty(self) -> bool:
+        """No opinion was received on the day."""
+        return self.totals.received == 0
+
+    @property
+    def alerts(self) -> list[Crisis]:
+        return [c for c in self.crisis if c.alert]
+
+    @property
+    def reference_seoul(self) -> str:
+        return seoul_time(self.reference)
+
+    @property
+    def partial(self) -> bool:
+        """The reference time is before the day's end (the day is not over)."""
+        return self.reference < self.end
+
+
+# --- helpers -------------------------------------------------------------------------------
+def iso(value: datetime) -> str:
+    """An aware datetime as ISO-8601 UTC with a Z."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def seoul_time(utc_iso: str) -> str:
+    """'YYYY-MM-DD HH:MM' in Seoul for a stored UTC time."""
+    return parse_iso(utc_iso).astimezone(SEOUL).strftime("%Y-%m-%d %H:%M")
+
+
+def as_day(day: date | str) -> date:
+    return day if isinstance(day, date) else date.fromisoformat(str(day))
+
+
+def day_window(day: date | str) -> tuple[str, str]:
+    """The UTC bounds [start, end) of a Seoul day."""
+    d = as_day(day)
+    start = datetime.combine(d, time(0), SEOUL)
+    return iso(start), iso(start + timedelta(days=1))
+
+
+def seoul_yesterday(now: datetime | None = None) -> date:
+    """Yesterday in Seoul (the digest's default day)."""
+    now = now or datetime.now(UTC)
+    return now.astimezone(SEOUL).date() - timedelta(days=1)
+
+
+@lru_cache(maxsize=4)
+def _tagger(path: str) -> Tagger:
+    return Tagger(load_rules(path))
+
+
+def _rate(num: float, den: float) -> float | None:
+    return float(num / den) if den else None
+
+
+def _now(now: datetime | str | None) -> datetime:
+    if now is None:
+        return datetime.now(UTC)
+    if isinstance(now, str):
+        return parse_iso(now)
+    if now.tzinfo is None:
+        raise ValueError("now must carry its time zone")
+    return now
+
+
+# --- building ------------------------------------------------------------------------------
+def build_digest(db: sqlite_utils.Database, day: date | str, overdue_hours: float = 24,
+                 now: datetime | str | None = None, rules_path: str | Path = RULES_PATH,
+                 youtube_quota: int = YOUTUBE_DAILY_QUOTA) -> Digest:
+    """Compute every figure of the digest of one Seoul day."""
+    d = as_day(day)
+    start, end = day_window(d)
+    prev_start = iso(parse_iso(start) - timedelta(days=PREVIOUS_DAYS))
+    now_dt = _now(now)
+    reference = min(end, iso(now_dt))
+    now_s = iso(now_dt)
+    day_s = d.isoformat()
+    prev_days = [(d - timedelta(days=n)).isoformat() for n in range(PREVIOUS_DAYS, 0, -1)]
+    tagger = _tagger(str(rules_path))
+
+    # counts per day, platform, account -> totals, platforms, accounts, daily series
+    counts = pd.DataFrame(q.opinion_counts(db, prev_start, end, now_s),
+                          columns=["seoul_day", "platform", "account", "account_name",
+                                   "received", "answered"])
+    counts[["received", "answered"]] = counts[["received", "answered"]].fillna(0).astype(int)
+    today = counts[counts.seoul_day == day_s]
+    prev = counts[counts.seoul_day != day_s]
+
+    def medians(lo: str, hi: str, by: tuple[str, ...]) -> dict:
+        return {tuple(r[k] for k in by): r["median_minutes"]
+                for r in q.response_medians(db, lo, hi, now_s, by)}
+
+    totals = Figures(
+        received=int(today.received.sum()), answered=int(today.answered.sum()),
+        answer_rate=_rate(today.answered.sum(), today.received.sum()),
+        median_response_minutes=medians(start, end, ()).get(()),
+        prev_received=float(prev.received.sum() / PREVIOUS_DAYS),
+        prev_answered=float(prev.answered.sum() / PREVIOUS_DAYS),
+        prev_answer_rate=_rate(prev.answered.sum(), prev.received.sum()),
+        prev_median_response_minutes=medians(prev_start, start, ()).get(()),
+    )
+    per_day = counts.groupby("seoul_day")[["received", "answered"]].sum()
+    daily = [DayCount(x, int(per_day.received.get(x, 0)), int(per_day.answered.get(x, 0)))
+             for x in [*prev_days, day_s]]
+
+    def groups(by: tuple[str, ...]) -> list[GroupFigures]:
+        def agg(df: pd.DataFrame) -> dict[tuple, tuple[int, int]]:
+            sums = df.groupby(list(by), as_index=False)[["received", "answered"]].sum()
+            return {tuple(r[k] for k in by): (int(r["received"]), int(r["answered"]))
+                    for r in sums.to_dict("records")}
+
+        t, p = agg(today), agg(prev)
+        med_t, med_p = medians(start, end, by), medians(prev_start, start, by)
+        names = {tuple(r[k] for k in by): r["account_name"]
+                 for r in counts.to_dict("records")}
+        out = []
+        for k in sorted(set(t) | set(p)):
+            rec, ans = t.get(k, (0, 0))
+            prec, pans = p.get(k, (0, 0))
+            out.append(GroupFigures(
+                key=k[-1], platform=k[0],
+                name=names.get(k, k[-1]) if by[-1] == "account" else k[0],
+                received=rec, answered=ans, answer_rate=_rate(ans, rec),
+                median_response_minutes=med_t.get(k),
+                prev_received=prec / PREVIOUS_DAYS, prev_answered=pans / PREVIOUS_DAYS,
+                prev_answer_rate=_rate(pans, prec), prev_median_response_minutes=med_p.get(k),
+            ))
+        out.sort(key=lambda g: (-g.received, -g.prev_received, g.key))
+        return out
+
+    if counts.empty:
+        platforms: list[GroupFigures] = []
+        accounts: list[GroupFigures] = []
+    else:
+        platforms = groups(("platform",))
+        accounts = groups(("platform", "account"))
+
+    # districts, categories, languages: the stored tag columns, grouped in SQL
+    tags = pd.DataFrame(q.tag_counts(db, prev_start, end),
+                        columns=["seoul_day", "district", "category", "lang", "n"])
+    tags_today = tags[tags.seoul_day == day_s]
+    tags_prev = tags[tags.seoul_day != day_s]
+    received = totals.received
+
+    def tally(column: str, order: list | None = None, keep_none: bool = True) -> list[Count]:
+        t = tags_today.groupby(column, dropna=False)["n"].sum()
+        p = tags_prev.groupby(column, dropna=False)["n"].sum()
+        t = {(None if pd.isna(k) else k): int(v) for k, v in t.items()}
+        p = {(None if pd.isna(k) else k): int(v) for k, v in p.items()}
+        names = order if order is not None else list(set(t) | set(p))
+        if not keep_none:
+            names = [n for n in names if n is not None]
+        out = [Count(n, t.get(n, 0), p.get(n, 0) / PREVIOUS_DAYS,
+                     _rate(t.get(n, 0), received) or 0.0) for n in names]
+        if order is None:
+            out = [c for c in out if c.count or c.prev_avg]
+            out.sort(key=lambda c: (-c.count, -c.prev_avg, c.name is None, c.name or ""))
+        return out
+
+    districts = tally("district", keep_none=False)
+    no_district = int(tags_today[tags_today.district.isna()]["n"].sum())
+    categories = tally("category", order=[*tagger.rules.categories, None])
+    languages = [c for c in tally("lang") if c.count]
+
+    # keywords and crisis words: the only place texts are read (the day and the week before)
+    texts = q.opinion_texts(db, prev_start, end)
+    keywords, rising = _keywords(texts, day_s, tagger.rules.stop_nouns | LATIN_STOP)
+    crisis = _crisis(texts, day_s, tagger)
+
+    # overdue at the reference time
+    threshold = iso(parse_iso(reference) - timedelta(hours=overdue_hours))
+    overdue = [
+        OverdueItem(id=r["id"], created_at=r["created_at"], seoul_time=seoul_time(r["created_at"]),
+                    hours_open=r["hours_open"], platform=r["platform"], account=r["account"],
+                    account_name=r["account_name"], department=r["department"],
+                    status=r["status"], url=r["url"], text=r["text"])
+        for r in q.overdue(db, reference, threshold)
+    ]
+
+    return Digest(
+        day=day_s, start=start, end=end, reference=reference, generated_at=now_s,
+        overdue_hours=overdue_hours, totals=totals, daily=daily, platforms=platforms,
+        accounts=accounts, overdue=overdue, keywords=keywords, rising=rising,
+        districts=districts, no_district=no_district, categories=categories,
+        languages=languages, crisis=crisis,
+        health=_health(db, start, end, youtube_quota),
+    )
+
+
+def _keywords(texts: list[dict], day: str, stop: frozenset[str]) -> tuple[list[Count], list[Rising]]:
+    """Top nouns of the day and nouns rising against the previous week (once per opinion)."""
+    unique = sorted({r["text"] for r in texts})
+    nouns = dict(zip(unique, nouns_many(unique, stop))) if unique else {}
+    today: Counter[str] = Counter()
+    prev: Counter[str] = Counter()
+    n_today = 0
+    for r in texts:
+        words = set(nouns[r["text"]])
+        if r["seoul_day"] == day:
+            today.update(words)
+            n_today += 1
+        else:
+            prev.update(words)
+    top = sorted(today.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_KEYWORDS]
+    keywords = [Count(w, n, prev[w] / PREVIOUS_DAYS, n / n_today) for w, n in top]
+    rising = []
+    for w, n in today.items():
+        avg = prev[w] / PREVIOUS_DAYS
+        ratio = (n + 1) / (avg + 1)
+        if n >= RISING_MIN_COUNT and ratio >= RISING_MIN_RATIO:
+            rising.append(Rising(w, n, avg, ratio, prev[w] == 0))
+    rising.sort(key=lambda r: (-r.ratio, -r.count, r.word))
+    return keywords, rising[:MAX_RISING]
+
+
+def _crisis(texts: list[dict], day: str, tagger: Tagger) -> list[Crisis]:
+    """Crisis kinds mentioned on the day or the week before; alert on a sharp rise."""
+    today: Counter[str] = Counter()
+    prev: Counter[str] = Counter()
+    examples: dict[str, list[Example]] = {}
+    for r in texts:
+        kind = tagger.crisis(r["text"])
+        if kind is None:
+            continue
+        if r["seoul_day"] == day:
+            today[kind] += 1
+            if len(examples.setdefault(kind, [])) < CRISIS_EXAMPLES:
+                examples[kind].append(Example(
+                    id=r["id"], created_at=r["created_at"], account=r["account"],
+                    account_name=r["account_name"], platform=r["platform"], url=r["url"],
+                    text=r["text"]))
+        else:
+            prev[kind] += 1
+    out = []
+    for kind in tagger.rules.crisis:  # priority order of rules.yaml
+        n, avg = today[kind], prev[kind] / PREVIOUS_DAYS
+        if n or avg:
+            alert = n >= CRISIS_MIN_COUNT and n >= CRISIS_MIN_RATIO * avg
+            out.append(Crisis(kind, n, avg, alert, examples.get(kind, [])))
+    out.sort(key=lambda c: (not c.alert, -c.count))
+    return out
+
+
+def _health(db: sqlite_utils.Database, start: str, end: str, youtube_quota: int) -> Health:
+    """The day's runs, accounts failing now, completeness gaps and YouTube quota."""
+    runs = q.runs_summary(db, start, end)
+    status = queries.account_status(db)
+    health = Health(runs=sum(r["runs"] for r in runs), accounts_run=len(runs),
+                    accounts_total=len(status))
+    for r in runs:
+        item = AccountHealth(r["account"], r["account_name"], r["platform"], runs=r["runs"],
+                             failed=r["failed"] or 0, rate_limited=r["rate_limited"] or 0,
+                             last_status=r["last_status"], error=r["last_error"])
+        if item.failed:
+            health.failed.append(item)
+        if item.rate_limited:
+            health.rate_limited.append(item)
+    for s in status:
+        if s["last_status"] in q.FAILED_RUN_STATUSES:
+            health.failing_now.append(AccountHealth(
+                s["account"], s["name"], s["platform"], last_status=s["last_status"],
+                error=s["last_error"], retry_after=s["retry_after"]))
+        reported, stored = s["reported_comments"], s["stored_comments"]
+        if reported is not None and (stored or 0) < reported:
+            health.gaps.append(Gap(s["account"], s["name"], s["platform"], reported, stored or 0))
+    health.gaps.sort(key=lambda g: (-g.missing, g.account))
+    # YouTube quota resets at midnight Pacific: the Pacific days the Seoul day overlaps.
+    first = parse_iso(start).astimezone(PACIFIC).date()
+    last = (parse_iso(end) - timedelta(seconds=1)).astimezone(PACIFIC).date()
+    days = [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+    health.quota = [Quota(k, v, youtube_quota)
+                    for k, v in q.quota_days(db, "youtube", days).items()]
+    return health

@@ -1,0 +1,168 @@
+"""Read-side SQL of the daily digest (digest/build.py turns these aggregates into figures).
+
+Every function takes a UTC window [start, end) as ISO-8601 strings ('2026-11-23T15:00:00Z'),
+so the range conditions reach `comments_created` / `comments_account_created` and only the
+rows of that window are visited. Grouping happens here; the digest only sees aggregates,
+except for `opinion_texts` (the day's and the previous week's texts, for keywords).
+
+"Answered" in every query means: an official answer in the thread that was posted before the
+end of the opinion's own Seoul day (or before `now`, if that is earlier), or a staff status of
+answered/resolved. So each day is judged the same way: answered the same Seoul day.
+"""
+from __future__ import annotations
+
+import sqlite_utils
+
+# Staff statuses (store/cases.py STATUSES) that count as answered, and that close an opinion
+# (dismissed: no longer waiting for the city, so never overdue, but not answered either).
+ANSWERED_STAFF_STATUSES = ("answered", "resolved")
+CLOSED_STAFF_STATUSES = ("answered", "resolved", "dismissed")
+# runs.status values (pipeline/ingest.py) that mean the account did not get its data.
+FAILED_RUN_STATUSES = ("failed", "auth", "permission", "interrupted")
+RATE_LIMITED_RUN_STATUSES = ("rate_limited",)
+
+_ANSWERED_STAFF = ", ".join(f"'{s}'" for s in ANSWERED_STAFF_STATUSES)
+_CLOSED = ", ".join(f"'{s}'" for s in CLOSED_STAFF_STATUSES)
+# Seoul day D ends at D 15:00 UTC; min() of two ISO strings is the earlier time.
+_ANSWERED = (
+    f"(o.staff_status IN ({_ANSWERED_STAFF}) OR (o.first_response_at IS NOT NULL AND "
+    "o.first_response_at < min(o.seoul_day || 'T15:00:00Z', :now)))"
+)
+_TIMED = (
+    "(o.first_response_at IS NOT NULL AND o.response_minutes IS NOT NULL AND "
+    "o.first_response_at < min(o.seoul_day || 'T15:00:00Z', :now))"
+)
+_GROUP_COLUMNS = ("seoul_day", "platform", "account")
+
+
+def opinion_counts(db: sqlite_utils.Database, start: str, end: str, now: str) -> list[dict]:
+    """Per Seoul day, platform and account: opinions received and answered the same day."""
+    sql = f"""
+    SELECT o.seoul_day, o.platform, o.account, COALESCE(a.name, o.account) AS account_name,
+           count(*) AS received, sum({_ANSWERED}) AS answered
+    FROM opinions o LEFT JOIN accounts a ON a.key = o.account
+    WHERE o.created_at >= :start AND o.created_at < :end
+    GROUP BY o.seoul_day, o.platform, o.account
+    ORDER BY o.seoul_day, o.platform, o.account
+    """
+    return list(db.query(sql, {"start": start, "end": end, "now": now}))
+
+
+def response_medians(db: sqlite_utils.Database, start: str, end: str, now: str,
+                     by: tuple[str, ...] = ()) -> list[dict]:
+    """Median first-response minutes of the opinions answered the same day, per `by` group.
+
+    `by` is a tuple of columns out of seoul_day, platform, account (empty: one row for the
+    whole window). The median is taken in SQL with window functions (mean of the two middle
+    values when the count is even), so only one row per group leaves the database.
+    """
+    unknown = set(by) - set(_GROUP_COLUMNS)
+    if unknown:
+        raise ValueError(f"cannot group by {sorted(unknown)}")
+    cols = ", ".join(by)
+    select = "".join(f"o.{k} AS {k}, " for k in by)
+    over = f"PARTITION BY {cols} " if by else ""
+    group = f"GROUP BY {cols} ORDER BY {cols}" if by else ""
+    sql = f"""
+    WITH r AS (
+        SELECT {select}o.response_minutes AS m
+        FROM opinions o
+        WHERE o.created_at >= :start AND o.created_at < :end AND {_TIMED}
+    ), ranked AS (
+        SELECT {cols + ", " if by else ""}m,
+               row_number() OVER ({over}ORDER BY m) AS rn,
+               count(*) OVER ({over.strip()}) AS n
+        FROM r
+    )
+    SELECT {cols + ", " if by else ""}avg(m) AS median_minutes, max(n) AS timed
+    FROM ranked WHERE rn IN ((n + 1) / 2, (n + 2) / 2)
+    {group}
+    """
+    return list(db.query(sql, {"start": start, "end": end, "now": now}))
+
+
+def tag_counts(db: sqlite_utils.Database, start: str, end: str) -> list[dict]:
+    """Opinions per Seoul day, district, category and language (the stored tag columns)."""
+    sql = """
+    SELECT seoul_day, district, category, lang, count(*) AS n
+    FROM opinions
+    WHERE created_at >= :start AND created_at < :end
+    GROUP BY seoul_day, district, category, lang
+    """
+    return list(db.query(sql, {"start": start, "end": end}))
+
+
+def opinion_texts(db: sqlite_utils.Database, start: str, end: str) -> list[dict]:
+    """The opinions of a window with their text (keywords, crisis words), oldest first."""
+    sql = """
+    SELECT o.id, o.seoul_day, o.created_at, o.platform, o.account,
+           COALESCE(a.name, o.account) AS account_name, o.text, o.url, o.like_count
+    FROM opinions o LEFT JOIN accounts a ON a.key = o.account
+    WHERE o.created_at >= :start AND o.created_at < :end
+    ORDER BY o.created_at, o.id
+    """
+    return list(db.query(sql, {"start": start, "end": end}))
+
+
+def overdue(db: sqlite_utils.Database, ref: str, threshold: str) -> list[dict]:
+    """Opinions created at or before `threshold` and still unanswered at `ref`, oldest first.
+
+    Unanswered at ref: no official answer before ref and no closing staff status
+    (answered, resolved, dismissed).
+    """
+    sql = f"""
+    SELECT o.id, o.created_at, o.seoul_day, o.platform, o.account,
+           COALESCE(a.name, o.account) AS account_name,
+           COALESCE(o.assigned_department, a.department) AS department,
+           COALESCE(o.staff_status, 'received') AS status,
+           round((julianday(:ref) - julianday(o.created_at)) * 24, 1) AS hours_open,
+           o.url, o.text
+    FROM opinions o LEFT JOIN accounts a ON a.key = o.account
+    WHERE o.created_at <= :threshold
+      AND (o.staff_status IS NULL OR o.staff_status NOT IN ({_CLOSED}))
+      AND (o.first_response_at IS NULL OR o.first_response_at >= :ref)
+    ORDER BY o.created_at, o.id
+    """
+    return list(db.query(sql, {"ref": ref, "threshold": threshold}))
+
+
+def runs_summary(db: sqlite_utils.Database, start: str, end: str) -> list[dict]:
+    """Per account, the runs started in the window: how many, failed, rate-limited, last error."""
+    failed = ", ".join(f"'{s}'" for s in FAILED_RUN_STATUSES)
+    limited = ", ".join(f"'{s}'" for s in RATE_LIMITED_RUN_STATUSES)
+    sql = f"""
+    SELECT r.account, r.platform, COALESCE(a.name, r.account) AS account_name,
+           count(*) AS runs,
+           sum(r.status = 'ok') AS ok,
+           sum(r.status IN ({failed})) AS failed,
+           sum(r.status IN ({limited})) AS rate_limited,
+           (SELECT r2.error FROM runs r2 WHERE r2.account = r.account
+              AND r2.started_at >= :start AND r2.started_at < :end AND r2.error IS NOT NULL
+            ORDER BY r2.started_at DESC, r2.id DESC LIMIT 1) AS last_error,
+           (SELECT r3.status FROM runs r3 WHERE r3.account = r.account
+              AND r3.started_at >= :start AND r3.started_at < :end
+            ORDER BY r3.started_at DESC, r3.id DESC LIMIT 1) AS last_status
+    FROM runs r LEFT JOIN accounts a ON a.key = r.account
+    WHERE r.started_at >= :start AND r.started_at < :end
+    GROUP BY r.account, r.platform
+    ORDER BY r.platform, r.account
+    """
+    return list(db.query(sql, {"start": start, "end": end}))
+
+
+def quota_days(db: sqlite_utils.Database, platform: str, days: list[str]) -> dict[str, int]:
+    """Quota units a platform spent on each of the given Pacific days (0 when none)."""
+    found = dict(db.execute(
+        f"SELECT day, units FROM quota WHERE platform = ? AND day IN ({', '.join('?' * len(days))})",
+        [platform, *days],
+    ).fetchall()) if days else {}
+    return {d: found.get(d, 0) for d in days}
+
+
+def latest_opinion_day(db: sqlite_utils.Database) -> str | None:
+    """The Seoul day of the newest opinion (the demo digests that day), or None if none."""
+    row = db.execute(
+        "SELECT created_at FROM opinions ORDER BY created_at DESC LIMIT 1").fetchone()
+    if row is None:
+        return None
+    return db.execute("SELECT date(?, '+9 hours')", [row[0]]).fetchone()[0]

@@ -1,0 +1,146 @@
+"""The digest's files: self-contained HTML with Korean charts, Markdown, overdue CSV, Chromium."""
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import re
+import shutil
+import subprocess
+import warnings
+from pathlib import Path
+
+import pytest
+from test_digest import DAY, NOW, build_known_db
+
+from digest.build import build_digest
+from digest.render import charts, font_covers, korean_font_path, render_markdown, write_digest
+from store.db import connect
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def known_db(tmp_path_factory, accounts) -> Path:
+    path = tmp_path_factory.mktemp("digest-render") / "smc.db"
+    build_known_db(path, accounts)
+    return path
+
+
+@pytest.fixture(scope="module")
+def files(known_db, tmp_path_factory) -> dict[str, Path]:
+    db = connect(known_db)
+    out = tmp_path_factory.mktemp("out")
+    paths = write_digest(db, DAY, out, now=NOW)
+    db.conn.close()
+    return {p.suffix: p for p in paths}
+
+
+def test_three_files_named_by_day(files):
+    assert sorted(p.name for p in files.values()) == [
+        "2026-11-24-overdue.csv", "2026-11-24.html", "2026-11-24.md"]
+
+
+def test_korean_font_ships_with_a_pip_package():
+    path = korean_font_path()
+    assert path.name == "NanumGothic.ttf" and path.stat().st_size > 1_000_000
+    assert font_covers("서울시 자치구별 의견 접수 답변 강남구 관악구 침수")
+
+
+def test_charts_draw_korean_without_missing_glyphs(known_db):
+    db = connect(known_db)
+    d = build_digest(db, DAY, now=NOW)
+    db.conn.close()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns "Glyph ... missing from font(s)"
+        images = charts(d)
+    assert set(images) == {"daily", "platforms", "districts", "categories", "keywords"}
+    for url in images.values():
+        assert url.startswith("data:image/png;base64,")
+        assert base64.b64decode(url.split(",", 1)[1]).startswith(PNG_MAGIC)
+
+
+def test_html_is_self_contained(files):
+    html = files[".html"].read_text(encoding="utf-8")
+    assert "<script" not in html and "<link" not in html and "@import" not in html
+    # every image and font is a data: URL; the only http links are the opinions' own
+    assert not re.findall(r'src="(?!data:)', html)
+    assert not re.findall(r"url\((?!data:)", html)
+    assert html.count('src="data:image/png;base64,') == 5
+    assert "@font-face" in html and "data:font/woff;base64," in html
+    for text in ("위기 경보: 침수", "지하차도가 침수됐어요", "57.1%", "50분", "강남구",
+                 "HTTP 503 after 3 tries", "120 / 10,000", "https://example.org/o2"):
+        assert text in html, text
+
+
+def test_markdown_has_the_same_content(files):
+    md = files[".md"].read_text(encoding="utf-8")
+    assert md.startswith("# 서울시 소셜미디어센터 일일 다이제스트 · 2026-11-24")
+    for line in ("| 접수 | 7 | 1.1 (일평균) | +512.5% |",
+                 "| 답변율 | 57.1% | 62.5% | -5.4%p |",
+                 "| 첫 답변까지 (중앙값) | 50분 | 1시간 0분 | |",
+                 "| X | 5 | 3 | 60.0% | 40분 | 1 | 57.1% |",
+                 "## 미답변 지연 (24시간 초과): 3건",
+                 "> **⚠ 위기 경보: 침수 관련 의견 급증** · 오늘 6건, 이전 7일 일평균 0.1건",
+                 "급상승 키워드: 침수 5 (이전 0.1, 5.2배)",
+                 "강남구 2 · 관악구 1 · 마포구 1",
+                 "| 신고·제보 | 2 | 28.6% | 0.1 |",
+                 "한국어 5 (71.4%) · 영어 1 (14.3%) · 일본어 1 (14.3%)",
+                 "- 실패: 서울택시 (x_seoul_taxi) 1/1회 – HTTP 503 after 3 tries",
+                 "- 수집 누락: 서울특별시 (x_seoulmania) 플랫폼 20건 중 18건 저장, 2건 누락"):
+        assert line in md, line
+    overdue = md[md.index("## 미답변 지연"):md.index("## 키워드")]
+    assert overdue.index("쓰레기 수거 문의") < overdue.index("가로등이 고장") < overdue.index("택시 민원")
+
+
+def test_markdown_escapes_table_breakers(known_db):
+    db = connect(known_db)
+    d = build_digest(db, DAY, now=NOW)
+    db.conn.close()
+    d.overdue[0].text = "a | b *c*\nd"
+    md = render_markdown(d)
+    assert "a \\| b \\*c\\* d" in md
+
+
+def test_overdue_csv_utf8_bom_oldest_first(files):
+    raw = files[".csv"].read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert [(r["id"], r["account"], r["hours_open"], r["text"], r["url"]) for r in rows] == [
+        ("youtube:o2", "yt_seoul", "370.0", "쓰레기 수거 문의", "https://example.org/o2"),
+        ("facebook:o1", "fb_seoul", "346.0", "가로등이 고장 났어요", "https://example.org/o1"),
+        ("x:o4", "x_seoul_taxi", "25.0", "택시 민원입니다", "https://example.org/o4"),
+    ]
+    assert rows[0]["received_seoul"] == "2026-11-09 14:00"
+    assert rows[2]["account_name"] == "서울택시"
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+@pytest.mark.browser
+def test_html_renders_in_headless_chromium(files, tmp_path):
+    binary = _chromium()
+    if binary is None:
+        pytest.skip("no chromium binary on PATH (CI installs Debian's chromium with apt-get)")
+    png = tmp_path / "digest.png"
+    result = subprocess.run(
+        [binary, "--headless", "--no-sandbox", "--disable-gpu",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={png}",
+         "--window-size=1200,3000", files[".html"].resolve().as_uri()],
+        check=False, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert png.exists() and png.stat().st_size > 50_000
+    from PIL import Image
+
+    with Image.open(png) as im:
+        assert im.size == (1200, 3000)
+        colors = im.convert("RGB").resize((300, 750)).getcolors(maxcolors=1_000_000)
+    assert len(colors) > 100  # text, charts and tables, not a blank page
