@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pipeline.cli import EXIT_OK, UsageError, open_db
+from pipeline.cli import EXIT_OK, UsageError, hours, open_db, positive_int
 
 CENTER = Path(__file__).resolve().parent
 METADATA = CENTER / "metadata.yaml"
@@ -45,15 +45,6 @@ def _status_arg(text: str) -> str:
     return text
 
 
-def _hours_arg(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of hours, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected hours >= 0, got {text}")
-    return value
-
 
 def _time_arg(text: str) -> str:
     """argparse type: an ISO-8601 time, returned as UTC `YYYY-MM-DDTHH:MM:SSZ`."""
@@ -64,15 +55,6 @@ def _time_arg(text: str) -> str:
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an ISO-8601 time: {text!r}") from None
 
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
-    return value
 
 
 def _who(args: argparse.Namespace) -> str:
@@ -378,10 +360,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                    "first). Ends with the reflection rate; --summary prints "
                                    "it per account with status counts instead.")
     p.add_argument("--status", type=_status_arg, metavar="S", help=f"only this status: {statuses}")
-    p.add_argument("--overdue", type=_hours_arg, metavar="HOURS",
+    p.add_argument("--overdue", type=hours, metavar="HOURS",
                    help="only open opinions older than HOURS, oldest first")
     p.add_argument("--account", metavar="KEY", help="only this account")
-    p.add_argument("--limit", type=_positive, metavar="N", help="at most N rows")
+    p.add_argument("--limit", type=positive_int, metavar="N", help="at most N rows")
     p.add_argument("--now", type=_time_arg, metavar="ISO",
                    help="reference time for --overdue (default: now), e.g. 2026-11-25T00:00:00Z")
     p.add_argument("--summary", action="store_true",
@@ -406,7 +388,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Search citizens' opinions by morphemes: 택시 finds 택시요금이, 침수 finds "
                     "침수됐어요; English, Chinese and Japanese work too. Terms are AND-ed.")
     p.add_argument("query", metavar="QUERY", help="words to search for")
-    p.add_argument("--limit", type=_positive, default=20, metavar="N",
+    p.add_argument("--limit", type=positive_int, default=20, metavar="N",
                    help="at most N results (default 20)")
     p.add_argument("--account", metavar="KEY", help="only opinions left on this account")
     p.add_argument("--status", type=_status_arg, metavar="S", help=f"only this status: {statuses}")

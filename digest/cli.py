@@ -5,7 +5,7 @@ import argparse
 from datetime import UTC, date, datetime
 
 from digest.build import SEOUL, seoul_yesterday
-from pipeline.cli import EXIT_OK, UsageError, open_db
+from pipeline.cli import EXIT_OK, UsageError, open_db, positive_hours
 
 
 def seoul_date(text: str) -> date:
@@ -15,16 +15,6 @@ def seoul_date(text: str) -> date:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a day as YYYY-MM-DD, got {text!r}") from None
 
-
-def positive_hours(text: str) -> float:
-    """argparse type: a number of hours > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of hours, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected hours > 0, got {text}")
-    return value
 
 
 def _now() -> datetime:

@@ -198,12 +198,23 @@ def iso_date(text: str) -> str:
     return day.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def positive_int(text: str) -> int:
-    """argparse type: a whole number >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
-    return value
+def bounded(cast: Callable[[str], float], low: float, what: str,
+            inclusive: bool = True) -> Callable[[str], float]:
+    """An argparse type: the text as `cast`, at least `low` (or above it)."""
+    sign = ">=" if inclusive else ">"
+
+    def parse(text: str) -> float:
+        try:
+            value = cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if value < low or (not inclusive and value == low):
+            raise argparse.ArgumentTypeError(f"expected {what} {sign} {low:g}, got {text}")
+        return value
+
+    return parse
+
+
+positive_int = bounded(int, 1, "a whole number")
+hours = bounded(float, 0, "a number of hours")
+positive_hours = bounded(float, 0, "a number of hours", inclusive=False)
