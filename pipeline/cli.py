@@ -66,7 +66,7 @@ def run_collect(args: argparse.Namespace, simulate: bool,
     if unknown:
         raise UsageError(f"{args.config}: unknown account {', '.join(unknown)}")
     extra = {"lookback_days": args.lookback_days, "live_seconds": args.live_seconds,
-             "youtube_quota": args.youtube_quota}
+             "youtube_quota": args.youtube_quota, "sleep": capped_sleep(args.max_sleep)}
     if getattr(args, "since", None):
         extra["since"] = args.since
     options = RunOptions(
@@ -127,6 +127,13 @@ class Progress:
         return on_result
 
 
+def capped_sleep(limit: float) -> Callable[[float], None]:
+    """Every wait a collector asks for (backoff, poll intervals), never longer than `limit`."""
+    import time
+
+    return lambda seconds: time.sleep(max(0.0, min(seconds, limit)))
+
+
 def stop_on_signals() -> threading.Event:
     """SIGTERM/SIGINT set an event: the page in hand is finished and committed, then exit."""
     stop = threading.Event()
@@ -182,6 +189,9 @@ def add_collect_options(p: argparse.ArgumentParser, live_seconds: int = 5) -> No
                         f"(default {live_seconds})")
     p.add_argument("--youtube-quota", type=positive_int, default=10000, metavar="UNITS",
                    help="YouTube: daily quota budget in units, never exceeded (default 10000)")
+    p.add_argument("--max-sleep", type=bounded(float, 0, "seconds"),
+                   default=8.0, metavar="SECONDS",
+                   help="never wait longer than this at once inside a run (default 8)")
     p.add_argument("--raw-retention-days", type=positive_int, default=30, metavar="DAYS",
                    help="purge unmasked raw payloads older than this after the pass (default 30)")
 
