@@ -267,6 +267,7 @@ class YouTubeCollector:
                 videos: dict[str, dict]) -> Iterator[Page]:
         """Uploads newest first, as video resources, until the previous run's newest."""
         token: str | None = None
+        tokens: set[str] = set()  # every token followed: a loop may span pages
         newest = old
         for n in range(1, self.max_video_pages + 1):
             body = self._call(account, "playlistItems.list", yt.playlistItems().list(
@@ -293,9 +294,10 @@ class YouTubeCollector:
                              cursor=Cursor("videos", newest) if last and newest else None)
             if last:
                 return
-            if nxt == token:
+            if nxt in tokens:
                 raise PaginationLoop(f"{account.key}: playlistItems.list repeated page token")
             token = nxt
+            tokens.add(nxt)
 
     def _video_details(self, account: Account, yt: Any, ids: list[str]) -> list[dict]:
         body = self._call(account, "videos.list", yt.videos().list(
@@ -312,6 +314,7 @@ class YouTubeCollector:
         cursor_done = False
         newest: tuple[str, str] | None = None
         token: str | None = None
+        tokens: set[str] = set()  # every token followed: a loop may span pages
         for n in range(1, self.max_thread_pages + 1):
             try:
                 body = self._call(account, "commentThreads.list", yt.commentThreads().list(
@@ -357,9 +360,10 @@ class YouTubeCollector:
                 break
             if reached and floor is not None and oldest is not None and oldest < floor:
                 break
-            if nxt == token:
+            if nxt in tokens:
                 raise PaginationLoop(f"{account.key}: commentThreads.list repeated page token")
             token = nxt
+            tokens.add(nxt)
             if n == self.max_thread_pages:
                 log.warning("%s: stopped after %d pages of threads; older ones are left to "
                             "`import`", account.key, n)
@@ -371,6 +375,7 @@ class YouTubeCollector:
                  state: _ThreadPass) -> Iterator[Page]:
         """Every reply of one thread (comments.list carries no videoId: includes name it)."""
         token: str | None = None
+        tokens: set[str] = set()  # every token followed: a loop may span pages
         includes = {"thread": {"id": thread, "videoId": video}}
         for _ in range(MAX_REPLY_PAGES):
             body = self._call(account, "comments.list", yt.comments().list(
@@ -383,9 +388,10 @@ class YouTubeCollector:
             nxt = body.get("nextPageToken")
             if not nxt:
                 return
-            if nxt == token:
+            if nxt in tokens:
                 raise PaginationLoop(f"{account.key}: comments.list repeated page token")
             token = nxt
+            tokens.add(nxt)
         state.complete = False
 
     @staticmethod

@@ -99,7 +99,8 @@ def utc_iso(value: datetime) -> str:
     """An aware datetime as ISO-8601 UTC with a Z, to the second."""
     if value.tzinfo is None:
         raise ValueError("naive datetime: times must carry their zone")
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    at = value.astimezone(timezone.utc)
+    return f"{at.year:04d}-{at:%m-%dT%H:%M:%S}Z"  # %Y gives '1', not '0001', for year 1
 
 
 def parse_time(text: str) -> str:
@@ -109,4 +110,7 @@ def parse_time(text: str) -> str:
         value = value[:-1] + "+00:00"
     if len(value) > 5 and value[-5] in "+-" and value[-3] != ":":
         value = value[:-2] + ":" + value[-2:]  # Graph's +0000 -> +00:00
-    return utc_iso(datetime.fromisoformat(value))
+    try:
+        return utc_iso(datetime.fromisoformat(value))
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00 is before year 1 in UTC
+        raise ValueError(f"time out of range: {text!r}") from None

@@ -12,9 +12,12 @@ TWITTER_EPOCH_MS = 1288834974657  # snowflake ids carry their creation time sinc
 
 def normalize_page(page: RawPage, ctx: Context) -> list[tuple[Outcome, dict]]:
     """Every tweet of a page, with the users its expansions brought."""
-    users = {u.get("id"): u for u in page.includes.get("users", []) if isinstance(u, dict)}
+    listed = page.includes.get("users")
+    users = {u["id"]: u for u in (listed if isinstance(listed, list) else [])
+             if isinstance(u, dict) and isinstance(u.get("id"), str)}
     # A timeline page holds the account's own tweets even when fetched without author_id.
     own = page.includes.get("timeline_of") if page.kind == "post" else None
+    own = own if isinstance(own, str) else None
     pairs = [(normalize_tweet(t, users, ctx, own), t) for t in page.items]
     return with_tokens(pairs, ctx)
 
@@ -34,7 +37,7 @@ def normalize_tweet(tweet: Any, users: Mapping[str, dict], ctx: Context,
     if not isinstance(tweet, dict):
         return quarantine(f"tweet is a {type(tweet).__name__}, not an object")
     current = tweet.get("id")
-    if not isinstance(current, str) or not current.isdigit():
+    if not isinstance(current, str) or not (current.isascii() and current.isdigit()):
         return quarantine("tweet without a numeric id")
     if not isinstance(tweet.get("text"), str):
         return quarantine("tweet without text", current)
@@ -46,7 +49,7 @@ def normalize_tweet(tweet: Any, users: Mapping[str, dict], ctx: Context,
     native = history[0] if _ids(history) and len(history) > 1 else current
     try:
         created, edited = _times(tweet, native, current)
-    except ValueError as exc:
+    except (ValueError, OverflowError, OSError) as exc:  # odd time, or an id out of range
         return quarantine(f"bad created_at: {exc}", current)
     author_id = tweet.get("author_id") if isinstance(tweet.get("author_id"), str) else None
     author_id = author_id or timeline_of
@@ -69,7 +72,8 @@ def normalize_tweet(tweet: Any, users: Mapping[str, dict], ctx: Context,
         post_native=conversation if conversation not in (native, current) else None,
         # A reply straight to the post has no parent comment: it hangs under the post.
         parent_native=replied_to if replied_to != conversation else None, author_id=author_id,
-        author_name=author.get("name") or username, is_official=official,
+        author_name=(author.get("name") if isinstance(author.get("name"), str) else None)
+        or username, is_official=official,
         text=tweet["text"], created_at=created, edited_at=edited,
         like_count=metrics.get("like_count"), reply_count=metrics.get("reply_count"), url=url,
     )
@@ -86,7 +90,7 @@ def _references(tweet: dict) -> dict[str, str]:
 
 def _ids(value: Any) -> bool:
     return isinstance(value, list) and bool(value) and all(
-        isinstance(v, str) and v.isdigit() for v in value)
+        isinstance(v, str) and v.isascii() and v.isdigit() for v in value)
 
 
 def _times(tweet: dict, native: str, current: str) -> tuple[str, str | None]:

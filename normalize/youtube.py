@@ -188,6 +188,8 @@ def _chat(item: dict, ctx: Context, includes: Mapping) -> Pairs:
     native = _need_id(item, "liveChatMessage")
     snippet = _snippet(item, "liveChatMessage")
     kind = snippet.get("type")
+    if kind is not None and not isinstance(kind, str):
+        raise _Bad(f"liveChatMessage with a type of {type(kind).__name__}")
     details = snippet.get("textMessageDetails")
     text = details.get("messageText") if isinstance(details, dict) else None
     if kind == "superChatEvent":

@@ -4,9 +4,23 @@
 platforms (tweepy, facebook-sdk); `SimTransport.httplib2()` does the same for
 googleapiclient. Faults (429, 5xx, timeouts, broken bodies, expired tokens) are injected
 here on demand, before a platform server sees the request.
+
+Besides errors, three kinds tamper with what a server answered (generic, every platform):
+- "repeat": the previous answer to the same request (same host, path and parameters apart
+  from the page token) is served again: a duplicated page whose next-page token is the one
+  just followed, i.e. a page token that repeats;
+- "loop": the answer before the previous one is served again (the first page if there is
+  only one): fired repeatedly, paging cycles between two pages whose tokens differ from the
+  one just followed, so only a collector that remembers every token sees the loop;
+- "corrupt_item": the server's answer with the first item of its `data` / `items` list
+  replaced by an object no normalizer can read (`{"unexpected": "shape", "fault": n}`); the
+  originals are kept in `Fault.replaced`.
+When there is nothing to repeat or corrupt, the request is served normally and the fault
+does not count as fired.
 """
 from __future__ import annotations
 
+import copy
 import importlib
 import json
 import socket
@@ -68,7 +82,8 @@ class Fault:
     """Answer matching requests with a fault instead of the world.
 
     kind: "429", "500", "503", "timeout", "bad_json", "truncated", "expired_token",
-    "permission", or a platform-specific kind its server renders (e.g. "graph:613").
+    "permission", "repeat", "loop", "corrupt_item" (module docstring), or a
+    platform-specific kind its server renders (e.g. "graph:613").
     """
 
     kind: str
@@ -79,6 +94,15 @@ class Fault:
     reset_seconds: int = 900
     fired: int = 0
     matched: int = 0
+    replaced: list = field(default_factory=list)  # corrupt_item: the items it replaced
+
+
+# Parameters that only say which page (or carry a secret): two requests differing only in
+# these ask for the same list, so "repeat" / "loop" may answer one with the other's page.
+PAGE_PARAMS = frozenset({"pagination_token", "pageToken", "after", "before", "__paging_token",
+                         "__previous", "access_token", "appsecret_proof", "key"})
+REPLAY_KINDS = ("repeat", "loop")
+TAMPER_KINDS = (*REPLAY_KINDS, "corrupt_item")
 
 
 class SimTransport:
@@ -91,6 +115,7 @@ class SimTransport:
         self.log: list[SimRequest] = []
         self._servers: dict[str, Any] = {}
         self._lock = threading.Lock()
+        self._answers: dict[tuple, list[SimResponse]] = {}  # for "repeat" / "loop"
 
     def session(self) -> requests.Session:
         from collectors.http import TimeoutSession
@@ -113,13 +138,49 @@ class SimTransport:
             self.log.append(req)
             fault = self._due_fault(platform, req)
         server = self._server(module) if module else None
+        if fault is not None and fault.kind in TAMPER_KINDS and server is not None:
+            return self._tampered(fault, server, req)
         if fault is not None:
             render = getattr(server, "render_fault", None)
             rendered = render(fault, req) if render else None
             return rendered or _generic_fault(fault, self.world)
         if server is None:
             return SimResponse(501, {"error": f"the simulator does not serve {req.host} yet"})
-        return server.handle(req)
+        return self._remember(req, server.handle(req))
+
+    def _remember(self, req: SimRequest, answer: SimResponse) -> SimResponse:
+        """Keep successful answers per list while a "repeat" / "loop" fault may need them."""
+        if answer.status == 200 and any(f.kind in REPLAY_KINDS for f in self.faults):
+            with self._lock:
+                self._answers.setdefault(_list_key(req), []).append(answer)
+        return answer
+
+    def _unfire(self, fault: Fault) -> None:
+        with self._lock:
+            fault.fired -= 1
+
+    def _tampered(self, fault: Fault, server: Any, req: SimRequest) -> SimResponse:
+        if fault.kind in REPLAY_KINDS:
+            with self._lock:
+                earlier = self._answers.get(_list_key(req), [])
+                back = 1 if fault.kind == "repeat" or len(earlier) < 2 else 2
+                answer = earlier[-back] if earlier else None
+            if answer is None:  # nothing served yet on this list: nothing to repeat
+                self._unfire(fault)
+                return self._remember(req, server.handle(req))
+            return self._remember(req, answer)
+        answer = self._remember(req, server.handle(req))  # corrupt_item
+        body = answer.body
+        for name in ("data", "items"):
+            items = body.get(name) if isinstance(body, dict) else None
+            if answer.status == 200 and isinstance(items, list) and items:
+                bad = copy.deepcopy(body)
+                with self._lock:
+                    fault.replaced.append(items[0])
+                    bad[name][0] = {"unexpected": "shape", "fault": len(fault.replaced)}
+                return SimResponse(answer.status, bad, dict(answer.headers))
+        self._unfire(fault)
+        return answer
 
     def _due_fault(self, platform: str, req: SimRequest) -> Fault | None:
         for fault in self.faults:
@@ -152,6 +213,12 @@ class SimTransport:
             else:
                 self._servers[module] = mod.Server(self.world)
         return self._servers[module]
+
+
+def _list_key(req: SimRequest) -> tuple:
+    """Which list a request reads, whatever page of it."""
+    params = tuple(sorted((k, v) for k, v in req.params.items() if k not in PAGE_PARAMS))
+    return req.method, req.host, req.path, params
 
 
 def _generic_fault(fault: Fault, world: World) -> SimResponse:

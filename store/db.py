@@ -299,6 +299,16 @@ MIGRATIONS: list[str] = [
         SELECT RAISE(ABORT, 'case_events is append-only: history is never rewritten');
     END;
     """,
+    # 4: re-runs skip unchanged payloads (issue #9). The hash of each raw API item (with the
+    # normalizer's context) -> the records it made and their content hashes; an item seen
+    # again whose records are still stored as it made them is not normalized again (no
+    # Kiwi), its records only get last_seen. A cache: deleting its rows is always safe.
+    """
+    CREATE TABLE item_seen (
+        hash INTEGER PRIMARY KEY,
+        records TEXT NOT NULL
+    );
+    """,
 ]
 
 

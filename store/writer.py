@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import astuple, dataclass, fields
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, fields
+from operator import attrgetter
 from datetime import datetime, timezone
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 from zoneinfo import ZoneInfo
 
 import sqlite_utils
@@ -68,6 +70,37 @@ _SQL = {
     Post: ("posts", _upsert_sql("posts", _POST_COLS)),
     Comment: ("comments", _upsert_sql("comments", _COMMENT_COLS)),
 }
+# A record's values in column order (dataclasses.astuple deep-copies: ~10x slower).
+_VALUES = {Post: attrgetter(*_POST_COLS), Comment: attrgetter(*_COMMENT_COLS)}
+_TABLES = {"posts": _SQL[Post][1], "comments": _SQL[Comment][1]}
+_POST_ID = _COMMENT_COLS.index("post_id")
+
+# A record made ready for the store, by `prepare` (anywhere: a worker process may do it):
+# (table, values in column order, content hash, raw payload as JSON text or the raw dict).
+Prepared = tuple[str, tuple, int, "str | dict"]
+
+
+def prepare(records: Sequence[Record], raws: Sequence[dict],
+            serialize: bool = False) -> list[Prepared]:
+    """Records with their content hash (and, when `serialize`, their raw payload as JSON).
+
+    serialize: dump the raw payloads now (a worker process does, so the writer does not);
+    otherwise the writer dumps only those of changed records.
+    """
+    out: list[Prepared] = []
+    for record, raw in zip(records, raws):
+        kind = type(record)
+        values = _VALUES[kind](record)
+        digest = content_hash(values[:2] + values[3:])  # all but `account`
+        out.append(("comments" if kind is Comment else "posts", values, digest,
+                    json.dumps(raw, ensure_ascii=False) if serialize else raw))
+    return out
+
+
+def comment_posts(prepared: Sequence[Prepared]) -> list[tuple[str, str]]:
+    """(comment id, post id) of the prepared comments that hang under a post (tombstones)."""
+    return [(values[0], values[_POST_ID]) for table, values, _, _ in prepared
+            if table == "comments" and values[_POST_ID]]
 
 
 # Pairs each opinion with the official answers in its thread, for comments stored since the
@@ -116,6 +149,47 @@ class Writer:
     def __init__(self, db: sqlite_utils.Database, clock: Callable[[], str] = utc_now):
         self.db = db
         self.clock = clock
+        self._grouped = False
+
+    @contextmanager
+    def group(self, rows: int = 5000) -> Iterator[Callable[[int], None]]:
+        """Many pages per transaction (bulk loads): yields `done(n)`, to call after each page.
+
+        A transaction is committed after ~`rows` rows, always between pages, so each cursor
+        is still committed with its own page's rows. Pages inside a group are written
+        without savepoints (a savepoint makes FTS5 flush its pending terms: ~1.5x slower),
+        so an error rolls back the pages since the last commit, cursors included, and a
+        rerun resumes from the last committed page. Nested groups join the outer one.
+        """
+        conn = self.db.conn
+        if self._grouped:
+            yield lambda n: None
+            return
+        pending = 0
+
+        def done(n: int) -> None:
+            nonlocal pending
+            pending += n
+            if pending >= rows and conn.in_transaction:
+                conn.execute("COMMIT")
+                pending = 0
+            if not conn.in_transaction:
+                conn.execute("BEGIN")
+
+        self._grouped = True
+        try:
+            if not conn.in_transaction:
+                conn.execute("BEGIN")
+            yield done
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        else:
+            if conn.in_transaction:
+                conn.execute("COMMIT")
+        finally:
+            self._grouped = False
 
     def write_page(
         self,
@@ -130,13 +204,42 @@ class Writer:
         cost: int = 0,
     ) -> PageStats:
         """Store one page's records, raw payloads, quarantine and cursor in ONE transaction."""
+        return self.write_prepared(account, stream, prepare(records, raws), quarantined,
+                                   cursor, tombstone, platform, cost)
+
+    def write_prepared(
+        self,
+        account: str,
+        stream: str,
+        prepared: Sequence[Prepared],
+        quarantined: Sequence[tuple[Quarantine, dict]] = (),
+        cursor: tuple[str, str] | None = None,
+        tombstone: tuple[str, Iterable[str]] | None = None,
+        platform: str = "",
+        cost: int = 0,
+        known: Sequence[tuple[str, str]] = (),
+        items: Sequence[tuple[int, str]] = (),
+    ) -> PageStats:
+        """`write_page` of records already made ready by `prepare` (e.g. in a worker).
+
+        known: (table, id) of records whose raw item was seen unchanged (`known_items`):
+        they only get last_seen. items: (item hash, records JSON) to remember for re-runs.
+        """
         now = self.clock()
-        stats = PageStats(fetched=len(records) + len(quarantined))
-        with self.db.atomic():
-            for kind in (Post, Comment):
-                batch = [(r, raw) for r, raw in zip(records, raws) if type(r) is kind]
+        stats = PageStats(fetched=len(prepared) + len(quarantined) + len(known))
+        grouped = self._grouped and self.db.conn.in_transaction
+        with nullcontext() if grouped else self.db.atomic():
+            for table in ("posts", "comments"):
+                batch = [p for p in prepared if p[0] == table]
                 if batch:
-                    self._upsert(kind, batch, account, stream, now, stats)
+                    self._upsert(table, batch, account, stream, now, stats)
+                ids = [rid for t, rid in known if t == table]
+                self._touch(table, ids, now)
+                stats.unchanged += len(ids)
+            if items:
+                self.db.conn.executemany(
+                    "INSERT INTO item_seen (hash, records) VALUES (?, ?) ON CONFLICT(hash) "
+                    "DO UPDATE SET records = excluded.records", items)
             for q, payload in quarantined:
                 self._quarantine(platform, account, q, payload, now)
             stats.quarantined = len(quarantined)
@@ -152,24 +255,26 @@ class Writer:
                 )
         return stats
 
-    def _upsert(self, kind: type, batch: list, account: str, stream: str, now: str,
+    def _upsert(self, table: str, batch: list[Prepared], account: str, stream: str, now: str,
                 stats: PageStats) -> None:
-        table, sql = _SQL[kind]
-        rows = [(r, astuple(r)) for r, _ in batch]
-        stored = self._stored_hashes(table, [r.id for r, _ in rows])
+        sql = _TABLES[table]
+        stored = self._stored_hashes(table, [values[0] for _, values, _, _ in batch])
         changed, unchanged, payloads = [], [], []
-        for (record, values), (_, raw) in zip(rows, batch):
-            digest = content_hash(values[:2] + values[3:])  # all but `account`
-            old = stored.get(record.id)
+        for _, values, digest, raw in batch:
+            rid = values[0]
+            old = stored.get(rid)
             if old == digest:
-                unchanged.append(record.id)
+                unchanged.append(rid)
                 continue
             stats.inserted += old is None
             stats.updated += old is not None
             changed.append((*values, digest, now, now))
-            payloads.append((record.id, account, stream, now, json.dumps(raw, ensure_ascii=False)))
+            if not isinstance(raw, str):
+                raw = json.dumps(raw, ensure_ascii=False)
+            payloads.append((rid, account, stream, now, raw))
         stats.unchanged += len(unchanged)
         conn = self.db.conn
+        self._touch(table, unchanged, now)
         if changed:
             conn.executemany(sql, changed)
             conn.executemany(
@@ -178,12 +283,35 @@ class Writer:
                 "payload = excluded.payload",
                 payloads,
             )
-        for start in range(0, len(unchanged), _CHUNK):
-            chunk = unchanged[start:start + _CHUNK]
-            conn.execute(
+
+    def _touch(self, table: str, ids: Sequence[str], now: str) -> None:
+        """Unchanged records: only last_seen moves."""
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start:start + _CHUNK]
+            self.db.conn.execute(
                 f"UPDATE {table} SET last_seen = ? WHERE id IN ({', '.join('?' * len(chunk))})",
                 [now, *chunk],
             )
+
+    def known_items(self, hashes: Sequence[int]) -> dict[int, list[list]]:
+        """Items already stored unchanged: hash -> its records [table, id, post_id, hash],
+        only when every record is still stored with the content hash the item made."""
+        found: dict[int, list[list]] = {}
+        conn = self.db.conn
+        for start in range(0, len(hashes), _CHUNK):
+            chunk = list(hashes[start:start + _CHUNK])
+            found.update((h, json.loads(r)) for h, r in conn.execute(
+                f"SELECT hash, records FROM item_seen WHERE hash IN "
+                f"({', '.join('?' * len(chunk))})", chunk))
+        if not found:
+            return {}
+        wanted: dict[str, list[str]] = {"posts": [], "comments": []}
+        for records in found.values():
+            for table, rid, _, _ in records:
+                wanted[table].append(rid)
+        stored = {table: self._stored_hashes(table, ids) for table, ids in wanted.items() if ids}
+        return {h: records for h, records in found.items()
+                if all(stored.get(t, {}).get(rid) == digest for t, rid, _, digest in records)}
 
     def _stored_hashes(self, table: str, ids: list[str]) -> dict[str, int]:
         found: dict[str, int] = {}

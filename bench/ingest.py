@@ -1,0 +1,131 @@
+"""One ingest measurement, meant to run in a fresh process (so its peak RSS is its own).
+
+`python -m bench.ingest --pages FILE --db PATH [--workers W]` streams the bulk simulator's
+response bodies (rendered to FILE beforehand by `write_pages`, so the simulator's own work
+is not timed) through the real path twice (first load, then the same pages again, nothing
+new) and prints one JSON object: seconds, rows, peak RSS of this process and of its worker
+processes, the morpheme cache's hit rate.
+
+The real path: `json.loads` of each response body -> a collector `Page` -> pipeline.ingest
+(normalizer of the platform: PII masking, language, district/category tags, morphemes;
+then the store: content-hash upserts, raw payloads, FTS triggers, cursors, tombstones),
+then the derived answers (`Writer.refresh_answers`), as `collect` does.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+from collectors.base import Cursor, Page
+from pipeline import ingest, platforms
+from pipeline.config import Account, load_accounts
+from pipeline.runner import DEMO_AUTHOR_KEY, for_account, load_tagger, platform_context
+from simulator.bulk import bulk_pages
+from store.db import connect
+from store.writer import PageStats, Writer
+
+ROOT = Path(__file__).resolve().parent.parent
+ACCOUNTS = ROOT / "config" / "accounts.yaml"
+BENCH_NOW = "2026-11-25T00:00:00Z"
+
+
+def write_pages(path: Path, accounts: list[Account], n: int, zipf_words: int = 0) -> int:
+    """Render the bulk simulator's pages for N comments to a file, streamed (not timed).
+
+    Each record: one JSON header line (account, kind, items key, includes, cursor,
+    scanned_post, body length), then the response body bytes as served.
+    """
+    pages = 0
+    with open(path, "wb") as f:
+        for bp in bulk_pages(accounts, n, zipf_words=zipf_words):
+            head = {"a": bp.account, "k": bp.kind, "i": bp.items_key, "inc": bp.includes,
+                    "c": bp.cursor, "s": bp.scanned_post, "len": len(bp.body)}
+            f.write(json.dumps(head, ensure_ascii=False).encode() + b"\n")
+            f.write(bp.body)
+            pages += 1
+    return pages
+
+
+def read_pages(path: Path) -> Iterator[tuple[dict, bytes]]:
+    """The (header, body) records of a pages file, one at a time."""
+    with open(path, "rb") as f:
+        while True:
+            line = f.readline()
+            if not line:
+                return
+            head = json.loads(line)
+            yield head, f.read(head["len"])
+
+
+def as_page(head: dict, body: bytes) -> Page:
+    """What the collector would yield for this response (json.loads is part of the path)."""
+    parsed = json.loads(body)
+    return Page(kind=head["k"], items=list(parsed.get(head["i"]) or []),
+                cursor=Cursor(*head["c"]) if head["c"] else None, includes=head["inc"],
+                scanned_post=head["s"])
+
+
+def load(writer: Writer, accounts: list[Account], source: Path, workers: int) -> PageStats:
+    """One pass of N comments through the real path."""
+    by_key = {a.key: a for a in accounts}
+    tagger = load_tagger()
+    bases = {p: platform_context(writer, accounts, p, DEMO_AUTHOR_KEY, tagger)
+             for p in ("x", "facebook", "instagram", "youtube")}
+    contexts = {a.key: for_account(bases[a.platform], a) for a in accounts
+                if a.platform in bases}
+    normalizers = {p: platforms.load(p)[1] for p in bases}
+
+    def pages() -> Iterator[tuple[Account, Page]]:
+        for head, body in read_pages(source):
+            yield by_key[head["a"]], as_page(head, body)
+
+    stats = ingest.ingest_pages(pages(), normalizers, writer, contexts, workers=workers)
+    writer.refresh_answers()
+    return stats
+
+
+def rss_mb(who: int) -> float:
+    return round(resource.getrusage(who).ru_maxrss / 1024, 1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.ingest")
+    ap.add_argument("--pages", required=True, help="file made by write_pages")
+    ap.add_argument("--db", required=True)
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--no-rerun", action="store_true")
+    args = ap.parse_args(argv)
+    accounts = load_accounts(ACCOUNTS)
+    Path(args.db).unlink(missing_ok=True)
+    writer = Writer(connect(args.db), clock=lambda: BENCH_NOW)
+    writer.sync_accounts(accounts)
+    out: dict = {"workers": args.workers}
+    t0 = time.perf_counter()
+    first = load(writer, accounts, Path(args.pages), args.workers)
+    out["first_seconds"] = round(time.perf_counter() - t0, 3)
+    out["first"] = vars(first)
+    out["rss_after_first_mb"] = rss_mb(resource.RUSAGE_SELF)
+    out["morph_cache"] = ingest.last_cache_info  # the first load's: the rerun's calls none
+    if not args.no_rerun:
+        t0 = time.perf_counter()
+        again = load(writer, accounts, Path(args.pages), args.workers)
+        out["rerun_seconds"] = round(time.perf_counter() - t0, 3)
+        out["rerun"] = vars(again)
+    conn = writer.db.conn
+    out["comments"] = conn.execute("SELECT count(*) FROM comments").fetchone()[0]
+    out["posts"] = conn.execute("SELECT count(*) FROM posts").fetchone()[0]
+    out["morph_cache_rerun"] = ingest.last_cache_info
+    conn.close()
+    out["peak_rss_self_mb"] = rss_mb(resource.RUSAGE_SELF)
+    out["peak_rss_workers_mb"] = rss_mb(resource.RUSAGE_CHILDREN)
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
