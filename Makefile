@@ -25,7 +25,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 faults: $(STAMP)
-	SMC_FAULTS_LONG=1 $(BIN)/python -m pytest -q tests/faults
+	SMC_FAULTS_LONG=1 $(BIN)/python -m pytest -q -s tests/faults
 
 clean:
 	rm -rf $(VENV) data out .pytest_cache

@@ -86,6 +86,8 @@ def run_collect(args: argparse.Namespace, simulate: bool,
         if getattr(args, "replay", None):  # recorded traffic has placeholders, not tokens
             environ = {**simulated_environ(accounts), **environ}
     writer = Writer(open_db(args))
+    if writer.close_dead_runs():
+        log.warning("closed runs left 'running' by a process that died; they show as 'aborted'")
     progress = Progress() if sys.stderr.isatty() else None
     try:
         results = collect(writer, accounts, transport, environ, options, stop=stop,

@@ -407,6 +407,15 @@ class Writer:
                 rows,
             )
 
+    def close_dead_runs(self) -> int:
+        """Runs rows still 'running' belong to a process that died (the caller holds the
+        run lock): close them as 'aborted' so status does not show them running forever."""
+        with self.db.atomic():
+            return self.db.conn.execute(
+                "UPDATE runs SET status = 'aborted', finished_at = ?, "
+                "error = 'the run ended without finishing (killed or crashed)' "
+                "WHERE status = 'running'", (self.clock(),)).rowcount
+
     def start_run(self, run_id: str, account: str, platform: str) -> int:
         """Open the runs row of one account in this run."""
         with self.db.atomic():
