@@ -38,3 +38,21 @@ def sim_collect(db_path: Path, accounts: list[Account], world: World,
     results = collect(writer, accounts, transport, simulated_environ(accounts), options)
     writer.db.conn.close()
     return results, transport
+
+
+def sim_run(db_path: Path, accounts: list[Account], world: World, platform: str,
+            **extra: Any) -> tuple[dict, SimTransport]:
+    """sim_collect of one platform with a 7-day look-back; results by account key."""
+    faults = extra.pop("faults", None)
+    results, transport = sim_collect(db_path, accounts, world, faults, platforms=(platform,),
+                                     **{"lookback_days": 7, **extra})
+    return {r.account: r for r in results}, transport
+
+
+def rows(db_path: Path, sql: str, *args: Any) -> list:
+    """All rows of one query on a database file."""
+    db = connect(db_path)
+    try:
+        return db.execute(sql, args).fetchall()
+    finally:
+        db.conn.close()

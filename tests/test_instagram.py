@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import re
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
+from conftest import rows
+from conftest import sim_run as shared_sim_run
 
 from collectors.base import Page
 from collectors.graph import GRAPH_VERSION
@@ -20,11 +23,8 @@ from normalize.instagram import normalize_page
 from normalize.schema import Comment, Context, Post, Quarantine
 from normalize.text import author_key
 from pipeline.config import Account, load_accounts
-from pipeline.runner import RunOptions, collect, simulated_environ
-from simulator import SimTransport, World
+from simulator import World
 from simulator.graph import COMMENT_BASE, MEDIA_BASE, Server
-from store.db import connect
-from store.writer import Writer
 
 ROOT = Path(__file__).resolve().parent.parent
 FIX = Path(__file__).resolve().parent / "fixtures" / "instagram-graph"
@@ -179,22 +179,7 @@ def test_media_without_caption_and_bad_media() -> None:
 
 
 # --- the simulator, end to end -------------------------------------------------------------
-def sim_run(db_path: Path, accounts: list[Account], world: World, **extra: Any):
-    transport = SimTransport(world, extra.pop("faults", None))
-    writer = Writer(connect(db_path))
-    options = RunOptions(simulate=True, platforms=("instagram",),
-                         extra={"sleep": lambda s: None, "lookback_days": 7, **extra})
-    results = collect(writer, accounts, transport, simulated_environ(accounts), options)
-    writer.db.conn.close()
-    return {r.account: r for r in results}, transport
-
-
-def rows(db_path: Path, sql: str, *args: Any) -> list:
-    db = connect(db_path)
-    try:
-        return db.execute(sql, args).fetchall()
-    finally:
-        db.conn.close()
+sim_run = partial(shared_sim_run, platform="instagram")
 
 
 def served_counts(world: World, accounts: list[Account]) -> dict[str, int]:
