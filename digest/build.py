@@ -7,8 +7,9 @@ Definitions (also printed at the foot of every digest):
 - "Previous 7 days" are the 7 Seoul days before the day. Counts are compared with their daily
   average (sum / 7, empty days count as 0); the answer rate with the pooled rate of those days
   (answered / received); the median response time with the median over those days' answers.
-- Keywords are nouns (Kiwi morphemes, normalize.morph.nouns_many, stop nouns from
-  config/rules.yaml), counted once per opinion. A keyword is rising when it occurs in at least
+- Keywords are nouns (Kiwi morphemes of each word, normalize.morph.nouns_many), computed at
+  ingest into comments.keywords (rows stored before that are analysed here), counted once
+  per opinion, without rules.yaml stop_nouns and LATIN_STOP. A keyword is rising when it occurs in at least
   RISING_MIN_COUNT of the day's opinions and (today + 1) / (previous daily average + 1) >=
   RISING_MIN_RATIO.
 - Crisis words (rules.yaml `crisis`, Tagger.crisis): an alert is raised for a kind mentioned in
@@ -20,6 +21,7 @@ Definitions (also printed at the foot of every digest):
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -29,7 +31,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import sqlite_utils
 
-from normalize.morph import nouns_many
+from normalize.morph import keywords_many
 from normalize.tags import Tagger, load_rules
 from store import digest_queries as q
 from store import queries
@@ -401,20 +403,15 @@ def build_digest(db: sqlite_utils.Database, day: date | str, overdue_hours: floa
     categories = tally("category", order=[*tagger.rules.categories, None])
     languages = [c for c in tally("lang") if c.count]
 
-    # keywords and crisis words: the only place texts are read (the day and the week before)
-    texts = q.opinion_texts(db, prev_start, end)
-    keywords, rising = _keywords(texts, day_s, tagger.rules.stop_nouns | LATIN_STOP)
-    crisis = _crisis(texts, day_s, tagger)
+    # keywords: stored per opinion at ingest; crisis words: the only texts read
+    keywords, rising = _keywords(db, prev_start, end, day_s, received,
+                                 tagger.rules.stop_nouns | LATIN_STOP)
+    crisis = _crisis(q.opinion_texts(db, prev_start, end), day_s, tagger,
+                     quote=lambda ids: q.opinions_by_id(db, ids))
 
     # overdue at the reference time
     threshold = iso(parse_iso(reference) - timedelta(hours=overdue_hours))
-    overdue = [
-        OverdueItem(id=r["id"], created_at=r["created_at"], seoul_time=seoul_time(r["created_at"]),
-                    hours_open=r["hours_open"], platform=r["platform"], account=r["account"],
-                    account_name=r["account_name"], department=r["department"],
-                    status=r["status"], url=r["url"], text=r["text"])
-        for r in q.overdue(db, reference, threshold)
-    ]
+    overdue = [OverdueItem(*r) for r in q.overdue(db, reference, threshold)]
 
     return Digest(
         day=day_s, start=start, end=end, reference=reference, generated_at=now_s,
@@ -426,20 +423,22 @@ def build_digest(db: sqlite_utils.Database, day: date | str, overdue_hours: floa
     )
 
 
-def _keywords(texts: list[dict], day: str, stop: frozenset[str]) -> tuple[list[Count], list[Rising]]:
+def _keywords(db: sqlite_utils.Database, start: str, end: str, day: str, n_today: int,
+              stop: frozenset[str]) -> tuple[list[Count], list[Rising]]:
     """Top nouns of the day and nouns rising against the previous week (once per opinion)."""
-    unique = sorted({r["text"] for r in texts})
-    nouns = dict(zip(unique, nouns_many(unique, stop))) if unique else {}
     today: Counter[str] = Counter()
     prev: Counter[str] = Counter()
-    n_today = 0
-    for r in texts:
-        words = set(nouns[r["text"]])
-        if r["seoul_day"] == day:
-            today.update(words)
-            n_today += 1
-        else:
-            prev.update(words)
+    for on_day, words in q.opinion_keywords(db, start, end, day):
+        (today if on_day else prev).update(words.split())  # each once (comments.keywords)
+    old = q.opinion_texts_without_keywords(db, start, end, day)  # stored before keywords were
+    if old:
+        unique = sorted({text for _, text in old})
+        found = dict(zip(unique, keywords_many(unique)))
+        for on_day, text in old:
+            (today if on_day else prev).update(found[text].split())
+    for word in stop & (today.keys() | prev.keys()):
+        today.pop(word, None)
+        prev.pop(word, None)
     top = sorted(today.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_KEYWORDS]
     keywords = [Count(w, n, prev[w] / PREVIOUS_DAYS, n / n_today) for w, n in top]
     rising = []
@@ -452,24 +451,31 @@ def _keywords(texts: list[dict], day: str, stop: frozenset[str]) -> tuple[list[C
     return keywords, rising[:MAX_RISING]
 
 
-def _crisis(texts: list[dict], day: str, tagger: Tagger) -> list[Crisis]:
-    """Crisis kinds mentioned on the day or the week before; alert on a sharp rise."""
+def _crisis(texts: Iterable[Mapping], day: str, tagger: Tagger,
+            quote: Callable[[list[str]], Mapping[str, Mapping]] | None = None) -> list[Crisis]:
+    """Crisis kinds mentioned on the day or the week before; alert on a sharp rise.
+
+    texts: rows with id, seoul_day, text, oldest first; quote(ids) -> the example fields of
+    those ids (account, url, ...), else the rows carry them."""
     today: Counter[str] = Counter()
     prev: Counter[str] = Counter()
-    examples: dict[str, list[Example]] = {}
+    picked: dict[str, list[Mapping]] = {}
     for r in texts:
         kind = tagger.crisis(r["text"])
         if kind is None:
             continue
         if r["seoul_day"] == day:
             today[kind] += 1
-            if len(examples.setdefault(kind, [])) < CRISIS_EXAMPLES:
-                examples[kind].append(Example(
-                    id=r["id"], created_at=r["created_at"], account=r["account"],
-                    account_name=r["account_name"], platform=r["platform"], url=r["url"],
-                    text=r["text"]))
+            if today[kind] <= CRISIS_EXAMPLES:
+                picked.setdefault(kind, []).append(r)
         else:
             prev[kind] += 1
+    if quote is not None:
+        found = quote([r["id"] for rows in picked.values() for r in rows])
+        picked = {kind: [found[r["id"]] for r in rows] for kind, rows in picked.items()}
+    fields = ("id", "created_at", "account", "account_name", "platform", "url", "text")
+    examples = {kind: [Example(**{f: r[f] for f in fields}) for r in rows]
+                for kind, rows in picked.items()}
     out = []
     for kind in tagger.rules.crisis:  # priority order of rules.yaml
         n, avg = today[kind], prev[kind] / PREVIOUS_DAYS

@@ -64,25 +64,33 @@ def make_comment(ctx: Context, *, native_id: str, post_native: str | None,
 
 
 def with_tokens(pairs: list[tuple[Outcome, dict]], ctx: Context) -> list[tuple[Outcome, dict]]:
-    """Add morpheme tokens for full-text search to the comments, in one batch."""
+    """Add morpheme tokens for full-text search to the comments, and keywords (nouns, see
+    normalize.morph.analyse_many) to the citizens' ones, in one batch: one per-word analysis
+    serves both."""
     if not ctx.tokenize:
         return pairs
-    from normalize.morph import search_tokens_many
+    from normalize.morph import analyse_many
 
-    idx = [i for i, (o, _) in enumerate(pairs) if isinstance(o, Comment) and o.text]
+    idx = [i for i, (o, _) in enumerate(pairs) if isinstance(o, Comment)
+           and (o.text or not o.is_official)]
     if not idx:
         return pairs
-    tokens = search_tokens_many([pairs[i][0].text for i in idx])  # type: ignore[union-attr]
+    texts = [pairs[i][0].text for i in idx]  # type: ignore[union-attr]
+    with_text = [t for t in texts if t]
+    analysed = iter(analyse_many(with_text) if with_text else ())
     out = list(pairs)
-    for i, tok in zip(idx, tokens):
-        # Comment(*values, tokens): dataclasses.replace() costs ~4x more per record
-        out[i] = (Comment(*_BUT_TOKENS(pairs[i][0]), tok), pairs[i][1])  # type: ignore[arg-type]
+    for i, text in zip(idx, texts):
+        record = pairs[i][0]
+        tok, keys = next(analysed) if text else (None, "")
+        # Comment(*values, tokens, keywords): dataclasses.replace() costs ~4x more per record
+        out[i] = (Comment(*_BUT_TOKENS(record), tok,  # type: ignore[arg-type]
+                          None if record.is_official else keys), pairs[i][1])  # type: ignore[union-attr]
     return out
 
 
 _FIELDS = [f.name for f in fields(Comment)]
-assert _FIELDS[-1] == "tokens"  # with_tokens passes the other fields positionally
-_BUT_TOKENS = attrgetter(*_FIELDS[:-1])
+assert _FIELDS[-2:] == ["tokens", "keywords"]  # with_tokens passes the others positionally
+_BUT_TOKENS = attrgetter(*_FIELDS[:-2])
 
 
 def quarantine(reason: str, native_id: Any = None) -> Quarantine:

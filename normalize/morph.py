@@ -31,12 +31,14 @@ _CJ_RUN = re.compile(
     r"[\u3040-\u309f\u30a0-\u30ff\u31f0-\u31ff\uff66-\uff9f"
     r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]+"
 )
+_HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]+")
+_CJ_SPLIT = re.compile(f"({_CJ_RUN.pattern})")
 _WORD_CHAR = re.compile(r"\w")
 _LATIN_WORD = re.compile(r"[A-Za-z0-9_'-]+")
 
 # Kiwi tags kept as search terms: nouns, numerals, verb/adjective stems, roots, foreign words.
 _SEARCH_TAGS = frozenset({"NNG", "NNP", "NR", "SN", "SL", "XR", "VV", "VA"})
-# Kiwi tags kept as keywords.
+# Kiwi tags kept as keywords (nouns).
 _NOUN_TAGS = frozenset({"NNG", "NNP", "SL", "SH"})
 # Special spans Kiwi should keep whole (they are dropped from morphemes; raw words keep them).
 _MATCH = Match.URL | Match.EMAIL | Match.MENTION
@@ -99,20 +101,40 @@ def _morphemes(tokens: list[tuple[str, str]]) -> list[str]:
     return [form.lower() for form, tag in tokens if tag in _SEARCH_TAGS]
 
 
+def _nouns(tokens: list[tuple[str, str]]) -> list[str]:
+    """Keyword nouns of analysed tokens: NNG/NNP >= 2 chars, Latin words (SL, lower-cased)
+    >= 2 letters, Han (SH); no stop words (the digest drops those when it counts)."""
+    out = []
+    for form, tag in tokens:
+        if tag not in _NOUN_TAGS:
+            continue
+        word = form.lower() if tag == "SL" else form
+        if len(word) < 2 and tag != "SH":
+            continue
+        out.append(word)
+    return out
+
+
+# What the cache keeps per word: (search morphemes, keyword nouns).
+_Analysis = tuple[tuple[str, ...], tuple[str, ...]]
+_NOTHING: _Analysis = ((), ())
+
+
 class _WordCache:
-    """Bounded LRU: word -> its search morphemes (lower-cased), with hit/miss counts."""
+    """Bounded LRU: word -> its search morphemes (lower-cased) and keyword nouns, with
+    hit/miss counts. One Kiwi analysis per unseen word serves both."""
 
     def __init__(self, size: int):
         self.size = size
-        self.data: OrderedDict[str, tuple[str, ...]] = OrderedDict()
+        self.data: OrderedDict[str, _Analysis] = OrderedDict()
         self.hits = 0
         self.misses = 0
         self.lock = threading.Lock()
 
-    def morphemes(self, words: list[str]) -> dict[str, tuple[str, ...]]:
-        """Search morphemes of each distinct word (lower-cased, only those with a word
-        character); unseen words go to Kiwi in one batch."""
-        found: dict[str, tuple[str, ...]] = {}
+    def analyse(self, words: list[str]) -> dict[str, _Analysis]:
+        """(search morphemes, nouns) of each distinct word; unseen words go to Kiwi in one
+        batch. Morphemes are lower-cased and have a word character."""
+        found: dict[str, _Analysis] = {}
         missing: list[str] = []
         data = self.data
         with self.lock:
@@ -124,21 +146,26 @@ class _WordCache:
                 if got is None:
                     if word not in missing:
                         missing.append(word)
-                    found[word] = ()
+                    found[word] = _NOTHING
                     self.misses += 1
                 else:
                     data.move_to_end(word)
                     found[word] = got
                     self.hits += 1
         if missing:
-            analysed = [tuple(_dedupe(_morphemes(tokens))) for tokens in _tokenize_many(missing)]
+            analysed = [(tuple(_dedupe(_morphemes(tokens))), tuple(_nouns(tokens)))
+                        for tokens in _tokenize_many(missing)]
             with self.lock:
-                for word, morphs in zip(missing, analysed):
-                    found[word] = morphs
-                    data[word] = morphs
+                for word, got in zip(missing, analysed):
+                    found[word] = got
+                    data[word] = got
                 while len(data) > self.size:
                     data.popitem(last=False)
         return found
+
+    def morphemes(self, words: list[str]) -> dict[str, tuple[str, ...]]:
+        """Search morphemes of each distinct word (see `analyse`)."""
+        return {w: got[0] for w, got in self.analyse(words).items()}
 
     def info(self) -> dict[str, int]:
         return {"hits": self.hits, "misses": self.misses, "size": len(self.data),
@@ -165,16 +192,41 @@ def cache_clear() -> None:
 
 def search_tokens_many(texts: list[str]) -> list[str]:
     """Return one FTS5-ready token string per text (unseen words analysed in one batch)."""
+    return [tokens for tokens, _ in analyse_many(texts)]
+
+
+def analyse_many(texts: list[str]) -> list[tuple[str, str]]:
+    """(search tokens, keywords) per text, from one per-word analysis (unseen words go to
+    Kiwi in one batch, once for both).
+
+    search tokens: see `search_tokens_many`. keywords: the text's keyword nouns (`nouns`,
+    no stop words removed), each once, in order of first occurrence, space-joined.
+    """
     words_of = [_CJ_RUN.sub(" ", t).split() for t in texts]
-    known = _WORDS.morphemes([w for words in words_of for w in words])
+    known = _WORDS.analyse([w for words in words_of for w in words])
     out = []
     for text, words in zip(texts, words_of):
-        terms = [m for w in words for m in known[w]]  # each already has a word character
+        terms = [m for w in words for m in known[w][0]]  # each already has a word character
         if not text.isascii():
             for run in _CJ_RUN.findall(text):
                 terms.extend(_cj_ngrams(run))  # Han/kana: word characters
         terms.extend(_raw_word(w) for w in text.split())
-        out.append(" ".join(t for t in dict.fromkeys(terms) if t))
+        out.append((" ".join(t for t in dict.fromkeys(terms) if t),
+                    " ".join(dict.fromkeys(_nouns_of(text, words, known)))))
+    return out
+
+
+def _nouns_of(text: str, words: list[str], known: dict[str, _Analysis]) -> list[str]:
+    """The nouns of a text's words in order; each Han run is one noun (Kiwi tags it SH),
+    in its place between the words around it (kana runs are not nouns)."""
+    if text.isascii() or not _HAN_RUN.search(text):
+        return [n for w in words for n in known[w][1]]
+    out: list[str] = []
+    for i, part in enumerate(_CJ_SPLIT.split(text)):
+        if i % 2:
+            out.extend(_HAN_RUN.findall(part))
+        else:
+            out.extend(n for w in part.split() for n in known[w][1])
     return out
 
 
@@ -240,21 +292,22 @@ def query_tokens(query: str) -> str:
 
 
 def nouns_many(texts: list[str], stop: frozenset[str] = frozenset()) -> list[list[str]]:
-    """Return keyword nouns per text (NNG/NNP >= 2 chars, Latin words >= 2 letters, Han)."""
-    out = []
-    for tokens in _tokenize_many(list(texts)):
-        words = []
-        for form, tag in tokens:
-            if tag not in _NOUN_TAGS:
-                continue
-            word = form.lower() if tag == "SL" else form
-            if len(word) < 2 and tag != "SH":
-                continue
-            if word in stop:
-                continue
-            words.append(word)
-        out.append(words)
-    return out
+    """Return keyword nouns per text, in order: NNG/NNP >= 2 chars, Latin words >= 2
+    letters (lower-cased), Han runs; minus `stop`.
+
+    Each whitespace word is analysed on its own, as for search (one cached analysis serves
+    both): a compound is split as Kiwi splits the word alone, which is not always as it
+    splits it in a sentence (심야버스 stays whole, 지하차도가 gives 지하 차도).
+    """
+    words_of = [_CJ_RUN.sub(" ", t).split() for t in texts]
+    known = _WORDS.analyse([w for words in words_of for w in words])
+    return [[n for n in _nouns_of(text, words, known) if n not in stop]
+            for text, words in zip(texts, words_of)]
+
+
+def keywords_many(texts: list[str]) -> list[str]:
+    """The `comments.keywords` value of each text: its nouns, each once, space-joined."""
+    return [" ".join(dict.fromkeys(nouns)) for nouns in nouns_many(texts)]
 
 
 def nouns(text: str, stop: frozenset[str] = frozenset()) -> list[str]:

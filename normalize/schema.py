@@ -53,6 +53,7 @@ class Comment:
     deleted: int = 0
     hidden: int = 0
     tokens: str | None = None  # morphemes for full-text search
+    keywords: str | None = None  # citizens': nouns, each once, space-joined (the digest's)
 
 
 @dataclass(frozen=True, slots=True)

@@ -309,6 +309,44 @@ MIGRATIONS: list[str] = [
         records TEXT NOT NULL
     );
     """,
+    # 5: keywords computed once, at ingest (normalize.morph.analyse_many, with the search
+    # tokens): the digest counts them in SQL instead of running Kiwi over a week of texts.
+    # Rows stored before stay NULL until they are next updated; the digest analyses those
+    # itself (digest.build._keywords). `opinions` as in migration 3, plus `keywords` (the
+    # views built on it read it by name, so they need no change).
+    """
+    ALTER TABLE comments ADD COLUMN keywords TEXT;
+    DROP VIEW opinions;
+    CREATE VIEW opinions AS
+    SELECT c.id, c.platform, c.account, c.post_id, c.parent_id, c.author_key, c.text, c.lang,
+           c.district, c.category, c.created_at,
+           date(c.created_at, '+9 hours') AS seoul_day,
+           c.like_count, c.url,
+           COALESCE(k.status, CASE WHEN a.answer_id IS NOT NULL OR s.id IS NOT NULL
+                                   THEN 'answered' ELSE 'received' END) AS status,
+           k.status AS staff_status, k.department AS assigned_department, k.note AS staff_note,
+           CASE WHEN s.id IS NOT NULL AND (a.first_response_at IS NULL
+                                           OR s.created_at < a.first_response_at)
+                THEN s.id ELSE a.answer_id END AS answer_id,
+           CASE WHEN s.id IS NOT NULL AND (a.first_response_at IS NULL
+                                           OR s.created_at < a.first_response_at)
+                THEN s.created_at ELSE a.first_response_at END AS first_response_at,
+           CAST(round((julianday(CASE WHEN s.id IS NOT NULL AND (a.first_response_at IS NULL
+                                           OR s.created_at < a.first_response_at)
+                                      THEN s.created_at ELSE a.first_response_at END)
+                       - julianday(c.created_at)) * 1440) AS INTEGER) AS response_minutes,
+           c.hidden, k.updated_by AS staff_by, k.updated_at AS staff_at, c.keywords
+    FROM comments c
+    LEFT JOIN answers a ON a.comment_id = c.id
+    LEFT JOIN comments s ON s.id = (
+        SELECT f.id FROM comments f
+        WHERE c.parent_id IS NOT NULL AND c.platform IN ('facebook', 'instagram', 'youtube')
+          AND f.parent_id = c.parent_id AND f.is_official = 1 AND f.deleted = 0
+          AND f.created_at >= c.created_at
+        ORDER BY f.created_at, f.id LIMIT 1)
+    LEFT JOIN cases k ON k.comment_id = c.id
+    WHERE c.is_official = 0 AND c.deleted = 0;
+    """,
 ]
 
 

@@ -11,6 +11,7 @@ import run_pipeline
 from digest import build as digest_build
 from digest.build import Count, Gap, Quota, Rising, build_digest, day_window
 from digest.render import write_digest
+from normalize.morph import keywords_many
 from normalize.schema import Comment, Post
 from store import digest_queries
 from store.db import connect
@@ -67,6 +68,11 @@ OPINIONS = [
 ]
 
 
+# Opinions stored before comments.keywords existed (NULL): the digest analyses their text.
+# The others carry keywords as the normalizer makes them (normalize.common.with_tokens).
+STORED_BEFORE_KEYWORDS = {"p1", "p2", "p3"}
+
+
 class Clock:
     """A settable clock for the Writer (first_seen, runs, quota days)."""
 
@@ -96,7 +102,8 @@ def build_known_db(path: Path, accounts) -> None:
                 id=f"{platform}:{oid}", platform=platform, account=acc, native_id=oid,
                 post_id=posts[0].id, parent_id=None, author_key=f"k-{oid}", author_name=None,
                 is_official=0, text=text, lang=lang, created_at=created, district=district,
-                category=category, url=f"https://example.org/{oid}"))
+                category=category, url=f"https://example.org/{oid}",
+                keywords=None if oid in STORED_BEFORE_KEYWORDS else keywords_many([text])[0]))
             if answered:
                 records.append(Comment(
                     id=f"{platform}:a-{oid}", platform=platform, account=acc,
@@ -219,15 +226,35 @@ def test_districts_categories_languages_from_columns(digest):
 
 def test_keywords_are_nouns_counted_once_per_opinion(digest):
     assert digest.keywords[0] == Count("침수", 5, pytest.approx(1 / 7), pytest.approx(5 / 7))
-    ones = [k.name for k in digest.keywords[1:]]
+    # each word is analysed on its own (as for search): 지하차도가 -> 지하 차도, 반지하 -> 지하
+    assert digest.keywords[1] == Count("지하", 2, pytest.approx(1 / 7), pytest.approx(2 / 7))
+    ones = [k.name for k in digest.keywords[2:]]
     assert ones == ["flooding", "mapo", "station", "地下鉄", "案内", "마포구", "버스", "신고",
-                    "운행", "중단", "지역", "지하", "지하차도", "통제"]
-    assert all(k.count == 1 for k in digest.keywords[1:])
+                    "운행", "중단", "지역", "차도", "통제"]
+    assert all(k.count == 1 for k in digest.keywords[2:])
+    # 버스 in p1-p3 (keywords NULL: analysed by the digest), none of them stored
     assert next(k for k in digest.keywords if k.name == "버스").prev_avg == pytest.approx(3 / 7)
     names = {k.name for k in digest.keywords}
     assert not names & {"서울시", "the", "in", "near"}  # stop nouns and English function words
     assert not any(n.endswith(("가", "를", "됐어요")) for n in names)  # no particles, no endings
     assert digest.rising == [Rising("침수", 5, pytest.approx(1 / 7), pytest.approx(5.25), False)]
+
+
+def test_keywords_are_read_from_the_column(known_db, tmp_path):
+    """The stored keywords are what is counted (the text is analysed only when NULL)."""
+    path = tmp_path / "copy.db"
+    src = connect(known_db)
+    src.conn.execute("VACUUM INTO ?", [str(path)])
+    src.conn.close()
+    db = connect(path)
+    db.execute("UPDATE comments SET keywords = '홍수 침수' WHERE id = 'x:d2'")
+    db.execute("UPDATE comments SET keywords = '' WHERE id = 'x:d6'")  # no nouns
+    db.execute("UPDATE comments SET keywords = NULL WHERE id = 'x:d3'")  # analysed again
+    d = build_digest(db, DAY, now=NOW)
+    db.conn.close()
+    counts = {k.name: k.count for k in d.keywords}
+    assert counts["침수"] == 4 and counts["홍수"] == 1 and counts["지하"] == 2
+    assert "신고" not in counts and "운행" not in counts  # d2's and d6's text is not read
 
 
 def test_crisis_alert(digest):

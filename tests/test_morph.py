@@ -106,3 +106,40 @@ def _hits(db: sqlite3.Connection, query: str) -> set[str]:
 )
 def test_fts5_roundtrip(fts: sqlite3.Connection, query: str, expected: set[str]) -> None:
     assert _hits(fts, query) == expected
+
+
+def test_analyse_many_gives_search_tokens_and_keywords_in_one_pass() -> None:
+    from normalize.morph import analyse_many, cache_info, keywords_many
+
+    texts = ["택시요금이 너무 비싸요 택시요금", "地下鉄の案内はありますか", "The bus is late", "", "서울시 버스"]
+    got = analyse_many(texts)
+    assert [t for t, _ in got] == search_tokens_many(texts)
+    assert [k for _, k in got] == keywords_many(texts)
+    keys = dict(zip(texts, (k.split() for _, k in got)))
+    assert keys["택시요금이 너무 비싸요 택시요금"] == ["택시", "요금"]  # each once, in order
+    assert keys["地下鉄の案内はありますか"] == ["地下鉄", "案内"]  # Han runs (Kiwi tags them SH)
+    assert keys["The bus is late"] == ["the", "bus", "is", "late"]  # stop words: the digest's
+    assert keys[""] == [] and "서울시" in keys["서울시 버스"]
+    before = cache_info()
+    analyse_many(["택시요금이 비싸요"])  # words seen before: no Kiwi
+    after = cache_info()
+    assert after["misses"] == before["misses"] and after["hits"] == before["hits"] + 2
+
+
+def test_with_tokens_fills_keywords_of_citizens_only() -> None:
+    from normalize.common import with_tokens
+    from normalize.schema import Comment, Context
+
+    def comment(cid: str, text: str, official: int) -> Comment:
+        return Comment(id=cid, platform="x", account="a", native_id=cid, post_id=None,
+                       parent_id=None, author_key=None, author_name=None, is_official=official,
+                       text=text, lang="ko", created_at="2026-11-24T00:00:00Z")
+
+    pairs = [(comment("1", "지하철이 늦어요", 0), {}), (comment("2", "안내드립니다 지하철", 1), {}),
+             (comment("3", "", 0), {})]
+    ctx = Context(platform="x", account="a", secret=b"k", tokenize=True)
+    out = [o for o, _ in with_tokens(pairs, ctx)]
+    assert out[0].keywords == "지하철" and "지하철" in out[0].tokens.split()
+    assert out[1].keywords is None and "지하철" in out[1].tokens.split()  # official: no keywords
+    assert out[2].keywords == "" and out[2].tokens is None  # a citizen's empty text: no nouns
+    assert [o for o, _ in with_tokens(pairs, Context("x", "a", b"k"))] == [o for o, _ in pairs]

@@ -118,3 +118,26 @@ def test_answers_derive_from_threads_in_any_order(tmp_path):
     minutes = writer.db.execute("SELECT response_minutes FROM opinions WHERE id = 'x:20'"
                                 ).fetchone()[0]
     assert minutes == 120
+
+
+def test_keywords_migration_adds_the_column_and_keeps_the_views(tmp_path):
+    """Migration 5: comments.keywords (NULL for rows stored before), exposed by `opinions`;
+    the views built on `opinions` still work."""
+    import sqlite_utils
+
+    path = tmp_path / "v4.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    assert migrate(sqlite_utils.Database(conn), target=4) == 4
+    conn.execute("INSERT INTO comments (id, platform, account, native_id, text, lang, "
+                 "created_at, content_hash, first_seen, last_seen) VALUES "
+                 "('x:9', 'x', 'x_seoul_bus', '9', '침수됐어요', 'ko', '2026-11-24T00:00:00Z', "
+                 "1, '2026-11-24T00:00:00Z', '2026-11-24T00:00:00Z')")
+    conn.close()
+    db = connect(path)
+    assert schema_version(db) == len(MIGRATIONS) >= 5
+    assert db.execute("SELECT keywords, status FROM opinions WHERE id = 'x:9'").fetchone() == (
+        None, "received")
+    for view in ("center", "daily_stats", "reflection"):
+        db.execute(f"SELECT * FROM {view}").fetchall()
+    db.execute("UPDATE comments SET keywords = '침수' WHERE id = 'x:9'")
+    assert db.execute("SELECT keywords FROM opinions").fetchone() == ("침수",)

@@ -184,7 +184,7 @@ def test_replay_records_whole() -> None:
         "lang": "en", "created_at": "2019-11-14T23:31:33Z", "district": None,
         "category": None, "edited_at": None, "like_count": 0, "reply_count": 2,
         "url": f"https://www.youtube.com/watch?v={VIDEO}&lc=UgwI_ylXVnzPS8Q-oAV4AaABAg",
-        "deleted": 0, "hidden": 0, "tokens": None,
+        "deleted": 0, "hidden": 0, "tokens": None, "keywords": None,
     }
     reply = comments["youtube:Ugw5zYU6n9pmIgAZWvN4AaABAg.91zT3cYb5B291za6voUoRh"]
     assert reply == Comment(
