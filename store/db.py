@@ -347,6 +347,30 @@ MIGRATIONS: list[str] = [
     LEFT JOIN cases k ON k.comment_id = c.id
     WHERE c.is_official = 0 AND c.deleted = 0;
     """,
+    # 6: the flat-thread rule of migration 3 moves from the view into `answers` (derived
+    # once, incrementally, by Writer.refresh_answers) so that reading opinions costs no
+    # per-row subquery; the watermark is reset so the next connect re-derives every answer.
+    """
+    DELETE FROM answers;
+    DELETE FROM meta WHERE key = 'answers_rowid';
+    DROP VIEW opinions;
+    CREATE VIEW opinions AS
+    SELECT c.id, c.platform, c.account, c.post_id, c.parent_id, c.author_key, c.text, c.lang,
+           c.district, c.category, c.created_at,
+           date(c.created_at, '+9 hours') AS seoul_day,
+           c.like_count, c.url,
+           COALESCE(k.status, CASE WHEN a.answer_id IS NOT NULL THEN 'answered'
+                                   ELSE 'received' END) AS status,
+           k.status AS staff_status, k.department AS assigned_department, k.note AS staff_note,
+           a.answer_id, a.first_response_at,
+           CAST(round((julianday(a.first_response_at) - julianday(c.created_at)) * 1440)
+                AS INTEGER) AS response_minutes,
+           c.hidden, k.updated_by AS staff_by, k.updated_at AS staff_at, c.keywords
+    FROM comments c
+    LEFT JOIN answers a ON a.comment_id = c.id
+    LEFT JOIN cases k ON k.comment_id = c.id
+    WHERE c.is_official = 0 AND c.deleted = 0;
+    """,
 ]
 
 
@@ -382,7 +406,18 @@ def migrate(db: sqlite_utils.Database, target: int | None = None) -> int:
             for statement in _statements(MIGRATIONS[version - 1]):
                 db.execute(statement)
             db.execute(f"PRAGMA user_version = {version}")
+    if target > current and target >= 2:
+        _derive_answers_if_reset(db)
     return max(current, target)
+
+
+def _derive_answers_if_reset(db: sqlite_utils.Database) -> None:
+    """A migration that resets the derived answers (6) has them derived again at once."""
+    reset = db.execute("SELECT 1 FROM meta WHERE key = 'answers_rowid'").fetchone() is None
+    if reset and db.execute("SELECT 1 FROM comments LIMIT 1").fetchone():
+        from store.writer import Writer
+
+        Writer(db).refresh_answers()
 
 
 def _statements(script: str) -> list[str]:

@@ -125,6 +125,16 @@ pairs(opinion, answer_id, answered_at) AS (
     UNION
     SELECT down.opinion, c.id, c.created_at FROM down JOIN comments c ON c.id = down.node
     WHERE c.is_official = 1
+    UNION
+    -- Facebook, Instagram and YouTube keep threads two levels deep: the city's answer to a
+    -- follow-up is stored beside it (same parent), not under it.
+    SELECT s.id, o.id, o.created_at FROM comments o JOIN comments s ON s.parent_id = o.parent_id
+    WHERE o.rowid > :mark AND o.rowid <= :top AND o.is_official = 1 AND s.is_official = 0
+      AND o.platform IN ('facebook', 'instagram', 'youtube')
+    UNION
+    SELECT s.id, o.id, o.created_at FROM comments s JOIN comments o ON o.parent_id = s.parent_id
+    WHERE s.rowid > :mark AND s.rowid <= :top AND s.is_official = 0 AND o.is_official = 1
+      AND s.platform IN ('facebook', 'instagram', 'youtube')
 )
 INSERT INTO answers (comment_id, answer_id, first_response_at)
 SELECT p.opinion, p.answer_id, min(p.answered_at)
