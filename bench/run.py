@@ -159,11 +159,19 @@ def incremental_requests(workdir: Path) -> dict:
         "WHERE c.stream != '*' AND c.value IS NOT NULL GROUP BY 1").fetchall()
     writer.db.conn.close()
     per_platform_streams = dict(streams)
-    total_streams = sum(per_platform_streams.values())
     total_requests = sum(second.requests.values())
+    # A stream is one listing the pass reads: a cursor stream (X timelines and mentions,
+    # YouTube videos and threads) or, on Facebook/Instagram, each post inside the look-back
+    # window whose comments are re-read by design (issue #3). Nothing new: one request each.
+    paging = {"pageToken", "pagination_token", "after", "before", "until", "since",
+              "__paging_token", "since_id", "access_token", "key"}
+    listings = {(r.host, r.path, tuple(sorted((k, v) for k, v in r.params.items()
+                                              if k not in paging)))
+                for r in second.log}
     inserted = sum(r.stats.inserted for r in results)
-    return {"requests": dict(second.requests), "streams": per_platform_streams,
-            "per_stream": round(total_requests / max(1, total_streams), 2),
+    return {"requests": dict(second.requests), "cursor_streams": per_platform_streams,
+            "streams_read": len(listings),
+            "per_stream": round(total_requests / max(1, len(listings)), 2),
             "inserted_second_pass": inserted}
 
 

@@ -149,13 +149,18 @@ def normalize_prepared(normalize: PageNormalizer, page: Page, ctx: Context,
         records, raws, bad = split_outcomes(normalize_safely(normalize, page, ctx))
         return prepare(records, raws, serialize), bad, None
     flat = replace(ctx, tokenize=False)
-    pairs: list[tuple[Outcome, dict]] = []
-    spans = []
-    for item in page.items:
-        got = normalize_safely(normalize, replace(page, items=[item]), flat)
-        n_bad = sum(isinstance(o, Quarantine) for o, _ in got)
-        spans.append((len(got) - n_bad, n_bad))
-        pairs.extend(got)
+    pairs = normalize_safely(normalize, page, flat)
+    if len(pairs) == len(page.items) and all(
+            raw is item for (_, raw), item in zip(pairs, page.items)):
+        # One outcome per item, in order (most pages): no need to normalize item by item.
+        spans = [(0, 1) if isinstance(o, Quarantine) else (1, 0) for o, _ in pairs]
+    else:
+        pairs, spans = [], []
+        for item in page.items:
+            got = normalize_safely(normalize, replace(page, items=[item]), flat)
+            n_bad = sum(isinstance(o, Quarantine) for o, _ in got)
+            spans.append((len(got) - n_bad, n_bad))
+            pairs.extend(got)
     records, raws, bad = split_outcomes(with_tokens(pairs, ctx))
     return prepare(records, raws, serialize), bad, spans
 
