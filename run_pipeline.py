@@ -212,7 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full-refresh", action="store_true",
                    help="ignore stored cursors: re-read all the APIs still serve (harmless)")
     p.add_argument("--since", type=iso_date, metavar="YYYY-MM-DD",
-                   help="read no further back than this date (where the API can filter)")
+                   help="read no further back than this Seoul date (X and Facebook, whose "
+                        "APIs filter by time)")
     p.add_argument("--lock-wait", type=float, default=10.0, metavar="SECONDS",
                    help="wait this long for another run's lock, then exit 75 (default 10)")
     p.add_argument("--record", metavar="DIR",

@@ -44,6 +44,9 @@ class FacebookCollector(GraphCollector):
         page_id = account.native_id or account.handle
         previous = parse_graph_time(cursors.get("posts"))
         window = previous - self.lookback if previous else None
+        floor = parse_graph_time(self.options.get("since"))  # --since: no further back
+        if floor is not None:
+            window = max(window, floor) if window is not None else floor
         params: dict[str, Any] = {"fields": POST_FIELDS, "limit": self.page_size}
         if window is not None:
             params["since"] = int(window.timestamp())

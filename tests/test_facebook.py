@@ -328,3 +328,15 @@ def test_lookback_limits_the_posts_rescanned(tmp_path: Path, fb_accounts: list[A
     expect = {f"100000000000001_{p.seq}" for p in world.visible_posts("fb_seoul")
               if p.created >= newest - timedelta(days=1)}
     assert scanned == expect
+
+
+def test_since_option_reads_no_further_back(tmp_path: Path, fb_accounts: list[Account]) -> None:
+    """`collect --since` becomes Graph's own `since` filter on the posts listing."""
+    world = World(fb_accounts)
+    results, transport = sim_run(tmp_path / "since.db", fb_accounts, world,
+                                 since="2026-11-22T00:00:00Z")
+    assert all(r.status == "ok" for r in results.values())
+    posts = [r for r in transport.log if r.path.endswith("/posts")]
+    assert posts and all(r.params.get("since") == "1795305600" for r in posts)  # 2026-11-22
+    stored = rows(tmp_path / "since.db", "SELECT min(created_at) FROM posts")[0][0]
+    assert stored >= "2026-11-22T00:00:00Z"
