@@ -16,6 +16,7 @@ from normalize.schema import Comment, Post, Quarantine, Record
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
 _CHUNK = 500  # ids per IN (...) lookup, under SQLite's variable limit
+_ANSWER_SLICE = 20_000  # comments (by rowid) per answers-derivation statement
 
 
 def utc_now() -> str:
@@ -367,7 +368,12 @@ class Writer:
             top = conn.execute("SELECT max(rowid) FROM comments").fetchone()[0] or 0
             if top <= mark:
                 return 0
-            changed = conn.execute(_ANSWERS_SQL, {"mark": mark, "top": top}).rowcount
+            changed = 0
+            # In slices: the recursive walks of a bulk load would otherwise build their
+            # temporary tables for every new comment at once (memory grows with N).
+            for low in range(mark, top, _ANSWER_SLICE):
+                high = min(top, low + _ANSWER_SLICE)
+                changed += conn.execute(_ANSWERS_SQL, {"mark": low, "top": high}).rowcount
             conn.execute("INSERT INTO meta (key, value) VALUES ('answers_rowid', ?) "
                          "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (str(top),))
         return changed
