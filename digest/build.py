@@ -12,7 +12,8 @@ Definitions (also printed at the foot of every digest):
   per opinion, without rules.yaml stop_nouns and LATIN_STOP. A keyword is rising when it occurs in at least
   RISING_MIN_COUNT of the day's opinions and (today + 1) / (previous daily average + 1) >=
   RISING_MIN_RATIO.
-- Crisis words (rules.yaml `crisis`, Tagger.crisis): an alert is raised for a kind mentioned in
+- Crisis words (rules.yaml `crisis`, Tagger.crisis, tagged at ingest into comments.crisis;
+  rows stored before that are tested here): an alert is raised for a kind mentioned in
   at least CRISIS_MIN_COUNT of the day's opinions and at least CRISIS_MIN_RATIO times its
   previous daily average (any such count when the previous week had none).
 - Overdue: opinions created at least `overdue_hours` before the reference time and still
@@ -55,6 +56,7 @@ MAX_RISING = 10
 CRISIS_MIN_COUNT = 5
 CRISIS_MIN_RATIO = 3.0
 CRISIS_EXAMPLES = 3
+OVERDUE_SHOWN = 50  # overdue rows the digest holds (HTML / Markdown); the CSV streams them all
 YOUTUBE_DAILY_QUOTA = 10000  # the collect --youtube-quota default
 
 
@@ -224,7 +226,7 @@ class Digest:
     daily: list[DayCount]
     platforms: list[GroupFigures]
     accounts: list[GroupFigures]
-    overdue: list[OverdueItem]
+    overdue: list[OverdueItem]  # the oldest OVERDUE_SHOWN (overdue_count has them all)
     keywords: list[Count]
     rising: list[Rising]
     districts: list[Count]  # Seoul's gu with opinions that day or the week before
@@ -233,6 +235,16 @@ class Digest:
     languages: list[Count]
     crisis: list[Crisis]  # kinds mentioned that day or the week before
     health: Health
+    overdue_total: int | None = None  # every overdue opinion (None: len(overdue))
+
+    @property
+    def overdue_count(self) -> int:
+        return len(self.overdue) if self.overdue_total is None else self.overdue_total
+
+    @property
+    def overdue_threshold(self) -> str:
+        """Opinions created at or before this UTC time and unanswered at reference are overdue."""
+        return iso(parse_iso(self.reference) - timedelta(hours=self.overdue_hours))
 
     @property
     def empty(self) -> bool:
@@ -407,11 +419,15 @@ def build_digest(db: sqlite_utils.Database, day: date | str, overdue_hours: floa
     keywords, rising = _keywords(db, prev_start, end, day_s, received,
                                  tagger.rules.stop_nouns | LATIN_STOP)
     crisis = _crisis(q.opinion_texts(db, prev_start, end), day_s, tagger,
-                     quote=lambda ids: q.opinions_by_id(db, ids))
+                     quote=lambda ids: q.opinions_by_id(db, ids),
+                     tagged=q.crisis_counts(db, prev_start, end),
+                     firsts=q.crisis_firsts(db, start, end, CRISIS_EXAMPLES))
 
     # overdue at the reference time
     threshold = iso(parse_iso(reference) - timedelta(hours=overdue_hours))
-    overdue = [OverdueItem(*r) for r in q.overdue(db, reference, threshold)]
+    overdue = [OverdueItem(*r) for r in q.overdue(db, reference, threshold, OVERDUE_SHOWN)]
+    overdue_total = (len(overdue) if len(overdue) < OVERDUE_SHOWN
+                     else q.overdue_count(db, reference, threshold))
 
     return Digest(
         day=day_s, start=start, end=end, reference=reference, generated_at=now_s,
@@ -419,7 +435,7 @@ def build_digest(db: sqlite_utils.Database, day: date | str, overdue_hours: floa
         accounts=accounts, overdue=overdue, keywords=keywords, rising=rising,
         districts=districts, no_district=no_district, categories=categories,
         languages=languages, crisis=crisis,
-        health=_health(db, start, end, youtube_quota),
+        health=_health(db, start, end, youtube_quota), overdue_total=overdue_total,
     )
 
 
@@ -452,24 +468,37 @@ def _keywords(db: sqlite_utils.Database, start: str, end: str, day: str, n_today
 
 
 def _crisis(texts: Iterable[Mapping], day: str, tagger: Tagger,
-            quote: Callable[[list[str]], Mapping[str, Mapping]] | None = None) -> list[Crisis]:
+            quote: Callable[[list[str]], Mapping[str, Mapping]] | None = None,
+            tagged: Iterable[tuple[str, str, int]] = (),
+            firsts: Iterable[Mapping] = ()) -> list[Crisis]:
     """Crisis kinds mentioned on the day or the week before; alert on a sharp rise.
 
-    texts: rows with id, seoul_day, text, oldest first; quote(ids) -> the example fields of
-    those ids (account, url, ...), else the rows carry them."""
+    tagged: (seoul_day, kind, count) of the opinions tagged at ingest (comments.crisis);
+    firsts: the day's first CRISIS_EXAMPLES of those per kind (id, crisis, created_at);
+    texts: the opinions never tagged (comments.crisis IS NULL), rows with id, seoul_day,
+    created_at, text, oldest first, run through tagger.crisis here. quote(ids) -> the example
+    fields of those ids (account, url, ...), else the rows carry them."""
     today: Counter[str] = Counter()
     prev: Counter[str] = Counter()
+    for on_day, kind, n in tagged:
+        (today if on_day == day else prev)[kind] += n
     picked: dict[str, list[Mapping]] = {}
+    for r in firsts:
+        picked.setdefault(r["crisis"], []).append(r)
+    untagged: Counter[str] = Counter()
     for r in texts:
         kind = tagger.crisis(r["text"])
         if kind is None:
             continue
         if r["seoul_day"] == day:
             today[kind] += 1
-            if today[kind] <= CRISIS_EXAMPLES:
+            untagged[kind] += 1
+            if untagged[kind] <= CRISIS_EXAMPLES:
                 picked.setdefault(kind, []).append(r)
         else:
             prev[kind] += 1
+    picked = {kind: sorted(rows, key=lambda r: (r["created_at"], r["id"]))[:CRISIS_EXAMPLES]
+              for kind, rows in picked.items()}
     if quote is not None:
         found = quote([r["id"] for rows in picked.values() for r in rows])
         picked = {kind: [found[r["id"]] for r in rows] for kind, rows in picked.items()}

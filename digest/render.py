@@ -15,6 +15,8 @@ import csv
 import importlib.util
 import io
 import logging
+from collections.abc import Iterable
+from dataclasses import astuple
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -25,16 +27,17 @@ import sqlite_utils
 from digest.build import (
     CRISIS_MIN_COUNT,
     CRISIS_MIN_RATIO,
+    OVERDUE_SHOWN,
     PREVIOUS_DAYS,
     RISING_MIN_COUNT,
     RISING_MIN_RATIO,
     Digest,
     build_digest,
 )
+from store.digest_queries import overdue_rows
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 CHART_NAMES = ("daily", "platforms", "districts", "categories", "keywords")
-OVERDUE_SHOWN = 50  # rows of the overdue list in the HTML / Markdown (the CSV has them all)
 ACCOUNTS_SHOWN = 44
 CSV_COLUMNS = ("received_seoul", "hours_open", "platform", "account", "account_name",
                "department", "status", "url", "text", "id")
@@ -290,26 +293,41 @@ def render_markdown(d: Digest) -> str:
     return _env(autoescape=False).get_template("digest.md.j2").render(d=d)
 
 
-def write_overdue_csv(d: Digest, path: Path) -> None:
-    """The overdue list, oldest first, UTF-8 with BOM (Excel opens the Korean text right)."""
+def write_overdue_csv(d: Digest, path: Path, rows: Iterable[tuple] | None = None) -> None:
+    """The overdue list, oldest first, UTF-8 with BOM (Excel opens the Korean text right).
+
+    rows: every overdue opinion as store.digest_queries.overdue_rows tuples (streamed, not
+    held); None: the digest's own list (only the first OVERDUE_SHOWN when there are more)."""
+    if rows is None:
+        rows = (astuple(o) for o in d.overdue)
     with open(path, "w", encoding="utf-8-sig", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(CSV_COLUMNS)
-        for o in d.overdue:
-            writer.writerow([o.seoul_time, f"{o.hours_open:.1f}", o.platform, o.account,
-                             o.account_name, o.department or "", o.status, o.url or "", o.text,
-                             o.id])
+        # OverdueItem order: id, created_at, seoul_time, hours_open, platform, account,
+        # account_name, department, status, url, text
+        writer.writerows(
+            (seoul, f"{hours:.1f}", platform, account, name, department or "", status,
+             url or "", text, oid)
+            for oid, _, seoul, hours, platform, account, name, department, status, url, text
+            in rows)
 
 
-def write_files(d: Digest, out_dir: str | Path) -> list[Path]:
-    """Write DATE.html, DATE.md and DATE-overdue.csv of a built digest into out_dir."""
+def write_files(d: Digest, out_dir: str | Path,
+                db: sqlite_utils.Database | None = None) -> list[Path]:
+    """Write DATE.html, DATE.md and DATE-overdue.csv of a built digest into out_dir.
+
+    db: the digest's database, read again for the full overdue CSV (without it the CSV has
+    only the digest's first OVERDUE_SHOWN rows)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     html, md, csv_path = (out / f"{d.day}.html", out / f"{d.day}.md",
                           out / f"{d.day}-overdue.csv")
     html.write_text(render_html(d), encoding="utf-8")
     md.write_text(render_markdown(d), encoding="utf-8")
-    write_overdue_csv(d, csv_path)
+    rows = None
+    if db is not None and d.overdue_count > len(d.overdue):
+        rows = overdue_rows(db, d.reference, d.overdue_threshold)
+    write_overdue_csv(d, csv_path, rows)
     return [html, md, csv_path]
 
 
@@ -318,5 +336,8 @@ def write_digest(db: sqlite_utils.Database, day: date | str, out_dir: str | Path
     """Build the digest of one Seoul day and write its three files; returns their paths.
 
     `now` (default: the clock) caps the reference time: the demo passes its simulated clock.
+    The overdue CSV streams every overdue opinion from the database (the digest holds only
+    the first OVERDUE_SHOWN).
     """
-    return write_files(build_digest(db, day, overdue_hours=overdue_hours, now=now), out_dir)
+    d = build_digest(db, day, overdue_hours=overdue_hours, now=now)
+    return write_files(d, out_dir, db)

@@ -58,6 +58,7 @@ def make_comment(ctx: Context, *, native_id: str, post_native: str | None,
         created_at=created_at,
         district=tagger.district(body) if tagger and citizen else None,
         category=tagger.category(body) if tagger and citizen else None,
+        crisis=(tagger.crisis(body) or "") if tagger and citizen else None,
         edited_at=edited_at, like_count=as_int(like_count), reply_count=as_int(reply_count),
         url=url, deleted=int(deleted), hidden=int(hidden),
     )

@@ -46,6 +46,9 @@ class Comment:
     created_at: str  # ISO-8601 UTC
     district: str | None = None
     category: str | None = None
+    # citizens': the crisis kind (Tagger.crisis), '' when none; NULL: official, no tagger, or
+    # stored before migration 7 (the digest tests those texts itself)
+    crisis: str | None = None
     edited_at: str | None = None
     like_count: int | None = None
     reply_count: int | None = None

@@ -135,7 +135,7 @@ _UNREADABLE = ""
 Normalized = tuple[list[Prepared], list[tuple[Quarantine, dict]], "list[tuple[int, int]] | None"]
 
 # Part of every item hash: a change of the normalizers' output must change it (bump it).
-NORMALIZE_VERSION = "2026-11-26.1"  # comments.keywords
+NORMALIZE_VERSION = "2026-11-27.1"  # comments.crisis
 
 
 def normalize_prepared(normalize: PageNormalizer, page: Page, ctx: Context,

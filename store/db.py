@@ -371,6 +371,32 @@ MIGRATIONS: list[str] = [
     LEFT JOIN cases k ON k.comment_id = c.id
     WHERE c.is_official = 0 AND c.deleted = 0;
     """,
+    # 7: crisis words tagged once, at ingest (Tagger.crisis, next to district and category):
+    # the digest counts comments.crisis in SQL instead of running the regexes over a week of
+    # texts. '' = tagged, no crisis; NULL = official, or stored before this migration and not
+    # updated since (the digest tests those texts itself). `opinions` as in migration 6, plus
+    # `crisis` (the views built on it read it by name, so they need no change).
+    """
+    ALTER TABLE comments ADD COLUMN crisis TEXT;
+    DROP VIEW opinions;
+    CREATE VIEW opinions AS
+    SELECT c.id, c.platform, c.account, c.post_id, c.parent_id, c.author_key, c.text, c.lang,
+           c.district, c.category, c.created_at,
+           date(c.created_at, '+9 hours') AS seoul_day,
+           c.like_count, c.url,
+           COALESCE(k.status, CASE WHEN a.answer_id IS NOT NULL THEN 'answered'
+                                   ELSE 'received' END) AS status,
+           k.status AS staff_status, k.department AS assigned_department, k.note AS staff_note,
+           a.answer_id, a.first_response_at,
+           CAST(round((julianday(a.first_response_at) - julianday(c.created_at)) * 1440)
+                AS INTEGER) AS response_minutes,
+           c.hidden, k.updated_by AS staff_by, k.updated_at AS staff_at, c.keywords,
+           c.crisis
+    FROM comments c
+    LEFT JOIN answers a ON a.comment_id = c.id
+    LEFT JOIN cases k ON k.comment_id = c.id
+    WHERE c.is_official = 0 AND c.deleted = 0;
+    """,
 ]
 
 

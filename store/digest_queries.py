@@ -4,7 +4,8 @@ Every function takes a UTC window [start, end) as ISO-8601 strings ('2026-11-23T
 so the range conditions reach `comments_created` / `comments_account_created` and only the
 rows of that window are visited. Grouping happens here; the digest only sees aggregates,
 except for `opinion_keywords` (per opinion, counted in Python: faster than in SQL),
-`opinion_texts` (crisis words are regexes) and the overdue list.
+`opinion_texts` (crisis words of rows stored before comments.crisis: regexes) and the
+overdue list (its first rows; `overdue_rows` streams all of them for the CSV).
 
 "Answered" in every query means: an official answer in the thread that was posted before the
 end of the opinion's own Seoul day (or before `now`, if that is earlier), or a staff status of
@@ -13,6 +14,7 @@ answered/resolved. So each day is judged the same way: answered the same Seoul d
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 
 import sqlite_utils
 
@@ -121,12 +123,43 @@ def opinion_texts_without_keywords(db: sqlite_utils.Database, start: str, end: s
     return db.execute(sql, {"start": start, "end": end, "day": day}).fetchall()
 
 
-def opinion_texts(db: sqlite_utils.Database, start: str, end: str) -> list[sqlite3.Row]:
-    """id, seoul_day, text of the opinions of a window (crisis words), oldest first (rows
-    read by column name; `opinions_by_id` has the rest of the few the digest quotes)."""
+def crisis_counts(db: sqlite_utils.Database, start: str, end: str) -> list[tuple[str, str, int]]:
+    """(seoul_day, crisis kind, opinions) of the window's opinions tagged at ingest
+    (comments.crisis; '' = tagged, no crisis, and NULL = never tagged are left out)."""
     sql = """
-    SELECT id, seoul_day, text FROM opinions
-    WHERE created_at >= :start AND created_at < :end
+    SELECT seoul_day, crisis, count(*) FROM opinions
+    WHERE created_at >= :start AND created_at < :end AND crisis <> ''
+    GROUP BY seoul_day, crisis
+    """
+    return db.execute(sql, {"start": start, "end": end}).fetchall()
+
+
+def crisis_firsts(db: sqlite_utils.Database, start: str, end: str,
+                  n: int) -> list[sqlite3.Row]:
+    """id, crisis, created_at of the first `n` opinions (oldest first) of each crisis kind
+    tagged at ingest in the window (the digest's examples)."""
+    sql = """
+    SELECT id, crisis, created_at FROM (
+        SELECT id, crisis, created_at,
+               row_number() OVER (PARTITION BY crisis ORDER BY created_at, id) AS rn
+        FROM opinions
+        WHERE created_at >= :start AND created_at < :end AND crisis <> ''
+    ) WHERE rn <= :n
+    ORDER BY created_at, id
+    """
+    cursor = db.conn.cursor()
+    cursor.row_factory = sqlite3.Row
+    return cursor.execute(sql, {"start": start, "end": end, "n": n}).fetchall()
+
+
+def opinion_texts(db: sqlite_utils.Database, start: str, end: str) -> list[sqlite3.Row]:
+    """id, seoul_day, created_at, text of the window's opinions never tagged for crisis words
+    (comments.crisis IS NULL: stored before migration 7; the digest runs the regexes on
+    those), oldest first (rows read by column name; `opinions_by_id` has the rest of the few
+    the digest quotes)."""
+    sql = """
+    SELECT id, seoul_day, created_at, text FROM opinions
+    WHERE created_at >= :start AND created_at < :end AND crisis IS NULL
     ORDER BY created_at, id
     """
     cursor = db.conn.cursor()
@@ -147,10 +180,25 @@ def opinions_by_id(db: sqlite_utils.Database, ids: list[str]) -> dict[str, dict]
     return {r["id"]: r for r in db.query(sql, ids)}
 
 
-def overdue(db: sqlite_utils.Database, ref: str, threshold: str) -> list[tuple]:
+_OVERDUE_WHERE = f"""
+    WHERE o.created_at <= :threshold
+      AND (o.staff_status IS NULL OR o.staff_status NOT IN ({_CLOSED}))
+      AND (o.first_response_at IS NULL OR o.first_response_at >= :ref)
+"""
+
+
+def overdue_count(db: sqlite_utils.Database, ref: str, threshold: str) -> int:
+    """How many opinions created at or before `threshold` are still unanswered at `ref`."""
+    sql = f"SELECT count(*) FROM opinions o {_OVERDUE_WHERE}"
+    return db.execute(sql, {"ref": ref, "threshold": threshold}).fetchone()[0]
+
+
+def overdue_rows(db: sqlite_utils.Database, ref: str, threshold: str,
+                 limit: int | None = None) -> Iterator[tuple]:
     """Opinions created at or before `threshold` and still unanswered at `ref`, oldest first,
-    as tuples in the field order of digest.build.OverdueItem (there may be many: tuples and
-    the Seoul time made here are ~5x cheaper than dicts and a strptime per row).
+    as tuples in the field order of digest.build.OverdueItem, streamed from a cursor (there
+    may be many: the digest's CSV writes them as they come; tuples and the Seoul time made
+    here are ~5x cheaper than dicts and a strptime per row). `limit`: only the first rows.
 
     Unanswered at ref: no official answer before ref and no closing staff status
     (answered, resolved, dismissed).
@@ -163,12 +211,19 @@ def overdue(db: sqlite_utils.Database, ref: str, threshold: str) -> list[tuple]:
            COALESCE(o.assigned_department, a.department) AS department,
            COALESCE(o.staff_status, 'received') AS status, o.url, o.text
     FROM opinions o LEFT JOIN accounts a ON a.key = o.account
-    WHERE o.created_at <= :threshold
-      AND (o.staff_status IS NULL OR o.staff_status NOT IN ({_CLOSED}))
-      AND (o.first_response_at IS NULL OR o.first_response_at >= :ref)
+    {_OVERDUE_WHERE}
     ORDER BY o.created_at, o.id
+    LIMIT :limit
     """
-    return db.execute(sql, {"ref": ref, "threshold": threshold}).fetchall()
+    cursor = db.conn.cursor()  # its own cursor: other queries may run while this one streams
+    yield from cursor.execute(sql, {"ref": ref, "threshold": threshold,
+                                    "limit": -1 if limit is None else limit})
+
+
+def overdue(db: sqlite_utils.Database, ref: str, threshold: str,
+            limit: int | None = None) -> list[tuple]:
+    """`overdue_rows` as a list."""
+    return list(overdue_rows(db, ref, threshold, limit))
 
 
 def runs_summary(db: sqlite_utils.Database, start: str, end: str) -> list[dict]:

@@ -71,6 +71,10 @@ OPINIONS = [
 # Opinions stored before comments.keywords existed (NULL): the digest analyses their text.
 # The others carry keywords as the normalizer makes them (normalize.common.with_tokens).
 STORED_BEFORE_KEYWORDS = {"p1", "p2", "p3"}
+# Opinions stored before comments.crisis existed (NULL): the digest runs the crisis regexes on
+# their text; the others carry the kind ('' for none) as normalize.common.make_comment sets it.
+# d2 (untagged) sits between d1 and d3 (tagged): the examples merge both, oldest first.
+STORED_BEFORE_CRISIS = {"p1", "p2", "p3", "d2", "d5"}
 
 
 class Clock:
@@ -86,6 +90,7 @@ class Clock:
 def build_known_db(path: Path, accounts) -> None:
     """The database of OPINIONS, with runs, a completeness gap and YouTube quota."""
     db = connect(path)
+    tagger = digest_build._tagger(str(digest_build.RULES_PATH))
     clock = Clock("2026-11-24T01:00:00Z")
     writer = Writer(db, clock=clock)
     writer.sync_accounts(accounts)
@@ -103,7 +108,8 @@ def build_known_db(path: Path, accounts) -> None:
                 post_id=posts[0].id, parent_id=None, author_key=f"k-{oid}", author_name=None,
                 is_official=0, text=text, lang=lang, created_at=created, district=district,
                 category=category, url=f"https://example.org/{oid}",
-                keywords=None if oid in STORED_BEFORE_KEYWORDS else keywords_many([text])[0]))
+                keywords=None if oid in STORED_BEFORE_KEYWORDS else keywords_many([text])[0],
+                crisis=None if oid in STORED_BEFORE_CRISIS else (tagger.crisis(text) or "")))
             if answered:
                 records.append(Comment(
                     id=f"{platform}:a-{oid}", platform=platform, account=acc,

@@ -144,3 +144,18 @@ def test_html_renders_in_headless_chromium(files, tmp_path):
         assert im.size == (1200, 3000)
         colors = im.convert("RGB").resize((300, 750)).getcolors(maxcolors=1_000_000)
     assert len(colors) > 100  # text, charts and tables, not a blank page
+
+
+def test_digest_holds_the_first_overdue_csv_streams_all(known_db, tmp_path, monkeypatch, files):
+    """More overdue opinions than the digest holds: the count and the CSV still have them all,
+    in the same order and content as when the digest holds them all."""
+    from digest import build as digest_build
+
+    monkeypatch.setattr(digest_build, "OVERDUE_SHOWN", 2)
+    db = connect(known_db)
+    d = build_digest(db, DAY, now=NOW)
+    assert [o.id for o in d.overdue] == ["youtube:o2", "facebook:o1"] and d.overdue_count == 3
+    paths = write_digest(db, DAY, tmp_path, now=NOW)
+    db.conn.close()
+    csv_path = next(p for p in paths if p.suffix == ".csv")
+    assert csv_path.read_bytes() == files[".csv"].read_bytes()

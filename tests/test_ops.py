@@ -20,7 +20,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 import run_pipeline
 from pipeline.lock import EXIT_LOCKED, Locked, RunLock
 from pipeline.ops import ScheduleConfig, build_scheduler
-from simulator import Fault, World
+from simulator import Fault
 from simulator.transport import SimRequest
 from simulator.x import Server as XServer
 from store import queries

@@ -141,3 +141,49 @@ def test_keywords_migration_adds_the_column_and_keeps_the_views(tmp_path):
         db.execute(f"SELECT * FROM {view}").fetchall()
     db.execute("UPDATE comments SET keywords = '침수' WHERE id = 'x:9'")
     assert db.execute("SELECT keywords FROM opinions").fetchone() == ("침수",)
+
+
+def test_crisis_migration_adds_the_column_and_keeps_the_views(tmp_path):
+    """Migration 7: comments.crisis (NULL for rows stored before), exposed by `opinions`;
+    the views built on `opinions` still work."""
+    import sqlite_utils
+
+    path = tmp_path / "v6.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    assert migrate(sqlite_utils.Database(conn), target=6) == 6
+    conn.execute("INSERT INTO comments (id, platform, account, native_id, text, lang, "
+                 "created_at, content_hash, first_seen, last_seen) VALUES "
+                 "('x:9', 'x', 'x_seoul_bus', '9', '침수됐어요', 'ko', '2026-11-24T00:00:00Z', "
+                 "1, '2026-11-24T00:00:00Z', '2026-11-24T00:00:00Z')")
+    conn.close()
+    db = connect(path)
+    assert schema_version(db) == len(MIGRATIONS) >= 7
+    assert db.execute("SELECT crisis, status FROM opinions WHERE id = 'x:9'").fetchone() == (
+        None, "received")
+    for view in ("center", "daily_stats", "reflection"):
+        db.execute(f"SELECT * FROM {view}").fetchall()
+    db.execute("UPDATE comments SET crisis = 'flooding' WHERE id = 'x:9'")
+    assert db.execute("SELECT crisis FROM opinions").fetchone() == ("flooding",)
+
+
+def test_make_comment_tags_crisis_for_citizens_only():
+    from dataclasses import replace as dc_replace
+    from pathlib import Path
+
+    from normalize.common import make_comment
+    from normalize.schema import Context
+    from normalize.tags import Tagger, load_rules
+
+    rules = Path(__file__).resolve().parent.parent / "config" / "rules.yaml"
+    ctx = Context(platform="x", account="x_seoul_bus", secret=b"s" * 32,
+                  tagger=Tagger(load_rules(rules)))
+
+    def made(text: str, official: bool = False, c: Context = ctx):
+        return make_comment(c, native_id="1", post_native=None, parent_native=None,
+                            author_id=None, author_name=None, is_official=official, text=text,
+                            created_at="2026-11-24T00:00:00Z").crisis
+
+    assert made("지하차도가 침수됐어요") == "flooding"
+    assert made("버스 시간 문의") == ""  # tagged, no crisis
+    assert made("지하차도가 침수됐어요", official=True) is None
+    assert made("지하차도가 침수됐어요", c=dc_replace(ctx, tagger=None)) is None

@@ -182,7 +182,7 @@ def test_replay_records_whole() -> None:
                 "gasping for breath. But here is #chromedevsummit packing it and shooting at me "
                 "as one bullet. I really appreciate the work you guys are doing here.",
         "lang": "en", "created_at": "2019-11-14T23:31:33Z", "district": None,
-        "category": None, "edited_at": None, "like_count": 0, "reply_count": 2,
+        "category": None, "crisis": None, "edited_at": None, "like_count": 0, "reply_count": 2,
         "url": f"https://www.youtube.com/watch?v={VIDEO}&lc=UgwI_ylXVnzPS8Q-oAV4AaABAg",
         "deleted": 0, "hidden": 0, "tokens": None, "keywords": None,
     }
