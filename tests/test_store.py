@@ -120,50 +120,29 @@ def test_answers_derive_from_threads_in_any_order(tmp_path):
     assert minutes == 120
 
 
-def test_keywords_migration_adds_the_column_and_keeps_the_views(tmp_path):
-    """Migration 5: comments.keywords (NULL for rows stored before), exposed by `opinions`;
-    the views built on `opinions` still work."""
+@pytest.mark.parametrize("before, column, value", [(4, "keywords", "침수"),
+                                                   (6, "crisis", "flooding")])
+def test_column_migrations_keep_the_views(tmp_path, before, column, value):
+    """Migrations 5 and 7 add comments.keywords / comments.crisis (NULL for rows stored
+    before), exposed by `opinions`; the views built on `opinions` still work."""
     import sqlite_utils
 
-    path = tmp_path / "v4.db"
+    path = tmp_path / f"v{before}.db"
     conn = sqlite3.connect(path, isolation_level=None)
-    assert migrate(sqlite_utils.Database(conn), target=4) == 4
+    assert migrate(sqlite_utils.Database(conn), target=before) == before
     conn.execute("INSERT INTO comments (id, platform, account, native_id, text, lang, "
                  "created_at, content_hash, first_seen, last_seen) VALUES "
                  "('x:9', 'x', 'x_seoul_bus', '9', '침수됐어요', 'ko', '2026-11-24T00:00:00Z', "
                  "1, '2026-11-24T00:00:00Z', '2026-11-24T00:00:00Z')")
     conn.close()
     db = connect(path)
-    assert schema_version(db) == len(MIGRATIONS) >= 5
-    assert db.execute("SELECT keywords, status FROM opinions WHERE id = 'x:9'").fetchone() == (
+    assert schema_version(db) == len(MIGRATIONS) > before
+    assert db.execute(f"SELECT {column}, status FROM opinions WHERE id = 'x:9'").fetchone() == (
         None, "received")
     for view in ("center", "daily_stats", "reflection"):
         db.execute(f"SELECT * FROM {view}").fetchall()
-    db.execute("UPDATE comments SET keywords = '침수' WHERE id = 'x:9'")
-    assert db.execute("SELECT keywords FROM opinions").fetchone() == ("침수",)
-
-
-def test_crisis_migration_adds_the_column_and_keeps_the_views(tmp_path):
-    """Migration 7: comments.crisis (NULL for rows stored before), exposed by `opinions`;
-    the views built on `opinions` still work."""
-    import sqlite_utils
-
-    path = tmp_path / "v6.db"
-    conn = sqlite3.connect(path, isolation_level=None)
-    assert migrate(sqlite_utils.Database(conn), target=6) == 6
-    conn.execute("INSERT INTO comments (id, platform, account, native_id, text, lang, "
-                 "created_at, content_hash, first_seen, last_seen) VALUES "
-                 "('x:9', 'x', 'x_seoul_bus', '9', '침수됐어요', 'ko', '2026-11-24T00:00:00Z', "
-                 "1, '2026-11-24T00:00:00Z', '2026-11-24T00:00:00Z')")
-    conn.close()
-    db = connect(path)
-    assert schema_version(db) == len(MIGRATIONS) >= 7
-    assert db.execute("SELECT crisis, status FROM opinions WHERE id = 'x:9'").fetchone() == (
-        None, "received")
-    for view in ("center", "daily_stats", "reflection"):
-        db.execute(f"SELECT * FROM {view}").fetchall()
-    db.execute("UPDATE comments SET crisis = 'flooding' WHERE id = 'x:9'")
-    assert db.execute("SELECT crisis FROM opinions").fetchone() == ("flooding",)
+    db.execute(f"UPDATE comments SET {column} = ? WHERE id = 'x:9'", [value])
+    assert db.execute(f"SELECT {column} FROM opinions").fetchone() == (value,)
 
 
 def test_make_comment_tags_crisis_for_citizens_only():
