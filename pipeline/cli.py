@@ -86,6 +86,7 @@ def run_collect(args: argparse.Namespace, simulate: bool,
         if getattr(args, "replay", None):  # recorded traffic has placeholders, not tokens
             environ = {**simulated_environ(accounts), **environ}
     writer = Writer(open_db(args))
+    check_origin(writer, args.db, "simulated" if simulate else "live")
     if writer.close_dead_runs():
         log.warning("closed runs left 'running' by a process that died; they show as 'aborted'")
     progress = Progress() if sys.stderr.isatty() else None
@@ -127,6 +128,20 @@ class Progress:
             sys.stderr.write("\r\x1b[K")
             log_line(account, result)
         return on_result
+
+
+def check_origin(writer, path: str, origin: str) -> None:
+    """One database holds either the simulator's invented opinions or real ones, never both."""
+    from store import queries
+
+    held = queries.meta(writer.db, "origin")
+    if held is None:
+        writer.set_meta("origin", origin)
+    elif held != origin:
+        mix = ("invented opinions into real ones" if origin == "simulated"
+               else "real opinions into the demo's")
+        raise UsageError(f"{path} holds {held} data; a {origin} collect would mix {mix}: "
+                         "use another --db (or $SMC_DB)")
 
 
 def capped_sleep(limit: float) -> Callable[[float], None]:

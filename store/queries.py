@@ -95,3 +95,9 @@ def integrity(db: sqlite_utils.Database) -> str:
     """PRAGMA integrity_check: 'ok' or the first problems found."""
     rows = db.execute("PRAGMA integrity_check").fetchall()
     return "; ".join(r[0] for r in rows[:5])
+
+
+def meta(db: sqlite_utils.Database, key: str) -> str | None:
+    """One bookkeeping value of table `meta`, or None."""
+    row = db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+    return row[0] if row else None

@@ -378,6 +378,12 @@ class Writer:
                          "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (str(top),))
         return changed
 
+    def set_meta(self, key: str, value: str) -> None:
+        """Remember one bookkeeping value (table `meta`)."""
+        with self.db.atomic():
+            self.db.conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) "
+                                 "DO UPDATE SET value = excluded.value", (key, value))
+
     def purge_raw(self, older_than: str) -> int:
         """Delete raw payloads fetched before `older_than` (ISO UTC): the only unmasked copy."""
         with self.db.atomic():

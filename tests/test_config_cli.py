@@ -127,3 +127,18 @@ def test_help_runs_as_a_program():
     out = subprocess.run([sys.executable, "run_pipeline.py", "collect", "--help"], cwd=ROOT,
                          capture_output=True, text=True, check=True).stdout
     assert "--simulate" in out and "--account" in out
+
+
+def test_demo_and_live_data_never_share_a_database(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SMC_AUTHOR_KEY", "k" * 32)
+    for name in ("X_BEARER_TOKEN", "IG_ACCESS_TOKEN", "YOUTUBE_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    live, demo = str(tmp_path / "live.db"), str(tmp_path / "demo.db")
+    assert run_pipeline.main(["--db", live, "collect", "--platform", "x"]) == 0
+    assert run_pipeline.main(["--db", live, "collect", "--simulate", "--account",
+                              "x_seoul_bus"]) == 2
+    assert "holds live data" in capsys.readouterr().err
+    assert run_pipeline.main(["--db", demo, "collect", "--simulate", "--account",
+                              "x_seoul_bus"]) == 0
+    assert run_pipeline.main(["--db", demo, "collect", "--platform", "x"]) == 2
+    assert "holds simulated data" in capsys.readouterr().err
