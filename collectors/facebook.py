@@ -22,7 +22,8 @@ from __future__ import annotations
 from typing import Any, Iterator, Mapping
 
 from collectors.base import Cursor, Page
-from collectors.graph import GraphClient, GraphCollector, iso, parse_graph_time
+from collectors.graph import GraphClient, GraphCollector, parse_graph_time
+from normalize.schema import utc_iso
 from pipeline.config import Account
 
 POST_FIELDS = ("id,message,created_time,updated_time,permalink_url,"
@@ -74,7 +75,7 @@ class FacebookCollector(GraphCollector):
         for post_id in scan:
             yield from self._comments(client, page_id, post_id)
         if newest is not None and newest != previous:
-            yield Page(kind="post", items=[], cursor=Cursor("posts", iso(newest)), requests=0)
+            yield Page(kind="post", items=[], cursor=Cursor("posts", utc_iso(newest)), requests=0)
 
     def _comments(self, client: GraphClient, page_id: str, post_id: str) -> Iterator[Page]:
         """Every comment and reply of one post, oldest first; the last page closes the scan."""

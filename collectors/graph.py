@@ -60,6 +60,7 @@ from collectors.base import (
 )
 from collectors.http import DEFAULT_TIMEOUT, Transport
 from collectors.retry import with_retries
+from normalize.schema import parse_datetime, utc_iso
 
 log = logging.getLogger(__name__)
 
@@ -96,20 +97,11 @@ def parse_graph_time(value: Any) -> datetime | None:
     """A Graph time ('2021-08-10T18:45:03+0000') as an aware datetime, None if unusable."""
     if not isinstance(value, str) or not value:
         return None
-    text = value.strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    if len(text) > 5 and text[-5] in "+-" and text[-3] != ":":
-        text = text[:-2] + ":" + text[-2:]
     try:
-        parsed = datetime.fromisoformat(text)
+        parsed = parse_datetime(value)
     except ValueError:
         return None
     return parsed if parsed.tzinfo else None
-
-
-def iso(value: datetime) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class GraphClient:
@@ -256,7 +248,7 @@ class GraphClient:
 
     def _retry_after(self, minutes: float | None) -> str:
         now = self._now()
-        return iso(now + timedelta(minutes=minutes if minutes else DEFAULT_RETRY_MINUTES))
+        return utc_iso(now + timedelta(minutes=minutes if minutes else DEFAULT_RETRY_MINUTES))
 
     def _now(self) -> datetime:
         value = self.clock() if self.clock else None

@@ -22,7 +22,8 @@ from datetime import datetime
 from typing import Any, Iterator, Mapping
 
 from collectors.base import Cursor, Page
-from collectors.graph import GraphClient, GraphCollector, iso, parse_graph_time
+from collectors.graph import GraphClient, GraphCollector, parse_graph_time
+from normalize.schema import utc_iso
 from pipeline.config import Account
 
 MEDIA_FIELDS = "id,caption,timestamp,permalink,comments_count,like_count,media_type"
@@ -77,10 +78,10 @@ class InstagramCollector(GraphCollector):
             for media_id in partial:
                 yield from self._comments(client, media_id, state, stop_at=seen_comment)
         if state["newest"] is not None and state["newest"] != seen_comment:
-            yield Page(kind="comment", items=[], cursor=Cursor("comments", iso(state["newest"])),
-                       requests=0)
+            cursor = Cursor("comments", utc_iso(state["newest"]))
+            yield Page(kind="comment", items=[], cursor=cursor, requests=0)
         if newest is not None and newest != previous:
-            yield Page(kind="post", items=[], cursor=Cursor("media", iso(newest)), requests=0)
+            yield Page(kind="post", items=[], cursor=Cursor("media", utc_iso(newest)), requests=0)
 
     def _comments(self, client: GraphClient, media_id: str, state: dict,
                   stop_at: datetime | None) -> Iterator[Page]:

@@ -107,14 +107,19 @@ def utc_iso(value: datetime) -> str:
     return f"{at.year:04d}-{at:%m-%dT%H:%M:%S}Z"  # %Y gives '1', not '0001', for year 1
 
 
-def parse_time(text: str) -> str:
-    """Any ISO-8601 / Graph time ('2021-08-10T18:45:03+0000', '...Z', fractions) to UTC ISO."""
+def parse_datetime(text: str) -> datetime:
+    """Any ISO-8601 / Graph time ('2021-08-10T18:45:03+0000', '...Z', fractions) as a datetime."""
     value = text.strip()
     if value.endswith("Z"):
         value = value[:-1] + "+00:00"
     if len(value) > 5 and value[-5] in "+-" and value[-3] != ":":
         value = value[:-2] + ":" + value[-2:]  # Graph's +0000 -> +00:00
+    return datetime.fromisoformat(value)
+
+
+def parse_time(text: str) -> str:
+    """Any ISO-8601 / Graph time to UTC ISO with a Z (ValueError when unusable)."""
     try:
-        return utc_iso(datetime.fromisoformat(value))
+        return utc_iso(parse_datetime(text))
     except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00 is before year 1 in UTC
         raise ValueError(f"time out of range: {text!r}") from None
