@@ -26,11 +26,12 @@ from normalize.graph import (
     graph_time,
     is_official,
     obj,
+    post_head,
     str_id,
     summary_count,
     text_of,
 )
-from normalize.schema import Context, Outcome, RawPage
+from normalize.schema import Context, Outcome, Quarantine, RawPage
 
 
 def normalize_page(page: RawPage, ctx: Context) -> list[tuple[Outcome, dict]]:
@@ -45,15 +46,10 @@ def normalize_page(page: RawPage, ctx: Context) -> list[tuple[Outcome, dict]]:
 
 def normalize_post(item: Any, ctx: Context) -> Outcome:
     """One of the page's own posts."""
-    if not isinstance(item, dict):
-        return quarantine(f"Graph post is a {type(item).__name__}, not an object")
-    native = str_id(item.get("id"))
-    if native is None:
-        return quarantine("Graph post without an id")
-    created = graph_time(item.get("created_time"))
-    if item.get("created_time") is not None and created is None:
-        return quarantine(f"Graph post with a bad created_time {item.get('created_time')!r}",
-                          native)
+    head = post_head(item, "Graph post", "created_time")
+    if isinstance(head, Quarantine):
+        return head
+    native, created = head
     updated = graph_time(item.get("updated_time"))
     return make_post(
         ctx, native_id=native, text=text_of(item.get("message")), created_at=created,

@@ -4,7 +4,8 @@ from __future__ import annotations
 from typing import Any, Mapping
 from urllib.parse import parse_qs, urlsplit
 
-from normalize.schema import Context, parse_time
+from normalize.common import quarantine
+from normalize.schema import Context, Quarantine, parse_time
 
 
 def graph_time(value: Any) -> str | None:
@@ -75,3 +76,16 @@ def fb_ids_from_permalink(url: Any, post_object: str | None) -> tuple[str | None
     if reply and reply.isdigit():
         return f"{post_object}_{reply}", f"{post_object}_{top}"
     return f"{post_object}_{top}", None
+
+
+def post_head(item: Any, label: str, time_key: str) -> tuple[str, str | None] | Quarantine:
+    """A post's or media's native id and creation time, or why it cannot be stored."""
+    if not isinstance(item, dict):
+        return quarantine(f"{label} is a {type(item).__name__}, not an object")
+    native = str_id(item.get("id"))
+    if native is None:
+        return quarantine(f"{label} without an id")
+    created = graph_time(item.get(time_key))
+    if item.get(time_key) is not None and created is None:
+        return quarantine(f"{label} with a bad {time_key} {item.get(time_key)!r}", native)
+    return native, created

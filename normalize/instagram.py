@@ -17,8 +17,8 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from normalize.common import make_comment, make_post, quarantine, with_tokens
-from normalize.graph import graph_time, is_official, obj, str_id, text_of
-from normalize.schema import Context, Outcome, RawPage
+from normalize.graph import graph_time, is_official, obj, post_head, str_id, text_of
+from normalize.schema import Context, Outcome, Quarantine, RawPage
 
 
 def normalize_page(page: RawPage, ctx: Context) -> list[tuple[Outcome, dict]]:
@@ -35,15 +35,10 @@ def normalize_page(page: RawPage, ctx: Context) -> list[tuple[Outcome, dict]]:
 
 def normalize_media(item: Any, ctx: Context) -> Outcome:
     """One media of the account."""
-    if not isinstance(item, dict):
-        return quarantine(f"Instagram media is a {type(item).__name__}, not an object")
-    native = str_id(item.get("id"))
-    if native is None:
-        return quarantine("Instagram media without an id")
-    created = graph_time(item.get("timestamp"))
-    if item.get("timestamp") is not None and created is None:
-        return quarantine(f"Instagram media with a bad timestamp {item.get('timestamp')!r}",
-                          native)
+    head = post_head(item, "Instagram media", "timestamp")
+    if isinstance(head, Quarantine):
+        return head
+    native, created = head
     return make_post(
         ctx, native_id=native, text=text_of(item.get("caption")), created_at=created,
         url=item.get("permalink") if isinstance(item.get("permalink"), str) else None,
