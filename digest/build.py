@@ -319,8 +319,12 @@ def _now(now: datetime | str | None) -> datetime:
 # --- building ------------------------------------------------------------------------------
 def build_digest(db: sqlite_utils.Database, day: date | str, overdue_hours: float = 24,
                  now: datetime | str | None = None, rules_path: str | Path = RULES_PATH,
-                 youtube_quota: int = YOUTUBE_DAILY_QUOTA) -> Digest:
-    """Compute every figure of the digest of one Seoul day."""
+                 youtube_quota: int = YOUTUBE_DAILY_QUOTA, rollups: bool = True) -> Digest:
+    """Compute every figure of the digest of one Seoul day.
+
+    rollups: read the per-day rollups the store keeps (store/db.py ROLLUPS_DOC) for every
+    window that ends by `now`; False reads the opinions themselves (the reference the tests
+    hold the rollups to; slow at a million rows)."""
     d = as_day(day)
     start, end = day_window(d)
     prev_start = iso(parse_iso(start) - timedelta(days=PREVIOUS_DAYS))
@@ -332,7 +336,17 @@ def build_digest(db: sqlite_utils.Database, day: date | str, overdue_hours: floa
     tagger = _tagger(str(rules_path))
 
     # counts per day, platform, account -> totals, platforms, accounts, daily series
-    counts = pd.DataFrame(q.opinion_counts(db, prev_start, end, now_s),
+    def rolled(lo: str, hi: str) -> bool:
+        """Whether the rollups answer for [lo, hi): they judge answers by the end of each
+        opinion's day, the same as the live queries only once that is past `now`."""
+        return rollups and hi <= now_s and q.whole_days(lo, hi)
+
+    def opinion_counts(lo: str, hi: str) -> list[dict]:
+        if rolled(lo, hi):
+            return q.opinion_counts_rolled(db, lo, hi)
+        return q.opinion_counts(db, lo, hi, now_s)
+
+    counts = pd.DataFrame(opinion_counts(prev_start, start) + opinion_counts(start, end),
                           columns=["seoul_day", "platform", "account", "account_name",
                                    "received", "answered"])
     counts[["received", "answered"]] = counts[["received", "answered"]].fillna(0).astype(int)
@@ -340,8 +354,9 @@ def build_digest(db: sqlite_utils.Database, day: date | str, overdue_hours: floa
     prev = counts[counts.seoul_day != day_s]
 
     def medians(lo: str, hi: str, by: tuple[str, ...]) -> dict:
-        return {tuple(r[k] for k in by): r["median_minutes"]
-                for r in q.response_medians(db, lo, hi, now_s, by)}
+        rows = (q.response_medians_rolled(db, lo, hi, by) if rolled(lo, hi)
+                else q.response_medians(db, lo, hi, now_s, by))
+        return {tuple(r[k] for k in by): r["median_minutes"] for r in rows}
 
     totals = Figures(
         received=int(today.received.sum()), answered=int(today.answered.sum()),
@@ -389,7 +404,8 @@ def build_digest(db: sqlite_utils.Database, day: date | str, overdue_hours: floa
         accounts = groups(("platform", "account"))
 
     # districts, categories, languages: the stored tag columns, grouped in SQL
-    tags = pd.DataFrame(q.tag_counts(db, prev_start, end),
+    whole = rollups and q.whole_days(prev_start, end)  # tags and words do not wait on answers
+    tags = pd.DataFrame((q.tag_counts_rolled if whole else q.tag_counts)(db, prev_start, end),
                         columns=["seoul_day", "district", "category", "lang", "n"])
     tags_today = tags[tags.seoul_day == day_s]
     tags_prev = tags[tags.seoul_day != day_s]
@@ -416,18 +432,24 @@ def build_digest(db: sqlite_utils.Database, day: date | str, overdue_hours: floa
     languages = [c for c in tally("lang") if c.count]
 
     # keywords: stored per opinion at ingest; crisis words: the only texts read
+    untagged, unkeyed = q.untagged_rolled(db, prev_start, end) if whole else (1, 1)
     keywords, rising = _keywords(db, prev_start, end, day_s, received,
-                                 tagger.rules.stop_nouns | LATIN_STOP)
-    crisis = _crisis(q.opinion_texts(db, prev_start, end), day_s, tagger,
-                     quote=lambda ids: q.opinions_by_id(db, ids),
-                     tagged=q.crisis_counts(db, prev_start, end),
-                     firsts=q.crisis_firsts(db, start, end, CRISIS_EXAMPLES))
+                                 tagger.rules.stop_nouns | LATIN_STOP, whole, unkeyed > 0)
+    tagged = (q.crisis_counts_rolled if whole else q.crisis_counts)(db, prev_start, end)
+    crisis = _crisis(q.opinion_texts(db, prev_start, end) if untagged else [], day_s, tagger,
+                     quote=lambda ids: q.opinions_by_id(db, ids), tagged=tagged,
+                     firsts=q.crisis_firsts(db, start, end, CRISIS_EXAMPLES,
+                                            sorted({k for d, k, _ in tagged if d == day_s})))
 
     # overdue at the reference time
     threshold = iso(parse_iso(reference) - timedelta(hours=overdue_hours))
     overdue = [OverdueItem(*r) for r in q.overdue(db, reference, threshold, OVERDUE_SHOWN)]
-    overdue_total = (len(overdue) if len(overdue) < OVERDUE_SHOWN
-                     else q.overdue_count(db, reference, threshold))
+    if len(overdue) < OVERDUE_SHOWN:
+        overdue_total = len(overdue)
+    elif rollups:
+        overdue_total = q.overdue_count_rolled(db, reference, threshold)
+    else:
+        overdue_total = q.overdue_count(db, reference, threshold)
 
     return Digest(
         day=day_s, start=start, end=end, reference=reference, generated_at=now_s,
@@ -440,13 +462,21 @@ def build_digest(db: sqlite_utils.Database, day: date | str, overdue_hours: floa
 
 
 def _keywords(db: sqlite_utils.Database, start: str, end: str, day: str, n_today: int,
-              stop: frozenset[str]) -> tuple[list[Count], list[Rising]]:
-    """Top nouns of the day and nouns rising against the previous week (once per opinion)."""
+              stop: frozenset[str], rolled: bool = False,
+              unkeyed: bool = True) -> tuple[list[Count], list[Rising]]:
+    """Top nouns of the day and nouns rising against the previous week (once per opinion).
+
+    rolled: counts from keyword_days, else from each opinion's comments.keywords; unkeyed:
+    the window may hold opinions stored before keywords were (their texts analysed here)."""
     today: Counter[str] = Counter()
     prev: Counter[str] = Counter()
-    for on_day, words in q.opinion_keywords(db, start, end, day):
-        (today if on_day else prev).update(words.split())  # each once (comments.keywords)
-    old = q.opinion_texts_without_keywords(db, start, end, day)  # stored before keywords were
+    if rolled:
+        for on_day, word, n in q.keyword_counts_rolled(db, start, end, day):
+            (today if on_day else prev)[word] += n
+    else:
+        for on_day, words in q.opinion_keywords(db, start, end, day):
+            (today if on_day else prev).update(words.split())  # each once (comments.keywords)
+    old = q.opinion_texts_without_keywords(db, start, end, day) if unkeyed else []
     if old:
         unique = sorted({text for _, text in old})
         found = dict(zip(unique, keywords_many(unique)))
@@ -518,7 +548,7 @@ def _crisis(texts: Iterable[Mapping], day: str, tagger: Tagger,
 def _health(db: sqlite_utils.Database, start: str, end: str, youtube_quota: int) -> Health:
     """The day's runs, accounts failing now, completeness gaps and YouTube quota."""
     runs = q.runs_summary(db, start, end)
-    status = queries.account_status(db)
+    status = queries.account_status(db, counts=False)
     health = Health(runs=sum(r["runs"] for r in runs), accounts_run=len(runs),
                     accounts_total=len(status))
     for r in runs:

@@ -6,6 +6,99 @@ from pathlib import Path
 
 import sqlite_utils
 
+# --- migration 8's rollups (frozen: they are the text of a shipped migration) --------------
+ROLLUPS_DOC = """
+opinion_days: every opinion (comments with is_official = 0 AND deleted = 0) counted once
+  (n) under its Seoul day, platform, account, district, category, lang and crisis ('' for
+  NULL); untagged = how many of them have crisis NULL (stored before migration 7; they are
+  counted under crisis ''), unkeyed = keywords NULL (stored before migration 5).
+keyword_days: per Seoul day, the opinions whose comments.keywords contain the word.
+answer_days: per Seoul day of the opinion, platform and account, the opinions with a derived
+  answer (table answers), by response minutes when answered before the end of the opinion's
+  Seoul day, else under minutes = -1.
+Counts that fall to 0 keep their row (readers sum, and skip n = 0).
+"""
+
+# '' / -1 when SQLite cannot read the time (e.g. a year before 1000): a trigger must never
+# fail the page's transaction.
+_M8_DAY = "coalesce(date({r}.created_at, '+9 hours'), '')"
+# One opinion's row in opinion_days and keyword_days (keywords: space-joined nouns, turned
+# into a JSON array; a value json_each cannot read adds no keywords rather than failing the
+# page's transaction).
+_M8_COMMENT = """
+    INSERT INTO opinion_days (seoul_day, platform, account, district, category, lang, crisis,
+                              n, untagged, unkeyed)
+    SELECT {day}, {r}.platform, {r}.account, coalesce({r}.district, ''),
+           coalesce({r}.category, ''), {r}.lang, coalesce({r}.crisis, ''), {s},
+           {s} * ({r}.crisis IS NULL), {s} * ({r}.keywords IS NULL)
+    WHERE {r}.is_official = 0 AND {r}.deleted = 0
+    ON CONFLICT DO UPDATE SET n = n + excluded.n, untagged = untagged + excluded.untagged,
+                              unkeyed = unkeyed + excluded.unkeyed;
+    INSERT INTO keyword_days (seoul_day, word, n)
+    SELECT {day}, w.value, {s}
+    FROM json_each(CASE WHEN json_valid({words}) THEN {words} ELSE '[]' END) AS w
+    WHERE {r}.is_official = 0 AND {r}.deleted = 0 AND {r}.keywords <> '' AND w.value <> ''
+    ON CONFLICT DO UPDATE SET n = n + excluded.n;
+    INSERT INTO answer_days (seoul_day, platform, account, minutes, n)
+    SELECT {day}, {r}.platform, {r}.account, {minutes}, {s}
+    FROM answers a WHERE a.comment_id = {r}.id AND {r}.is_official = 0 AND {r}.deleted = 0
+    ON CONFLICT DO UPDATE SET n = n + excluded.n;"""
+_M8_WORDS = ("""('["' || replace(replace(replace({r}.keywords, '\\', '\\\\'), '"', '\\"'), """
+             """' ', '","') || '"]')""")
+# Response minutes as the opinions view computes them; -1 when answered after the Seoul day.
+_M8_MINUTES = ("coalesce(CASE WHEN a.first_response_at < {day} || 'T15:00:00Z' THEN "
+               "CAST(round((julianday(a.first_response_at) - julianday({r}.created_at)) * 1440)"
+               " AS INTEGER) END, -1)")
+# One answers row's contribution to answer_days.
+_M8_ANSWER = """
+    INSERT INTO answer_days (seoul_day, platform, account, minutes, n)
+    SELECT {day}, c.platform, c.account, {minutes}, {s}
+    FROM (SELECT {a}.first_response_at AS first_response_at) AS a, comments c
+    WHERE c.id = {a}.comment_id AND c.is_official = 0 AND c.deleted = 0
+    ON CONFLICT DO UPDATE SET n = n + excluded.n;"""
+
+
+def _m8_comment(row: str, sign: int) -> str:
+    day = _M8_DAY.format(r=row)
+    return _M8_COMMENT.format(r=row, s=sign, day=day, words=_M8_WORDS.format(r=row),
+                              minutes=_M8_MINUTES.format(r=row, day=day))
+
+
+def _m8_answer(row: str, sign: int) -> str:
+    day = _M8_DAY.format(r="c")
+    return _M8_ANSWER.format(a=row, s=sign, day=day, minutes=_M8_MINUTES.format(r="c", day=day))
+
+
+# The rollups recounted from the base tables: migration 8's backfill, `rebuild_rollups` and
+# `rollup_drift` (table -> (columns, SELECT)).
+_M8_RECOUNT = {
+    "opinion_days": (
+        "seoul_day, platform, account, district, category, lang, crisis, n, untagged, unkeyed",
+        f"""SELECT {_M8_DAY.format(r="c")}, platform, account, coalesce(district, ''),
+               coalesce(category, ''), lang, coalesce(crisis, ''), count(*),
+               sum(crisis IS NULL), sum(keywords IS NULL)
+        FROM comments c WHERE is_official = 0 AND deleted = 0
+        GROUP BY 1, 2, 3, 4, 5, 6, 7"""),
+    "keyword_days": (
+        "seoul_day, word, n",
+        f"""SELECT {_M8_DAY.format(r="c")}, w.value, count(*)
+        FROM comments c, json_each(CASE WHEN json_valid({_M8_WORDS.format(r="c")})
+                                        THEN {_M8_WORDS.format(r="c")} ELSE '[]' END) AS w
+        WHERE c.is_official = 0 AND c.deleted = 0 AND c.keywords <> '' AND w.value <> ''
+        GROUP BY 1, 2"""),
+    "answer_days": (
+        "seoul_day, platform, account, minutes, n",
+        f"""SELECT {_M8_DAY.format(r="c")}, c.platform, c.account,
+               {_M8_MINUTES.format(r="c", day=_M8_DAY.format(r="c"))}, count(*)
+        FROM answers a JOIN comments c ON c.id = a.comment_id
+        WHERE c.is_official = 0 AND c.deleted = 0
+        GROUP BY 1, 2, 3, 4"""),
+}
+_M8_BACKFILL = "".join(f"\n    INSERT INTO {table} ({cols})\n    {select};"
+                       for table, (cols, select) in _M8_RECOUNT.items())
+ROLLUP_TABLES = tuple(_M8_RECOUNT)
+
+
 # Each entry upgrades the schema by one version (PRAGMA user_version). Never edit a shipped
 # entry: append a new one, so a database made by any earlier version upgrades in place.
 MIGRATIONS: list[str] = [
@@ -397,6 +490,75 @@ MIGRATIONS: list[str] = [
     LEFT JOIN cases k ON k.comment_id = c.id
     WHERE c.is_official = 0 AND c.deleted = 0;
     """,
+    # 8: per-Seoul-day rollups kept by triggers in the writing transaction (issue #9), so the
+    # digest reads O(days x accounts) rows instead of a week of opinions. See ROLLUPS_DOC.
+    f"""
+    CREATE TABLE opinion_days (
+        seoul_day TEXT NOT NULL,
+        platform TEXT NOT NULL,
+        account TEXT NOT NULL,
+        district TEXT NOT NULL,
+        category TEXT NOT NULL,
+        lang TEXT NOT NULL,
+        crisis TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        untagged INTEGER NOT NULL,
+        unkeyed INTEGER NOT NULL,
+        PRIMARY KEY (seoul_day, platform, account, district, category, lang, crisis)
+    ) WITHOUT ROWID;
+    CREATE TABLE keyword_days (
+        seoul_day TEXT NOT NULL,
+        word TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (seoul_day, word)
+    ) WITHOUT ROWID;
+    CREATE TABLE answer_days (
+        seoul_day TEXT NOT NULL,
+        platform TEXT NOT NULL,
+        account TEXT NOT NULL,
+        minutes INTEGER NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (seoul_day, platform, account, minutes)
+    ) WITHOUT ROWID;
+    CREATE INDEX answers_first_response ON answers(first_response_at);
+    CREATE INDEX comments_crisis ON comments(crisis, created_at) WHERE crisis <> '';
+    DROP INDEX comments_post;
+    CREATE INDEX comments_post ON comments(post_id, deleted);
+    {_M8_BACKFILL}
+    CREATE TRIGGER comments_days_insert AFTER INSERT ON comments
+    WHEN new.is_official = 0 AND new.deleted = 0
+    BEGIN
+    {_m8_comment("new", 1)}
+    END;
+    CREATE TRIGGER comments_days_delete AFTER DELETE ON comments
+    WHEN old.is_official = 0 AND old.deleted = 0
+    BEGIN
+    {_m8_comment("old", -1)}
+    END;
+    CREATE TRIGGER comments_days_update AFTER UPDATE OF is_official, deleted, created_at,
+        platform, account, district, category, lang, crisis, keywords ON comments
+    WHEN (old.is_official, old.deleted, old.created_at, old.platform, old.account,
+          old.district, old.category, old.lang, old.crisis, old.keywords)
+      IS NOT (new.is_official, new.deleted, new.created_at, new.platform, new.account,
+              new.district, new.category, new.lang, new.crisis, new.keywords)
+    BEGIN
+    {_m8_comment("old", -1)}
+    {_m8_comment("new", 1)}
+    END;
+    CREATE TRIGGER answers_days_insert AFTER INSERT ON answers
+    BEGIN
+    {_m8_answer("new", 1)}
+    END;
+    CREATE TRIGGER answers_days_delete AFTER DELETE ON answers
+    BEGIN
+    {_m8_answer("old", -1)}
+    END;
+    CREATE TRIGGER answers_days_update AFTER UPDATE OF comment_id, first_response_at ON answers
+    BEGIN
+    {_m8_answer("old", -1)}
+    {_m8_answer("new", 1)}
+    END;
+    """,
 ]
 
 
@@ -458,3 +620,24 @@ def _statements(script: str) -> list[str]:
     if buffer.strip():
         statements.append(buffer.strip())
     return statements
+
+
+def rebuild_rollups(db: sqlite_utils.Database) -> None:
+    """Recount the rollups (migration 8) from the base tables, in one transaction."""
+    with db.atomic():
+        for table in ROLLUP_TABLES:
+            db.execute(f"DELETE FROM {table}")
+        for statement in _statements(_M8_BACKFILL):
+            db.execute(statement)
+
+
+def rollup_drift(db: sqlite_utils.Database) -> dict[str, int]:
+    """Per rollup table, how many rows differ from a recount of the base tables (0: in step;
+    rows whose counts fell to 0 are ignored)."""
+    drift = {}
+    for table, (cols, select) in _M8_RECOUNT.items():
+        kept = f"SELECT {cols} FROM {table} WHERE n <> 0"
+        sql = (f"SELECT count(*) FROM (SELECT * FROM ({kept} EXCEPT {select}) "
+               f"UNION ALL SELECT * FROM ({select} EXCEPT {kept}))")
+        drift[table] = db.execute(sql).fetchone()[0]
+    return drift

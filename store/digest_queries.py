@@ -7,6 +7,12 @@ except for `opinion_keywords` (per opinion, counted in Python: faster than in SQ
 `opinion_texts` (crisis words of rows stored before comments.crisis: regexes) and the
 overdue list (its first rows; `overdue_rows` streams all of them for the CSV).
 
+The `*_rolled` functions read the same figures from the per-Seoul-day rollups that triggers
+keep (store/db.py ROLLUPS_DOC): O(days x accounts) rows instead of every opinion of the window.
+They need windows made of whole Seoul days, and they judge "answered" by the end of each
+opinion's day: equal to the live queries when the window ends at or before `now`
+(digest.build picks one or the other per window; tests hold them equal).
+
 "Answered" in every query means: an official answer in the thread that was posted before the
 end of the opinion's own Seoul day (or before `now`, if that is earlier), or a staff status of
 answered/resolved. So each day is judged the same way: answered the same Seoul day.
@@ -134,22 +140,21 @@ def crisis_counts(db: sqlite_utils.Database, start: str, end: str) -> list[tuple
     return db.execute(sql, {"start": start, "end": end}).fetchall()
 
 
-def crisis_firsts(db: sqlite_utils.Database, start: str, end: str,
-                  n: int) -> list[sqlite3.Row]:
+def crisis_firsts(db: sqlite_utils.Database, start: str, end: str, n: int,
+                  kinds: list[str]) -> list[sqlite3.Row]:
     """id, crisis, created_at of the first `n` opinions (oldest first) of each crisis kind
-    tagged at ingest in the window (the digest's examples)."""
+    tagged at ingest in the window (the digest's examples). One seek per kind in the partial
+    index comments_crisis (the repeated `crisis <> ''` lets the planner use it)."""
     sql = """
-    SELECT id, crisis, created_at FROM (
-        SELECT id, crisis, created_at,
-               row_number() OVER (PARTITION BY crisis ORDER BY created_at, id) AS rn
-        FROM opinions
-        WHERE created_at >= :start AND created_at < :end AND crisis <> ''
-    ) WHERE rn <= :n
-    ORDER BY created_at, id
+    SELECT id, crisis, created_at FROM opinions
+    WHERE crisis = :kind AND crisis <> '' AND created_at >= :start AND created_at < :end
+    ORDER BY created_at, id LIMIT :n
     """
     cursor = db.conn.cursor()
     cursor.row_factory = sqlite3.Row
-    return cursor.execute(sql, {"start": start, "end": end, "n": n}).fetchall()
+    rows = [r for kind in kinds
+            for r in cursor.execute(sql, {"kind": kind, "start": start, "end": end, "n": n})]
+    return sorted(rows, key=lambda r: (r["created_at"], r["id"]))
 
 
 def opinion_texts(db: sqlite_utils.Database, start: str, end: str) -> list[sqlite3.Row]:
@@ -266,3 +271,146 @@ def latest_opinion_day(db: sqlite_utils.Database) -> str | None:
     if row is None:
         return None
     return db.execute("SELECT date(?, '+9 hours')", [row[0]]).fetchone()[0]
+
+
+# --- the same figures from the rollups (store/db.py migration 8) ---------------------------
+_DAYS = "seoul_day >= date(:start, '+9 hours') AND seoul_day < date(:end, '+9 hours')"
+# Same-day official answer, as answer_days files it (minutes -1: answered after the day).
+_SAME_DAY = "(a.first_response_at < date(c.created_at, '+9 hours') || 'T15:00:00Z')"
+
+
+def whole_days(start: str, end: str) -> bool:
+    """The UTC window [start, end) is made of whole Seoul days (what the rollups can count)."""
+    return start.endswith("T15:00:00Z") and end.endswith("T15:00:00Z")
+
+
+def _check_days(start: str, end: str) -> dict[str, str]:
+    if not whole_days(start, end):
+        raise ValueError(f"rollups count whole Seoul days: [{start}, {end}) is not")
+    return {"start": start, "end": end}
+
+
+def opinion_counts_rolled(db: sqlite_utils.Database, start: str, end: str) -> list[dict]:
+    """`opinion_counts` from the rollups: received from opinion_days, answered = same-day
+    answers (answer_days) plus staff answered/resolved without one (cases: few rows)."""
+    sql = f"""
+    WITH r AS (
+        SELECT seoul_day, platform, account, sum(n) AS received FROM opinion_days
+        WHERE {_DAYS} GROUP BY 1, 2, 3 HAVING sum(n) > 0
+    ), t AS (
+        SELECT seoul_day, platform, account, sum(n) AS timed FROM answer_days
+        WHERE {_DAYS} AND minutes >= 0 GROUP BY 1, 2, 3
+    ), s AS (
+        SELECT date(c.created_at, '+9 hours') AS seoul_day, c.platform, c.account,
+               count(*) AS staff
+        FROM cases k JOIN comments c ON c.id = k.comment_id
+        LEFT JOIN answers a ON a.comment_id = c.id
+        WHERE k.status IN ({_ANSWERED_STAFF}) AND c.is_official = 0 AND c.deleted = 0
+          AND c.created_at >= :start AND c.created_at < :end
+          AND NOT coalesce({_SAME_DAY}, 0)
+        GROUP BY 1, 2, 3
+    )
+    SELECT r.seoul_day, r.platform, r.account, COALESCE(ac.name, r.account) AS account_name,
+           r.received, coalesce(t.timed, 0) + coalesce(s.staff, 0) AS answered
+    FROM r
+    LEFT JOIN t ON (t.seoul_day, t.platform, t.account) = (r.seoul_day, r.platform, r.account)
+    LEFT JOIN s ON (s.seoul_day, s.platform, s.account) = (r.seoul_day, r.platform, r.account)
+    LEFT JOIN accounts ac ON ac.key = r.account
+    ORDER BY r.seoul_day, r.platform, r.account
+    """
+    return list(db.query(sql, _check_days(start, end)))
+
+
+def response_medians_rolled(db: sqlite_utils.Database, start: str, end: str,
+                            by: tuple[str, ...] = ()) -> list[dict]:
+    """`response_medians` from answer_days: the weighted median of the minutes histogram
+    (mean of the values at positions (n+1)/2 and (n+2)/2, as the live query takes it)."""
+    unknown = set(by) - set(_GROUP_COLUMNS)
+    if unknown:
+        raise ValueError(f"cannot group by {sorted(unknown)}")
+    cols = ", ".join(by)
+    lead = cols + ", " if by else ""
+    over = f"PARTITION BY {cols} " if by else ""
+    group = f"GROUP BY {cols} ORDER BY {cols}" if by else ""
+    sql = f"""
+    WITH h AS (
+        SELECT {lead}minutes, sum(n) AS n FROM answer_days
+        WHERE {_DAYS} AND minutes >= 0 GROUP BY {lead}minutes HAVING sum(n) > 0
+    ), c AS (
+        SELECT {lead}minutes, n,
+               sum(n) OVER ({over}ORDER BY minutes) AS upto,
+               sum(n) OVER ({over.strip()}) AS total
+        FROM h
+    )
+    SELECT {lead}avg(minutes) AS median_minutes, max(total) AS timed
+    FROM c
+    WHERE (total + 1) / 2 BETWEEN upto - n + 1 AND upto
+       OR (total + 2) / 2 BETWEEN upto - n + 1 AND upto
+    {group}
+    """
+    return list(db.query(sql, _check_days(start, end)))
+
+
+def tag_counts_rolled(db: sqlite_utils.Database, start: str, end: str) -> list[dict]:
+    """`tag_counts` from opinion_days."""
+    sql = f"""
+    SELECT seoul_day, nullif(district, '') AS district, nullif(category, '') AS category,
+           lang, sum(n) AS n
+    FROM opinion_days WHERE {_DAYS}
+    GROUP BY seoul_day, district, category, lang HAVING sum(n) > 0
+    """
+    return list(db.query(sql, _check_days(start, end)))
+
+
+def crisis_counts_rolled(db: sqlite_utils.Database, start: str,
+                         end: str) -> list[tuple[str, str, int]]:
+    """`crisis_counts` from opinion_days."""
+    sql = f"""
+    SELECT seoul_day, crisis, sum(n) FROM opinion_days
+    WHERE {_DAYS} AND crisis <> '' GROUP BY seoul_day, crisis HAVING sum(n) > 0
+    """
+    return db.execute(sql, _check_days(start, end)).fetchall()
+
+
+def keyword_counts_rolled(db: sqlite_utils.Database, start: str, end: str,
+                          day: str) -> list[tuple[int, str, int]]:
+    """(1 if on Seoul day `day` else 0, word, opinions) from keyword_days."""
+    sql = f"""
+    SELECT seoul_day = :day, word, n FROM keyword_days WHERE {_DAYS} AND n > 0
+    """
+    return db.execute(sql, {**_check_days(start, end), "day": day}).fetchall()
+
+
+def untagged_rolled(db: sqlite_utils.Database, start: str, end: str) -> tuple[int, int]:
+    """(opinions without crisis tag, opinions without keywords) of the window: stored before
+    migrations 7 and 5; when 0, the digest need not read any text."""
+    sql = ("SELECT coalesce(sum(untagged), 0), coalesce(sum(unkeyed), 0) FROM opinion_days "
+           f"WHERE {_DAYS}")
+    return tuple(db.execute(sql, _check_days(start, end)).fetchone())
+
+
+def overdue_count_rolled(db: sqlite_utils.Database, ref: str, threshold: str) -> int:
+    """`overdue_count` from the rollups: opinions of the Seoul days before the threshold's day
+    that never got an answer (opinion_days - answer_days), plus those answered only at or
+    after `ref`, minus those staff closed; the threshold's own day counted live."""
+    # The first second of the threshold's Seoul day (Seoul day D begins at D-1 15:00 UTC).
+    split = db.execute("SELECT date(:t, '+9 hours', '-1 day') || 'T15:00:00Z'",
+                       {"t": threshold}).fetchone()[0]
+    sql = f"""
+    SELECT
+      (SELECT coalesce(sum(n), 0) FROM opinion_days WHERE seoul_day < date(:split, '+9 hours'))
+      - (SELECT coalesce(sum(n), 0) FROM answer_days WHERE seoul_day < date(:split, '+9 hours'))
+      -- CROSS JOIN keeps answers outermost: few answers come after ref, many opinions
+      -- precede split (without ANALYZE statistics the planner would walk the opinions)
+      + (SELECT count(*) FROM answers a CROSS JOIN comments c
+         LEFT JOIN cases k ON k.comment_id = c.id
+         WHERE c.id = a.comment_id AND a.first_response_at >= :ref AND c.created_at < :split
+           AND c.is_official = 0 AND c.deleted = 0
+           AND (k.status IS NULL OR k.status NOT IN ({_CLOSED})))
+      - (SELECT count(*) FROM cases k JOIN comments c ON c.id = k.comment_id
+         LEFT JOIN answers a ON a.comment_id = c.id
+         WHERE k.status IN ({_CLOSED}) AND c.created_at < :split
+           AND c.is_official = 0 AND c.deleted = 0 AND a.first_response_at IS NULL)
+      + (SELECT count(*) FROM opinions o {_OVERDUE_WHERE} AND o.created_at >= :split)
+    """
+    return db.execute(sql, {"ref": ref, "threshold": threshold, "split": split}).fetchone()[0]

@@ -361,3 +361,19 @@ def test_cli_usage_errors(known_db, tmp_path, monkeypatch, capsys):
         with pytest.raises(SystemExit) as exc:
             run_pipeline.main([*base, *bad])
         assert exc.value.code == 2
+
+
+@pytest.mark.parametrize("day, now, hours", [
+    (DAY, NOW, 24), (DAY, NOW, 1), ("2026-11-23", NOW, 30), ("2026-11-21", NOW, 24),
+    (DAY, "2026-11-24T03:30:00Z", 24),  # the day not over yet
+])
+def test_rollups_give_the_same_digest(known_db, day, now, hours):
+    """The figures read from the per-day rollups equal those read from the opinions (the
+    staff statuses, late answers, untagged and unkeyed rows of OPINIONS included)."""
+    from dataclasses import asdict
+
+    db = connect(known_db)
+    rolled = build_digest(db, day, overdue_hours=hours, now=now)
+    assert asdict(rolled) == asdict(build_digest(db, day, overdue_hours=hours, now=now,
+                                                 rollups=False))
+    db.conn.close()
