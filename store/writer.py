@@ -373,7 +373,9 @@ class Writer:
             # temporary tables for every new comment at once (memory grows with N).
             for low in range(mark, top, _ANSWER_SLICE):
                 high = min(top, low + _ANSWER_SLICE)
-                changed += conn.execute(_ANSWERS_SQL, {"mark": low, "top": high}).rowcount
+                conn.execute(_ANSWERS_SQL, {"mark": low, "top": high})
+                # not .rowcount: sqlite3 reports -1 for a statement that begins with WITH
+                changed += conn.execute("SELECT changes()").fetchone()[0]
             conn.execute("INSERT INTO meta (key, value) VALUES ('answers_rowid', ?) "
                          "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (str(top),))
         return changed

@@ -66,11 +66,11 @@ def test_triggers_follow_inserts_edits_answers_tombstones_and_deletes(tmp_path):
     # answers: same day (30 minutes), then after the day; an earlier answer replaces one
     writer.write_page("x_seoul_taxi", "comment", [
         answer(20, 2, "2026-11-24T01:30:00Z"), answer(30, 3, "2026-11-26T00:00:00Z")], [{}] * 2)
-    writer.refresh_answers()
+    assert writer.refresh_answers() == 2  # answers made (triggers' rows not counted)
     assert days(db, "answer_days", "seoul_day, minutes, n") == [
         ("2026-11-24", 30, 1), ("2026-11-25", -1, 1)]
     writer.write_page("x_seoul_taxi", "comment", [answer(31, 3, "2026-11-24T15:40:00Z")], [{}])
-    writer.refresh_answers()
+    assert writer.refresh_answers() == 1
     assert days(db, "answer_days", "seoul_day, minutes, n") == [
         ("2026-11-24", 30, 1), ("2026-11-25", 10, 1)]
 
