@@ -1,6 +1,7 @@
 """What every platform's normalizer shares: building records from cleaned fields."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import fields
 from operator import attrgetter
 from typing import Any
@@ -47,6 +48,10 @@ def make_comment(ctx: Context, *, native_id: str, post_native: str | None,
     body = clean_text(text)
     tagger = ctx.tagger
     citizen = not is_official
+    district = category = crisis = None
+    if tagger and citizen:  # the city's own words are not tagged
+        district, category, found = tagger.tags(body)
+        crisis = found or ""
     return Comment(
         id=record_id(ctx.platform, native_id), platform=ctx.platform, account=ctx.account,
         native_id=native_id,
@@ -56,9 +61,7 @@ def make_comment(ctx: Context, *, native_id: str, post_native: str | None,
         author_name=None if citizen else author_name,  # display names only for the city
         is_official=int(is_official), text=body, lang=detect_lang(body),
         created_at=created_at,
-        district=tagger.district(body) if tagger and citizen else None,
-        category=tagger.category(body) if tagger and citizen else None,
-        crisis=(tagger.crisis(body) or "") if tagger and citizen else None,
+        district=district, category=category, crisis=crisis,
         edited_at=edited_at, like_count=as_int(like_count), reply_count=as_int(reply_count),
         url=url, deleted=int(deleted), hidden=int(hidden),
     )
@@ -68,25 +71,36 @@ def with_tokens(pairs: list[tuple[Outcome, dict]], ctx: Context) -> list[tuple[O
     """Add morpheme tokens for full-text search to the comments, and keywords (nouns, see
     normalize.morph.analyse_many) to the citizens' ones, in one batch: one per-word analysis
     serves both."""
-    if not ctx.tokenize:
+    found = token_fields([o for o, _ in pairs], ctx)
+    if not found:
         return pairs
+    out = list(pairs)
+    for i, tail in found.items():
+        # Comment(*values, tokens, keywords): dataclasses.replace() costs ~4x more per record
+        out[i] = (Comment(*_BUT_TOKENS(pairs[i][0]), *tail), pairs[i][1])  # type: ignore[arg-type]
+    return out
+
+
+def token_fields(outcomes: Sequence[Outcome],
+                 ctx: Context) -> dict[int, tuple[str | None, str | None]]:
+    """(tokens, keywords) of the comments `with_tokens` fills, by index in `outcomes` (the
+    ingest puts them straight into the stored values: no second Comment per comment)."""
+    if not ctx.tokenize:
+        return {}
     from normalize.morph import analyse_many
 
-    idx = [i for i, (o, _) in enumerate(pairs) if isinstance(o, Comment)
+    idx = [i for i, o in enumerate(outcomes) if isinstance(o, Comment)
            and (o.text or not o.is_official)]
     if not idx:
-        return pairs
-    texts = [pairs[i][0].text for i in idx]  # type: ignore[union-attr]
+        return {}
+    texts = [outcomes[i].text for i in idx]  # type: ignore[union-attr]
     with_text = [t for t in texts if t]
     analysed = iter(analyse_many(with_text) if with_text else ())
-    out = list(pairs)
+    found: dict[int, tuple[str | None, str | None]] = {}
     for i, text in zip(idx, texts):
-        record = pairs[i][0]
         tok, keys = next(analysed) if text else (None, "")
-        # Comment(*values, tokens, keywords): dataclasses.replace() costs ~4x more per record
-        out[i] = (Comment(*_BUT_TOKENS(record), tok,  # type: ignore[arg-type]
-                          None if record.is_official else keys), pairs[i][1])  # type: ignore[union-attr]
-    return out
+        found[i] = (tok, None if outcomes[i].is_official else keys)  # type: ignore[union-attr]
+    return found
 
 
 _FIELDS = [f.name for f in fields(Comment)]

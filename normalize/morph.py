@@ -138,20 +138,16 @@ class _WordCache:
         missing: list[str] = []
         data = self.data
         with self.lock:
-            for word in words:
-                if word in found:
-                    self.hits += 1
-                    continue
+            for word in dict.fromkeys(words):  # each once, in order: repeats are hits
                 got = data.get(word)
                 if got is None:
-                    if word not in missing:
-                        missing.append(word)
+                    missing.append(word)
                     found[word] = _NOTHING
-                    self.misses += 1
                 else:
                     data.move_to_end(word)
                     found[word] = got
-                    self.hits += 1
+            self.misses += len(missing)
+            self.hits += len(words) - len(missing)
         if missing:
             analysed = [(tuple(_dedupe(_morphemes(tokens))), tuple(_nouns(tokens)))
                         for tokens in _tokenize_many(missing)]
@@ -202,17 +198,22 @@ def analyse_many(texts: list[str]) -> list[tuple[str, str]]:
     search tokens: see `search_tokens_many`. keywords: the text's keyword nouns (`nouns`,
     no stop words removed), each once, in order of first occurrence, space-joined.
     """
-    words_of = [_CJ_RUN.sub(" ", t).split() for t in texts]
+    runs_of = [() if t.isascii() else _CJ_RUN.findall(t) for t in texts]
+    # (a text without Han/kana runs is split as it is: sub would copy it for nothing)
+    words_of = [(_CJ_RUN.sub(" ", t) if runs else t).split() for t, runs in zip(texts, runs_of)]
     known = _WORDS.analyse([w for words in words_of for w in words])
     out = []
-    for text, words in zip(texts, words_of):
-        terms = [m for w in words for m in known[w][0]]  # each already has a word character
-        if not text.isascii():
-            for run in _CJ_RUN.findall(text):
-                terms.extend(_cj_ngrams(run))  # Han/kana: word characters
-        terms.extend(_raw_word(w) for w in text.split())
-        out.append((" ".join(t for t in dict.fromkeys(terms) if t),
-                    " ".join(dict.fromkeys(_nouns_of(text, words, known)))))
+    for text, words, runs in zip(texts, words_of, runs_of):
+        got = [known[w] for w in words]
+        terms = [m for morphs, _ in got for m in morphs]  # each already has a word character
+        for run in runs:
+            terms.extend(_cj_ngrams(run))  # Han/kana: word characters
+        # without Han/kana runs, the text's words are `words`
+        terms.extend(_raw_words(text.split() if runs else words))
+        unique = dict.fromkeys(terms)
+        unique.pop("", None)  # raw words without a word character
+        nouns = _nouns_of(text, words, known) if runs else [n for _, ns in got for n in ns]
+        out.append((" ".join(unique), " ".join(dict.fromkeys(nouns))))
     return out
 
 
@@ -241,6 +242,12 @@ def _raw_word(word: str) -> str:
         if len(_RAW) < 200_000:
             _RAW[word] = got
     return got
+
+
+def _raw_words(words: list[str]) -> list[str]:
+    """`_raw_word` of each word: straight from the memo when it has them all (most texts)."""
+    got = list(map(_RAW.get, words))
+    return got if None not in got else list(map(_raw_word, words))
 
 
 def search_tokens(text: str) -> str:

@@ -104,7 +104,9 @@ def utc_iso(value: datetime) -> str:
     if value.tzinfo is None:
         raise ValueError("naive datetime: times must carry their zone")
     at = value.astimezone(timezone.utc)
-    return f"{at.year:04d}-{at:%m-%dT%H:%M:%S}Z"  # %Y gives '1', not '0001', for year 1
+    # not strftime: %Y gives '1', not '0001', for year 1, and costs ~5x more
+    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (  # noqa: UP031 - faster than f-string specs
+        at.year, at.month, at.day, at.hour, at.minute, at.second)
 
 
 def parse_datetime(text: str) -> datetime:

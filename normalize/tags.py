@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from re import _compiler as _re_compiler  # type: ignore[attr-defined]
 from re import _constants as _C  # type: ignore[attr-defined]
 from re import _parser as _re_parser  # type: ignore[attr-defined]
 from typing import Any
@@ -79,15 +80,6 @@ def _latin_key(s: str) -> str:
     return re.sub(r"[\s-]+", "", s).lower()
 
 
-def _compile_cues(groups: dict[str, tuple[str, ...]]) -> list[tuple[str, re.Pattern[str]]]:
-    """Compile each name's cue patterns into one case-insensitive regex, keeping order."""
-    out = []
-    for name, cues in groups.items():
-        if cues:
-            out.append((name, re.compile("|".join(f"(?:{c})" for c in cues), re.IGNORECASE)))
-    return out
-
-
 def _first_chars_prefix(patterns: list[str]) -> str:
     """`(?=[...])`: the characters a match of any of the patterns can begin with (so `re`
     skips other positions fast), or "" when that is not known for one of them."""
@@ -147,46 +139,115 @@ def _caseless(pattern: str) -> bool:
     return rest.lower() == rest == rest.upper()
 
 
-class _FirstRule:
-    """The first (highest-priority) name one of whose cues occurs in a text, as a loop of
-    `search` per rule finds it. Each rule's Hangul/Han cues are searched without IGNORECASE
-    (they have no case: same matches, faster), its cues with cased characters only in texts
-    that have some; each regex is led by the characters its matches can begin with."""
+def _scans_fast(pattern: str, flags: int) -> bool:
+    """`re` itself finds where a match may start at C speed (a literal or character-set
+    prefix in its info block): every alternative begins with a caseless literal."""
+    try:
+        code = _re_compiler._code(_re_parser.parse(pattern, flags), flags)
+        return code[0] == _C.INFO and bool(code[2] & (_C.SRE_INFO_PREFIX | _C.SRE_INFO_CHARSET))
+    except Exception:  # noqa: BLE001 - private API: then assume it does not
+        return False
 
-    def __init__(self, groups: dict[str, tuple[str, ...]], precheck: bool = True) -> None:
-        self.rules: list[tuple[str, re.Pattern[str] | None, re.Pattern[str] | None]] = []
-        all_plain: list[str] = []
-        all_cased: list[str] = []
-        for name, cues in groups.items():
-            plain = [c for c in cues if _caseless(c)]
-            cased = [c for c in cues if not _caseless(c)]
-            self.rules.append((name, _compile_any(plain, 0), _compile_any(cased, re.IGNORECASE)))
-            all_plain += plain
-            all_cased += cased
-        # any rule at all: most texts match no crisis kind, and are done in one or two
-        # searches (not worth it where most texts match a rule: categories)
-        self.precheck = precheck
-        self.any_plain = _compile_any(all_plain, 0)
-        self.any_cased = _compile_any(all_cased, re.IGNORECASE)
 
-    def __call__(self, text: str) -> str | None:
-        has_case = text.lower() != text.upper()
-        if self.precheck and not ((self.any_plain is not None and self.any_plain.search(text))
-                or (has_case and self.any_cased is not None and self.any_cased.search(text))):
-            return None
-        for name, plain, cased in self.rules:
-            if plain is not None and plain.search(text):
-                return name
-            if has_case and cased is not None and cased.search(text):
-                return name
-        return None
+def _led(patterns: list[str], alternation: str, flags: int) -> str:
+    """The alternation of the patterns, led by the characters a match can begin with, unless
+    `re` skips other positions by itself (a lookahead would stop it from doing so). The
+    alternation is grouped: a lookahead before a bare `a|b` would guard `a` only."""
+    if _scans_fast(alternation, flags):
+        return alternation
+    prefix = _first_chars_prefix(patterns)
+    return f"{prefix}(?:{alternation})" if prefix else alternation
 
 
 def _compile_any(cues: list[str], flags: int) -> re.Pattern[str] | None:
-    """One regex matching any of the cues, led by their possible first characters."""
+    """One regex matching any of the cues."""
     if not cues:
         return None
-    return re.compile(_first_chars_prefix(cues) + "|".join(f"(?:{c})" for c in cues), flags)
+    return re.compile(_led(cues, "|".join(f"(?:{c})" for c in cues), flags), flags)
+
+
+class _Priority:
+    """Rules (lists of cues, highest priority first) with the same flags: the first rule one
+    of whose cues occurs in a text, in one or two searches instead of one per rule.
+
+    A search of the cues of rules 0..k-1 in rule order finds the leftmost position where any
+    matches; there, the first alternative that matches is of the best rule that matches
+    there, and only better rules can still match further on (searched from the next
+    position). Cues with groups are searched rule by rule: combined, their backreference
+    numbers would change."""
+
+    def __init__(self, rules: list[list[str]], flags: int) -> None:
+        self.rules = rules
+        self.flags = flags
+        self.each = [_compile_any(cues, flags) for cues in rules]
+        self.combined = all(_groups(c, flags) == 0 for cues in rules for c in cues)
+        self._upto: dict[int, re.Pattern[str] | None] = {}
+
+    def first(self, text: str, limit: int) -> int:
+        """The index of the first rule below `limit` that occurs in the text, else `limit`."""
+        if not self.combined:
+            return self._loop(text, limit)
+        each = self.each
+        pos = 0
+        while limit:
+            found = self._upto[limit] if limit in self._upto else self._searcher(limit)
+            m = found.search(text, pos) if found is not None else None
+            if m is None:
+                return limit
+            at = m.start()
+            for best in range(limit):
+                rule = each[best]
+                if rule is not None and rule.match(text, at):
+                    break
+            else:  # cannot happen (see the class doc); the plain loop then
+                return self._loop(text, limit)
+            limit, pos = best, at + 1
+        return 0
+
+    def _loop(self, text: str, limit: int) -> int:
+        return next((i for i in range(limit)
+                     if self.each[i] is not None and self.each[i].search(text)), limit)
+
+    def _searcher(self, limit: int) -> re.Pattern[str] | None:
+        """The cues of rules 0..limit-1 as one regex, in rule order (compiled when needed)."""
+        if limit not in self._upto:
+            self._upto[limit] = _compile_any(
+                [c for cues in self.rules[:limit] for c in cues], self.flags)
+        return self._upto[limit]
+
+
+def _groups(cue: str, flags: int) -> int:
+    """Capturing groups of a cue (-1 when it does not compile on its own)."""
+    try:
+        return re.compile(cue, flags).groups
+    except re.error:
+        return -1
+
+
+class _FirstRule:
+    """The first (highest-priority) name one of whose cues occurs in a text, as a loop of
+    `search` per rule finds it. Hangul/Han cues are searched without IGNORECASE (they have
+    no case: same matches, faster), cues with cased characters only in texts that have some."""
+
+    def __init__(self, groups: dict[str, tuple[str, ...]]) -> None:
+        self.names = list(groups)
+        self.plain = _Priority([[c for c in cues if _caseless(c)] for cues in groups.values()], 0)
+        self.cased = _Priority([[c for c in cues if not _caseless(c)]
+                                for cues in groups.values()], re.IGNORECASE)
+
+    def __call__(self, text: str, has_case: bool | None = None) -> str | None:
+        """has_case: `_has_case(text)`, when the caller knows it already."""
+        if has_case is None:
+            has_case = _has_case(text)
+        found = self.plain.first(text, len(self.names))
+        if has_case and found:
+            found = self.cased.first(text, found)
+        return self.names[found] if found < len(self.names) else None
+
+
+def _has_case(text: str) -> bool:
+    """Some character has case: only then can a cased cue match (under IGNORECASE)."""
+    return text.lower() != text.upper()
 
 
 class Tagger:
@@ -238,9 +299,9 @@ class Tagger:
         if all(_caseless(a) for a in native) and {a[0] for a in native}.isdisjoint(
                 a[0] for a in latin_sources):
             self._district_re = re.compile(
-                _first_chars_prefix([re.escape(a) for a in native]) + "|".join(parts))
+                _led([re.escape(a) for a in native], "|".join(parts), 0))
             self._latin_re = re.compile(
-                _first_chars_prefix([re.escape(a) for a in latin_sources]) + latin_part,
+                _led([re.escape(a) for a in latin_sources], latin_part, re.IGNORECASE),
                 re.IGNORECASE) if latin_part else None
         else:  # one regex, as it always was
             if latin_part:
@@ -252,16 +313,21 @@ class Tagger:
                        re.IGNORECASE)
             if rules.other_cities else None
         )
-        self._categories = _compile_cues(rules.categories)
-        self._weak = _compile_cues(rules.weak_categories)
-        self._crisis = _compile_cues(rules.crisis)
-        self._category_first = _FirstRule(rules.categories, precheck=False)
+        self._category_first = _FirstRule(rules.categories)
         self._weak_first = _FirstRule(rules.weak_categories)
         self._crisis_first = _FirstRule(rules.crisis)
 
-    def district(self, text: str) -> str | None:
+    def tags(self, text: str) -> tuple[str | None, str | None, str | None]:
+        """(district, category, crisis) of a text, as the three methods give them."""
+        has_case = _has_case(text)  # once for the three
+        return (self.district(text, has_case), self.category(text, has_case),
+                self._crisis_first(text, has_case))
+
+    def district(self, text: str, has_case: bool | None = None) -> str | None:
         """Return the first Seoul district (canonical 'XX구') mentioned, or None."""
-        latin_re = self._latin_re if text.lower() != text.upper() else None
+        if has_case is None:
+            has_case = _has_case(text)
+        latin_re = self._latin_re if has_case else None
         pos = 0
         while True:
             m = self._district_re.search(text, pos)
@@ -287,9 +353,11 @@ class Tagger:
                 return self._latin.get(_latin_key(value))
             return self._han[value]
 
-    def category(self, text: str) -> str | None:
+    def category(self, text: str, has_case: bool | None = None) -> str | None:
         """Return the highest-priority category whose cues occur, falling back to weak cues."""
-        return self._category_first(text) or self._weak_first(text)
+        if has_case is None:
+            has_case = _has_case(text)
+        return self._category_first(text, has_case) or self._weak_first(text, has_case)
 
     def crisis(self, text: str) -> str | None:
         """Return the highest-priority crisis kind mentioned, or None."""

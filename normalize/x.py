@@ -46,7 +46,8 @@ def normalize_tweet(tweet: Any, users: Mapping[str, dict], ctx: Context,
         return quarantine("retweet: not an opinion, nothing of the citizen's own", current)
     history = tweet.get("edit_history_tweet_ids")
     # An edit is a new tweet id; the first id of the history names the row for good.
-    native = history[0] if _ids(history) and len(history) > 1 else current
+    native = (history[0] if isinstance(history, list) and len(history) > 1 and _ids(history)
+              else current)  # (the length first: most histories hold one id)
     try:
         created, edited = _times(tweet, native, current)
     except (ValueError, OverflowError, OSError) as exc:  # odd time, or an id out of range
