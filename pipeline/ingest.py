@@ -171,6 +171,8 @@ def normalize_prepared(normalize: PageNormalizer, page: Page, ctx: Context,
 def context_fingerprint(ctx: Context) -> bytes:
     """What, besides the payload, decides a normalizer's output."""
     rules = getattr(ctx.tagger, "rules", None) if ctx.tagger is not None else None
+    if rules is not None:  # a frozenset's order changes with each process's hash seed
+        rules = replace(rules, stop_nouns=tuple(sorted(rules.stop_nouns)))
     text = repr((NORMALIZE_VERSION, ctx.platform, ctx.account, ctx.secret,
                  sorted(ctx.official_ids), sorted(ctx.official_handles), ctx.account_native_id,
                  repr(rules) if ctx.tagger is not None else None, ctx.tokenize,
@@ -185,14 +187,16 @@ def item_hashes(page: Page, fingerprint: bytes) -> list[int]:
     users = includes.pop("users", None)
     by_id = {u.get("id"): u for u in users if isinstance(u, dict)} if isinstance(
         users, list) else {}
-    base = fingerprint + page.kind.encode() + json.dumps(
-        includes, sort_keys=True, default=repr).encode("utf-8")
+    base = hashlib.blake2b(fingerprint + page.kind.encode() + pickle.dumps(includes, 5),
+                           digest_size=8)
     out = []
     for item in page.items:
         author = by_id.get(item.get("author_id")) if by_id and isinstance(item, dict) else None
-        text = json.dumps([item, author], ensure_ascii=False, sort_keys=True, default=repr)
-        digest = hashlib.blake2b(base + text.encode("utf-8"), digest_size=8).digest()
-        out.append(int.from_bytes(digest, "big") >> 1)
+        # pickle, not sorted JSON: ~4x cheaper; the same parsed payload pickles to the same
+        # bytes in any process (keys in another order only cost one more normalization)
+        h = base.copy()
+        h.update(pickle.dumps((item, author), 5))
+        out.append(int.from_bytes(h.digest(), "big") >> 1)
     return out
 
 
