@@ -325,6 +325,8 @@ class Tagger:
 
     def district(self, text: str, has_case: bool | None = None) -> str | None:
         """Return the first Seoul district (canonical 'XX구') mentioned, or None."""
+        if not self.rules.districts:  # (the empty alternation would match everywhere)
+            return None
         if has_case is None:
             has_case = _has_case(text)
         latin_re = self._latin_re if has_case else None

@@ -127,3 +127,9 @@ def test_tags_corpus(tagger: Tagger) -> None:
           f"recall={cr:.3f} n={len(rows)}")
     assert dp >= 0.95 and dr >= 0.95
     assert cp >= 0.8 and cr >= 0.8
+
+
+def test_rules_without_districts_tag_no_district() -> None:
+    tagger = Tagger(Rules.from_dict({"categories": {"transport": ["택시"]}}))
+    assert tagger.district("강남구 택시 🚕") is None
+    assert tagger.tags("강남구 택시 🚕") == (None, "transport", None)
