@@ -559,6 +559,20 @@ MIGRATIONS: list[str] = [
     {_m8_answer("new", 1)}
     END;
     """,
+    # 9: item_seen as an append-only table with a unique index on the hash: item hashes are
+    # random, and as the table's own key they scattered every insert over all of its pages
+    # (the records JSON too); the index is small enough to stay in the page cache. A cache:
+    # its rows are copied, though dropping them would be as safe.
+    """
+    CREATE TABLE item_seen_rows (
+        hash INTEGER NOT NULL,
+        records TEXT NOT NULL
+    );
+    INSERT INTO item_seen_rows (hash, records) SELECT hash, records FROM item_seen;
+    DROP TABLE item_seen;
+    ALTER TABLE item_seen_rows RENAME TO item_seen;
+    CREATE UNIQUE INDEX item_seen_hash ON item_seen(hash);
+    """,
 ]
 
 
