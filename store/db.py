@@ -36,9 +36,13 @@ _M8_COMMENT = """
                               unkeyed = unkeyed + excluded.unkeyed;
     INSERT INTO keyword_days (seoul_day, word, n)
     SELECT {day}, w.value, {s}
-    FROM json_each(CASE WHEN json_valid({words}) THEN {words} ELSE '[]' END) AS w
+    FROM (SELECT {words} AS j) AS k,
+         json_each(CASE WHEN json_valid(k.j) THEN k.j ELSE '[]' END) AS w
     WHERE {r}.is_official = 0 AND {r}.deleted = 0 AND {r}.keywords <> '' AND w.value <> ''
-    ON CONFLICT DO UPDATE SET n = n + excluded.n;
+    ON CONFLICT DO UPDATE SET n = n + excluded.n;"""
+# ... and its answer's row in answer_days (not on insert: answers are derived after their
+# comments are stored, and a deleted comment's answers row goes with it).
+_M8_ANSWERED = """
     INSERT INTO answer_days (seoul_day, platform, account, minutes, n)
     SELECT {day}, {r}.platform, {r}.account, {minutes}, {s}
     FROM answers a WHERE a.comment_id = {r}.id AND {r}.is_official = 0 AND {r}.deleted = 0
@@ -58,10 +62,11 @@ _M8_ANSWER = """
     ON CONFLICT DO UPDATE SET n = n + excluded.n;"""
 
 
-def _m8_comment(row: str, sign: int) -> str:
+def _m8_comment(row: str, sign: int, answered: bool = True) -> str:
     day = _M8_DAY.format(r=row)
-    return _M8_COMMENT.format(r=row, s=sign, day=day, words=_M8_WORDS.format(r=row),
-                              minutes=_M8_MINUTES.format(r=row, day=day))
+    args = dict(r=row, s=sign, day=day, words=_M8_WORDS.format(r=row),
+                minutes=_M8_MINUTES.format(r=row, day=day))
+    return _M8_COMMENT.format(**args) + (_M8_ANSWERED.format(**args) if answered else "")
 
 
 def _m8_answer(row: str, sign: int) -> str:
@@ -528,12 +533,12 @@ MIGRATIONS: list[str] = [
     CREATE TRIGGER comments_days_insert AFTER INSERT ON comments
     WHEN new.is_official = 0 AND new.deleted = 0
     BEGIN
-    {_m8_comment("new", 1)}
+    {_m8_comment("new", 1, answered=False)}
     END;
     CREATE TRIGGER comments_days_delete AFTER DELETE ON comments
-    WHEN old.is_official = 0 AND old.deleted = 0
     BEGIN
     {_m8_comment("old", -1)}
+    DELETE FROM answers WHERE comment_id = old.id;
     END;
     CREATE TRIGGER comments_days_update AFTER UPDATE OF is_official, deleted, created_at,
         platform, account, district, category, lang, crisis, keywords ON comments

@@ -88,6 +88,15 @@ def test_triggers_follow_inserts_edits_answers_tombstones_and_deletes(tmp_path):
     assert rollup_drift(db) == IN_STEP
     assert db.execute("SELECT sum(n) FROM opinion_days").fetchone()[0] == db.execute(
         "SELECT count(*) FROM opinions").fetchone()[0] == 2  # x:2, x:3 revived
+    # an answered opinion deleted outright takes its answer along; stored again, it is
+    # answered again by the next derivation
+    db.execute("DELETE FROM comments WHERE id = 'x:2'")
+    assert rollup_drift(db) == IN_STEP
+    assert db.execute("SELECT count(*) FROM answers WHERE comment_id = 'x:2'").fetchone() == (0,)
+    writer.write_page("x_seoul_taxi", "comment", [opinion(2)], [{}])
+    assert writer.refresh_answers() == 1
+    assert rollup_drift(db) == IN_STEP
+    assert ("2026-11-24", 30, 1) in days(db, "answer_days", "seoul_day, minutes, n")
 
 
 def test_migration_backfills_and_rebuild_recounts(tmp_path):
