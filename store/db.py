@@ -36,8 +36,7 @@ _M8_COMMENT = """
                               unkeyed = unkeyed + excluded.unkeyed;
     INSERT INTO keyword_days (seoul_day, word, n)
     SELECT {day}, w.value, {s}
-    FROM (SELECT {words} AS j) AS k,
-         json_each(CASE WHEN json_valid(k.j) THEN k.j ELSE '[]' END) AS w
+    FROM (SELECT {words} AS j) AS k, {split}
     WHERE {r}.is_official = 0 AND {r}.deleted = 0 AND {r}.keywords <> '' AND w.value <> ''
     ON CONFLICT DO UPDATE SET n = n + excluded.n;"""
 # ... and its answer's row in answer_days (not on insert: answers are derived after their
@@ -47,6 +46,9 @@ _M8_ANSWERED = """
     SELECT {day}, {r}.platform, {r}.account, {minutes}, {s}
     FROM answers a WHERE a.comment_id = {r}.id AND {r}.is_official = 0 AND {r}.deleted = 0
     ON CONFLICT DO UPDATE SET n = n + excluded.n;"""
+# The words as rows w.value: {j} is the JSON array (an expression used twice: in triggers a
+# subquery's column, computed once; the recount cannot join such a subquery to c).
+_M8_SPLIT = "json_each(CASE WHEN json_valid({j}) THEN {j} ELSE '[]' END) AS w"
 _M8_WORDS = ("""('["' || replace(replace(replace({r}.keywords, '\\', '\\\\'), '"', '\\"'), """
              """' ', '","') || '"]')""")
 # Response minutes as the opinions view computes them; -1 when answered after the Seoul day.
@@ -65,7 +67,7 @@ _M8_ANSWER = """
 def _m8_comment(row: str, sign: int, answered: bool = True) -> str:
     day = _M8_DAY.format(r=row)
     args = dict(r=row, s=sign, day=day, words=_M8_WORDS.format(r=row),
-                minutes=_M8_MINUTES.format(r=row, day=day))
+                split=_M8_SPLIT.format(j="k.j"), minutes=_M8_MINUTES.format(r=row, day=day))
     return _M8_COMMENT.format(**args) + (_M8_ANSWERED.format(**args) if answered else "")
 
 
@@ -87,8 +89,7 @@ _M8_RECOUNT = {
     "keyword_days": (
         "seoul_day, word, n",
         f"""SELECT {_M8_DAY.format(r="c")}, w.value, count(*)
-        FROM comments c, json_each(CASE WHEN json_valid({_M8_WORDS.format(r="c")})
-                                        THEN {_M8_WORDS.format(r="c")} ELSE '[]' END) AS w
+        FROM comments c, {_M8_SPLIT.format(j=_M8_WORDS.format(r="c"))}
         WHERE c.is_official = 0 AND c.deleted = 0 AND c.keywords <> '' AND w.value <> ''
         GROUP BY 1, 2"""),
     "answer_days": (

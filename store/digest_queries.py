@@ -59,6 +59,18 @@ def opinion_counts(db: sqlite_utils.Database, start: str, end: str, now: str) ->
     return list(db.query(sql, {"start": start, "end": end, "now": now}))
 
 
+def _grouping(by: tuple[str, ...]) -> tuple[str, str, str]:
+    """SQL pieces of a median per `by` group: the leading columns ('a, b, '), the window's
+    PARTITION BY, the final GROUP BY/ORDER BY (all '' for one row over the window)."""
+    unknown = set(by) - set(_GROUP_COLUMNS)
+    if unknown:
+        raise ValueError(f"cannot group by {sorted(unknown)}")
+    if not by:
+        return "", "", ""
+    cols = ", ".join(by)
+    return cols + ", ", f"PARTITION BY {cols} ", f"GROUP BY {cols} ORDER BY {cols}"
+
+
 def response_medians(db: sqlite_utils.Database, start: str, end: str, now: str,
                      by: tuple[str, ...] = ()) -> list[dict]:
     """Median first-response minutes of the opinions answered the same day, per `by` group.
@@ -67,25 +79,20 @@ def response_medians(db: sqlite_utils.Database, start: str, end: str, now: str,
     whole window). The median is taken in SQL with window functions (mean of the two middle
     values when the count is even), so only one row per group leaves the database.
     """
-    unknown = set(by) - set(_GROUP_COLUMNS)
-    if unknown:
-        raise ValueError(f"cannot group by {sorted(unknown)}")
-    cols = ", ".join(by)
+    lead, over, group = _grouping(by)
     select = "".join(f"o.{k} AS {k}, " for k in by)
-    over = f"PARTITION BY {cols} " if by else ""
-    group = f"GROUP BY {cols} ORDER BY {cols}" if by else ""
     sql = f"""
     WITH r AS (
         SELECT {select}o.response_minutes AS m
         FROM opinions o
         WHERE o.created_at >= :start AND o.created_at < :end AND {_TIMED}
     ), ranked AS (
-        SELECT {cols + ", " if by else ""}m,
+        SELECT {lead}m,
                row_number() OVER ({over}ORDER BY m) AS rn,
                count(*) OVER ({over.strip()}) AS n
         FROM r
     )
-    SELECT {cols + ", " if by else ""}avg(m) AS median_minutes, max(n) AS timed
+    SELECT {lead}avg(m) AS median_minutes, max(n) AS timed
     FROM ranked WHERE rn IN ((n + 1) / 2, (n + 2) / 2)
     {group}
     """
@@ -325,13 +332,7 @@ def response_medians_rolled(db: sqlite_utils.Database, start: str, end: str,
                             by: tuple[str, ...] = ()) -> list[dict]:
     """`response_medians` from answer_days: the weighted median of the minutes histogram
     (mean of the values at positions (n+1)/2 and (n+2)/2, as the live query takes it)."""
-    unknown = set(by) - set(_GROUP_COLUMNS)
-    if unknown:
-        raise ValueError(f"cannot group by {sorted(unknown)}")
-    cols = ", ".join(by)
-    lead = cols + ", " if by else ""
-    over = f"PARTITION BY {cols} " if by else ""
-    group = f"GROUP BY {cols} ORDER BY {cols}" if by else ""
+    lead, over, group = _grouping(by)
     sql = f"""
     WITH h AS (
         SELECT {lead}minutes, sum(n) AS n FROM answer_days
