@@ -6,7 +6,7 @@ from dataclasses import fields
 from operator import attrgetter
 from typing import Any
 
-from normalize.schema import Comment, Context, Outcome, Post, Quarantine, record_id
+from normalize.schema import Comment, Context, Outcome, Post, Quarantine, Skipped, record_id
 from normalize.text import author_key, detect_lang, mask_pii, nfc
 
 
@@ -28,14 +28,17 @@ def as_int(value: Any) -> int | None:
 
 def make_post(ctx: Context, *, native_id: str, text: Any, created_at: str | None,
               title: str | None = None, url: str | None = None, like_count: Any = None,
-              comment_count: Any = None, edited_at: str | None = None) -> Post:
-    """A post record of the context's account."""
+              comment_count: Any = None, edited_at: str | None = None,
+              **versions: str | None) -> Post:
+    """A post record of the context's account (versions: restricted, restricted_countries,
+    version_id, edit_ids as on Comment)."""
     body = clean_text(text)
     return Post(
         id=record_id(ctx.platform, native_id), platform=ctx.platform, account=ctx.account,
         native_id=native_id, text=body, lang=detect_lang(body if body else (title or "")),
         created_at=created_at, url=url, title=clean_text(title) if title else None,
         edited_at=edited_at, like_count=as_int(like_count), comment_count=as_int(comment_count),
+        **versions,
     )
 
 
@@ -43,8 +46,10 @@ def make_comment(ctx: Context, *, native_id: str, post_native: str | None,
                  parent_native: str | None, author_id: str | None, author_name: str | None,
                  is_official: bool, text: Any, created_at: str, edited_at: str | None = None,
                  like_count: Any = None, reply_count: Any = None, url: str | None = None,
-                 deleted: bool = False, hidden: bool = False) -> Comment:
-    """A comment record: text cleaned, author hashed, tags from the context's rules."""
+                 deleted: bool = False, hidden: bool = False,
+                 **versions: str | None) -> Comment:
+    """A comment record: text cleaned, author hashed, tags from the context's rules
+    (versions: restricted, restricted_countries, version_id, edit_ids)."""
     body = clean_text(text)
     tagger = ctx.tagger
     citizen = not is_official
@@ -63,7 +68,7 @@ def make_comment(ctx: Context, *, native_id: str, post_native: str | None,
         created_at=created_at,
         district=district, category=category, crisis=crisis,
         edited_at=edited_at, like_count=as_int(like_count), reply_count=as_int(reply_count),
-        url=url, deleted=int(deleted), hidden=int(hidden),
+        url=url, deleted=int(deleted), hidden=int(hidden), **versions,
     )
 
 
@@ -111,3 +116,8 @@ _BUT_TOKENS = attrgetter(*_FIELDS[:-2])
 def quarantine(reason: str, native_id: Any = None) -> Quarantine:
     """A quarantine outcome; the id only when it is a usable string."""
     return Quarantine(reason=reason, native_id=str(native_id) if native_id is not None else None)
+
+
+def skipped(reason: str, native_id: Any = None) -> Skipped:
+    """A counted skip: the item carries no opinion (the reason groups the count)."""
+    return Skipped(reason=reason, native_id=str(native_id) if native_id is not None else None)

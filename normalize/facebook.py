@@ -12,9 +12,16 @@ Quirks handled here (each has a test in tests/test_facebook.py):
   else '{page id}_{first part of the comment id}'.
 - `parent{id}` -> parent_id (replies with filter=stream); `is_hidden` -> hidden=1;
   `comment_count` -> reply_count; no `message` (photo/sticker only) -> text "" (still a record).
-- Posts: `updated_time` differing from `created_time` -> edited_at; `comments` / `reactions`
-  `.summary(true)` total_count -> comment_count / like_count. Comments carry no edit time:
-  the store dates a text change when it sees it (store/writer.py).
+- Posts: `comments` / `reactions` `.summary(true)` total_count -> comment_count / like_count.
+- Edits: never from `updated_time`. The Graph API reference of a Page post documents it as
+  "the time when the post was last updated, which occurs when the post was created, edited,
+  or a user comments on a post" (developers.facebook.com/docs/graph-api/reference/pagepost),
+  so it moves with every comment (17 of 23 real posts looked edited). Neither a post nor a
+  comment has a documented edit time, so edited_at stays NULL on Facebook; a text that
+  changes on a re-fetch keeps its earlier version in `comment_versions` (store/db.py).
+- Nested comments: a feed or post fetched with `comments{...}` carries each post's comments
+  (and their `comments` replies) inside it: each becomes its own comment under its post and
+  parent, with its own raw object (the post's raw object keeps the rest of the field).
 """
 from __future__ import annotations
 
@@ -25,11 +32,13 @@ from normalize.graph import (
     fb_ids_from_permalink,
     graph_time,
     is_official,
+    nested,
     obj,
     post_head,
     str_id,
     summary_count,
     text_of,
+    without_nested,
 )
 from normalize.schema import Context, Outcome, Quarantine, RawPage
 
@@ -37,11 +46,33 @@ from normalize.schema import Context, Outcome, Quarantine, RawPage
 def normalize_page(page: RawPage, ctx: Context) -> list[tuple[Outcome, dict]]:
     """Every post or comment of one page, each paired with its raw object."""
     includes = page.includes or {}
-    if page.kind == "post":
-        pairs = [(normalize_post(item, ctx), item) for item in page.items]
-    else:
-        pairs = [(normalize_comment(item, ctx, includes), item) for item in page.items]
+    pairs: list[tuple[Outcome, dict]] = []
+    for item in page.items:
+        if page.kind == "post":
+            pairs.append((normalize_post(item, ctx), without_nested(item, "comments")))
+            post = str_id(obj(item).get("id"))
+            for comment in nested(item, "comments"):
+                pairs.extend(_with_replies(comment, ctx, {**includes, "post_id": post}))
+        else:
+            pairs.extend(_with_replies(item, ctx, includes))
     return with_tokens(pairs, ctx)
+
+
+def _with_replies(item: Any, ctx: Context, includes: Mapping) -> list[tuple[Outcome, Any]]:
+    """A comment and the replies nested in it (`comments{...}` on a comment)."""
+    out: list[tuple[Outcome, Any]] = [(normalize_comment(item, ctx, includes),
+                                       without_nested(item, "comments"))]
+    replies = nested(item, "comments")
+    if replies:
+        parent = str_id(obj(item).get("id"))
+        for reply in replies:
+            if parent is None:
+                out.append((quarantine("Graph reply under a comment without an id",
+                                       obj(reply).get("id")), reply))
+            else:
+                out.append((normalize_comment(reply, ctx, {**includes, "parent_id": parent}),
+                            reply))
+    return out
 
 
 def normalize_post(item: Any, ctx: Context) -> Outcome:
@@ -50,13 +81,11 @@ def normalize_post(item: Any, ctx: Context) -> Outcome:
     if isinstance(head, Quarantine):
         return head
     native, created = head
-    updated = graph_time(item.get("updated_time"))
     return make_post(
         ctx, native_id=native, text=text_of(item.get("message")), created_at=created,
         url=item.get("permalink_url") if isinstance(item.get("permalink_url"), str) else None,
         like_count=summary_count(item.get("reactions")),
         comment_count=summary_count(item.get("comments")),
-        edited_at=updated if updated and updated != created else None,
     )
 
 
@@ -81,7 +110,8 @@ def normalize_comment(item: Any, ctx: Context, includes: Mapping | None = None) 
             f"Graph comment without a usable created_time ({item.get('created_time')!r})", native)
     if post_native is None and "_" in native and ctx.account_native_id:
         post_native = f"{ctx.account_native_id}_{native.split('_')[0]}"
-    parent = str_id(obj(item.get("parent")).get("id")) or derived_parent
+    parent = (str_id(obj(item.get("parent")).get("id")) or derived_parent
+              or str_id(includes.get("parent_id")))
     author = obj(item.get("from"))
     author_id = str_id(author.get("id"))
     name = author.get("name") if isinstance(author.get("name"), str) else None

@@ -89,3 +89,31 @@ def post_head(item: Any, label: str, time_key: str) -> tuple[str, str | None] | 
     if item.get(time_key) is not None and created is None:
         return quarantine(f"{label} with a bad {time_key} {item.get(time_key)!r}", native)
     return native, created
+
+
+def nested(item: Any, edge: str) -> list[Any]:
+    """The objects of a field expansion (`comments{...}`, `replies{...}`) inside an item."""
+    data = obj(obj(item).get(edge)).get("data")
+    return data if isinstance(data, list) else []
+
+
+def without_nested(item: Any, edge: str) -> Any:
+    """The item minus the objects of its expansion (they keep their own raw payloads)."""
+    if not isinstance(item, dict) or not nested(item, edge):
+        return item
+    rest = {k: v for k, v in item[edge].items() if k != "data"}
+    return {**item, edge: rest}
+
+
+def more_to_fetch(item: Any, edges: tuple[str, ...] = ("comments", "replies")) -> int:
+    """How many nested lists in an item (and in its nested objects) say `paging.next`:
+    what an import cannot read from the file and a collect fetches."""
+    if not isinstance(item, dict):
+        return 0
+    count = 0
+    for edge in edges:
+        value = obj(item.get(edge))
+        if obj(value.get("paging")).get("next"):
+            count += 1
+        count += sum(more_to_fetch(child, edges) for child in nested(item, edge))
+    return count

@@ -11,13 +11,21 @@ Quirks handled here (each has a test in tests/test_instagram.py):
 - No `id` -> quarantined (an Instagram comment id cannot be rebuilt); no `text` -> "".
 - `hidden: true` -> hidden=1. Media: `caption` (absent on many) -> text "", `comments_count`
   -> comment_count (Instagram counts replies too), `like_count`, `permalink`.
+- Media fetched with `comments{...}` carry their comments (and replies) inside: each becomes a
+  comment under the media, with its own raw object.
+- A page of mentions (`page.includes["mention"]`: what `mentioned_media` serves) holds
+  citizens' media naming the city: unless its author is the city, such a media is an
+  opinion, stored as a comment with its caption and no post. `mentioned_comment` is a
+  comment (on the citizen's media named by its `media`).
 """
 from __future__ import annotations
 
 from typing import Any, Mapping
 
 from normalize.common import make_comment, make_post, quarantine, with_tokens
-from normalize.graph import graph_time, is_official, obj, post_head, str_id, text_of
+from normalize.graph import (
+    graph_time, is_official, nested, obj, post_head, str_id, text_of, without_nested,
+)
 from normalize.schema import Context, Outcome, Quarantine, RawPage
 
 
@@ -26,19 +34,35 @@ def normalize_page(page: RawPage, ctx: Context) -> list[tuple[Outcome, dict]]:
     includes = page.includes or {}
     pairs: list[tuple[Outcome, dict]] = []
     for item in page.items:
-        if page.kind == "post":
-            pairs.append((normalize_media(item, ctx), item))
+        if page.kind == "post" or _is_media(item):
+            pairs.append((normalize_media(item, ctx, bool(includes.get("mention"))),
+                          without_nested(item, "comments")))
+            media = str_id(obj(item).get("id"))
+            for comment in nested(item, "comments"):
+                pairs.extend(normalize_comment(comment, ctx, {**includes, "post_id": media}))
         else:
             pairs.extend(normalize_comment(item, ctx, includes))
     return with_tokens(pairs, ctx)
 
 
-def normalize_media(item: Any, ctx: Context) -> Outcome:
-    """One media of the account."""
+def normalize_media(item: Any, ctx: Context, mention: bool = False) -> Outcome:
+    """One media of the account (or, on a page of mentions, a citizen's)."""
     head = post_head(item, "Instagram media", "timestamp")
     if isinstance(head, Quarantine):
         return head
     native, created = head
+    username = item.get("username") if isinstance(item.get("username"), str) else None
+    owner = str_id(obj(item.get("owner")).get("id"))
+    if mention and not is_official(ctx, owner, username):
+        if created is None:
+            return quarantine("Instagram mention (media) without a timestamp", native)
+        return make_comment(  # a citizen's media naming the city: an opinion
+            ctx, native_id=native, post_native=None, parent_native=None,
+            author_id=owner or (f"@{username.lower()}" if username else None),
+            author_name=username, is_official=False, text=text_of(item.get("caption")),
+            created_at=created, like_count=item.get("like_count"),
+            reply_count=item.get("comments_count"),
+            url=item.get("permalink") if isinstance(item.get("permalink"), str) else None)
     return make_post(
         ctx, native_id=native, text=text_of(item.get("caption")), created_at=created,
         url=item.get("permalink") if isinstance(item.get("permalink"), str) else None,
@@ -53,7 +77,7 @@ def normalize_comment(item: Any, ctx: Context,
     media = obj(obj(item).get("media"))  # a comment asked with `media` names its media
     post_native = str_id(includes.get("post_id")) or str_id(media.get("id"))
     parent = str_id(includes.get("parent_id"))
-    out = [(_comment(item, ctx, post_native, parent), item)]
+    out = [(_comment(item, ctx, post_native, parent), without_nested(item, "replies"))]
     if isinstance(item, dict):
         native = str_id(item.get("id"))
         replies = obj(item.get("replies")).get("data")
@@ -64,6 +88,15 @@ def normalize_comment(item: Any, ctx: Context,
             else:
                 out.append((_comment(reply, ctx, post_native, native), reply))
     return out
+
+
+# Fields only a media has (a comment has id, text, timestamp, username, like_count, ...).
+_MEDIA_FIELDS = ("media_type", "media_url", "caption", "permalink", "comments_count",
+                 "media_product_type", "thumbnail_url", "shortcode", "children")
+
+
+def _is_media(item: Any) -> bool:
+    return isinstance(item, dict) and any(k in item for k in _MEDIA_FIELDS)
 
 
 def _comment(item: Any, ctx: Context, post_native: str | None, parent: str | None) -> Outcome:

@@ -26,6 +26,10 @@ class Post:
     like_count: int | None = None
     comment_count: int | None = None  # what the platform reports (completeness)
     deleted: int = 0
+    restricted: str | None = None  # see Comment.restricted
+    restricted_countries: str | None = None
+    version_id: str | None = None
+    edit_ids: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +59,14 @@ class Comment:
     url: str | None = None
     deleted: int = 0
     hidden: int = 0
+    # Why the platform did not serve the words (withheld, suspended, protected, ...): a record
+    # with a restriction and no text is a notice, and never replaces text we hold.
+    restricted: str | None = None
+    restricted_countries: str | None = None  # ISO codes, comma-joined ("DE,FR")
+    # X: the id of the version whose text this is, and the edit history (JSON list, oldest
+    # first) when there was an edit; every id of it names this one row.
+    version_id: str | None = None
+    edit_ids: str | None = None
     tokens: str | None = None  # morphemes for full-text search
     keywords: str | None = None  # citizens': nouns, each once, space-joined (the digest's)
 
@@ -62,6 +74,15 @@ class Comment:
 @dataclass(frozen=True, slots=True)
 class Quarantine:
     """A payload that did not normalize, and why."""
+
+    reason: str
+    native_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """An item that carries no opinion and is not stored, by a counted rule (e.g. a live chat
+    system event): the reason is what the run's counts group it under."""
 
     reason: str
     native_id: str | None = None
@@ -76,7 +97,10 @@ class RawPage(Protocol):
 
 
 Record = Union[Post, Comment]
-Outcome = Union[Post, Comment, Quarantine]
+Outcome = Union[Post, Comment, Quarantine, Skipped]
+
+# Marks a response body served by the simulator (import tells simulated data from real).
+SIMULATED_KEY = "__simulated"
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,20 @@
-"""X API v2 tweets -> posts and comments. Pure: no I/O, no clock."""
+"""X API v2 tweets -> posts and comments. Pure: no I/O, no clock.
+
+Quirks handled here (each has a test in tests/test_x.py or tests/test_x_real.py):
+- Text comes HTML-escaped (only &amp; &lt; &gt;): unescaped exactly once, here.
+- An edit is a new tweet id; `edit_history_tweet_ids` lists every version, oldest first. The
+  row is named by the first id, carries the version id and the history; the store keeps the
+  newest version whatever the order of arrival and resolves every id of the history to it.
+- Notices: X serves a notice instead of the words when a tweet is withheld, its author
+  suspended, protected or removed for a policy. The record then has `restricted` set and
+  no text, and the store keeps the words it holds (`restricted` and the countries recorded).
+- Retweets (`referenced_tweets` type retweeted, or a bare `RT @user:` text) are quarantined.
+- twarc2 `flatten` lines embed the author as `author`: used like an included user.
+"""
 from __future__ import annotations
 
+import json
+import re
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
@@ -15,6 +29,8 @@ def normalize_page(page: RawPage, ctx: Context) -> list[tuple[Outcome, dict]]:
     listed = page.includes.get("users")
     users = {u["id"]: u for u in (listed if isinstance(listed, list) else [])
              if isinstance(u, dict) and isinstance(u.get("id"), str)}
+    for uid, kind in _user_errors(page.includes.get("errors")).items():
+        users.setdefault(uid, {"id": uid, "__restricted": kind})
     # A timeline page holds the account's own tweets even when fetched without author_id.
     own = page.includes.get("timeline_of") if page.kind == "post" else None
     own = own if isinstance(own, str) else None
@@ -42,19 +58,28 @@ def normalize_tweet(tweet: Any, users: Mapping[str, dict], ctx: Context,
     if not isinstance(tweet.get("text"), str):
         return quarantine("tweet without text", current)
     refs = _references(tweet)
-    if "retweeted" in refs:
+    if "retweeted" in refs or tweet["text"].startswith("RT @"):
         return quarantine("retweet: not an opinion, nothing of the citizen's own", current)
     history = tweet.get("edit_history_tweet_ids")
     # An edit is a new tweet id; the first id of the history names the row for good.
-    native = (history[0] if isinstance(history, list) and len(history) > 1 and _ids(history)
-              else current)  # (the length first: most histories hold one id)
+    edited_history = isinstance(history, list) and len(history) > 1 and _ids(history)
+    native = history[0] if edited_history else current  # (most histories hold one id)
+    if edited_history and current not in history:
+        history = [*history, current]
     try:
         created, edited = _times(tweet, native, current)
     except (ValueError, OverflowError, OSError) as exc:  # odd time, or an id out of range
         return quarantine(f"bad created_at: {exc}", current)
     author_id = tweet.get("author_id") if isinstance(tweet.get("author_id"), str) else None
     author_id = author_id or timeline_of
-    author = users.get(author_id) or {}
+    embedded = tweet.get("author") if isinstance(tweet.get("author"), dict) else None
+    author = users.get(author_id) or embedded or {}
+    author_id = author_id or (author.get("id") if isinstance(author.get("id"), str) else None)
+    restricted, countries, text = restriction(tweet, author)
+    versions = {"restricted": restricted, "restricted_countries": countries,
+                "version_id": current if edited_history else None,
+                "edit_ids": json.dumps(sorted(set(history), key=_id_order))
+                if edited_history else None}
     username = author.get("username") if isinstance(author.get("username"), str) else None
     official = bool(author_id and author_id in ctx.official_ids) or bool(
         username and username.lower() in ctx.official_handles) or bool(
@@ -65,9 +90,9 @@ def normalize_tweet(tweet: Any, users: Mapping[str, dict], ctx: Context,
     conversation = tweet.get("conversation_id")
     conversation = conversation if isinstance(conversation, str) and conversation.isdigit() else None
     if official and not replied_to and conversation in (None, native, current):
-        return make_post(ctx, native_id=native, text=tweet["text"], created_at=created, url=url,
+        return make_post(ctx, native_id=native, text=text, created_at=created, url=url,
                          like_count=metrics.get("like_count"),
-                         comment_count=metrics.get("reply_count"), edited_at=edited)
+                         comment_count=metrics.get("reply_count"), edited_at=edited, **versions)
     return make_comment(
         ctx, native_id=native,
         post_native=conversation if conversation not in (native, current) else None,
@@ -75,9 +100,72 @@ def normalize_tweet(tweet: Any, users: Mapping[str, dict], ctx: Context,
         parent_native=replied_to if replied_to != conversation else None, author_id=author_id,
         author_name=(author.get("name") if isinstance(author.get("name"), str) else None)
         or username, is_official=official,
-        text=tweet["text"], created_at=created, edited_at=edited,
+        text=text, created_at=created, edited_at=edited,
         like_count=metrics.get("like_count"), reply_count=metrics.get("reply_count"), url=url,
+        **versions,
     )
+
+
+# What X serves in place of the words (API v2 and the web's wording, "Tweet" or "Post"),
+# and the restriction each notice stands for.
+_NOTICE = re.compile(
+    r"^(?:this (?:tweet|post) (?:is from an account that is temporarily unavailable"
+    r"(?P<media_policy>.*media policy)?|is from a (?P<suspended>suspended) account"
+    r"|is from an account that (?P<deactivated>no longer exists)"
+    r"|(?P<withheld>has been withheld)|(?P<deleted>was deleted)"
+    r"|(?P<rules>violated the (?:twitter|x) rules)|is (?P<unavailable>unavailable))"
+    r"|you(?:'|\u2019)re unable to view this (?:tweet|post)(?P<protected>))", re.I | re.S)
+
+
+def unescape(text: str) -> str:
+    """X's text with its three HTML entities decoded, once (a typed '&amp;lt;' stays '&lt;')."""
+    if "&" not in text:
+        return text
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def restriction(tweet: Mapping, author: Mapping) -> tuple[str | None, str | None, str]:
+    """(restriction kind, countries, text): a notice's text is "" (never an opinion)."""
+    text = unescape(tweet["text"]).strip() if isinstance(tweet.get("text"), str) else ""
+    withheld = tweet.get("withheld") if isinstance(tweet.get("withheld"), dict) else None
+    withheld = withheld or (author.get("withheld") if isinstance(author.get("withheld"), dict)
+                            else None)
+    countries = None
+    if withheld is not None:
+        codes = withheld.get("country_codes")
+        countries = ",".join(sorted(c for c in codes if isinstance(c, str))) if isinstance(
+            codes, list) and codes else None
+    kind = None
+    notice = _NOTICE.match(text)
+    if notice:
+        kind = next((k for k, v in notice.groupdict().items() if v is not None), "unavailable")
+        text = ""
+    elif withheld is not None:
+        kind = "withheld"
+    elif isinstance(author.get("__restricted"), str):
+        kind = author["__restricted"]
+    elif author.get("protected") is True:
+        kind = "protected"
+    if kind == "rules":
+        kind = "rules_violation"
+    return kind, countries, unescape(tweet["text"]) if text else ""
+
+
+def _user_errors(errors: Any) -> dict[str, str]:
+    """Authors a page's `errors` say are suspended or gone: user id -> restriction kind."""
+    found: dict[str, str] = {}
+    for error in errors if isinstance(errors, list) else ():
+        if not isinstance(error, dict) or error.get("resource_type") != "user":
+            continue
+        uid = error.get("resource_id") or error.get("value")
+        detail = str(error.get("detail") or "").lower()
+        if isinstance(uid, str) and uid.isdigit():
+            found[uid] = "suspended" if "suspended" in detail else "unavailable"
+    return found
+
+
+def _id_order(tweet_id: str) -> tuple[int, str]:
+    return len(tweet_id), tweet_id
 
 
 def _references(tweet: dict) -> dict[str, str]:

@@ -6,8 +6,9 @@ Items a page may carry (each recognised by its own `kind`):
 - youtube#comment: a reply from comments.list (no videoId: the collector names the thread's
   video in `page.includes["thread"]`), or a top-level comment;
 - youtube#liveChatMessage: a live chat message on a broadcast (`page.includes["live"]` names
-  the video); system events (chatEndedEvent, new members, bans, ...) carry no opinion and
-  yield no outcome;
+  the video); system events (chatEndedEvent, new members, bans, ...) and Super Chats or
+  Super Stickers without words carry no opinion: each is skipped by a counted rule (its
+  reason names the event, and the tier of a paid one: amounts would split the counts);
 - youtube#video / youtube#playlistItem: the channel's videos, as posts.
 
 Quirks handled here: `textDisplay` is HTML (links, <br>, &#39;) unless the request asked for
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from normalize.common import make_comment, make_post, quarantine, with_tokens
+from normalize.common import make_comment, make_post, quarantine, skipped, with_tokens
 from normalize.schema import Context, Outcome, RawPage, parse_time
 from normalize.text import strip_html
 
@@ -199,12 +200,17 @@ def _chat(item: dict, ctx: Context, includes: Mapping) -> Pairs:
         extra = snippet.get("memberMilestoneChatDetails")
         text = extra.get("userComment") if isinstance(extra, dict) else None
     if kind is not None and kind not in _CHAT_TEXT_TYPES and not isinstance(details, dict):
-        return []  # chatEndedEvent, newSponsorEvent, userBannedEvent, ...
+        if kind == "superStickerEvent":
+            return [(skipped(f"live chat Super Sticker{_paid(snippet)}: no words", native), item)]
+        return [(skipped(f"live chat system event ({kind})", native), item)]
     if not isinstance(text, str) or not text:
         text = snippet.get("displayMessage") if kind == "textMessageEvent" or kind is None else None
     if not isinstance(text, str) or not text:
         if kind in ("superChatEvent", "memberMilestoneChatEvent"):
-            return []  # paid without words: nothing a department can answer
+            # paid without words: nothing a department can answer
+            what = "Super Chat" if kind == "superChatEvent" else "membership milestone"
+            return [(skipped(f"live chat {what} without a message{_paid(snippet)}", native),
+                     item)]
         raise _Bad("live chat text message without messageText or displayMessage")
     created = _time(snippet.get("publishedAt"), "publishedAt", "liveChatMessage")
     author = item.get("authorDetails") if isinstance(item.get("authorDetails"), dict) else {}
@@ -218,6 +224,15 @@ def _chat(item: dict, ctx: Context, includes: Mapping) -> Pairs:
         created_at=created, url=_url(video),
     )
     return [(record, item)]
+
+
+def _paid(snippet: Mapping) -> str:
+    """' (tier 2)' style note of a paid event: the tier groups the counts, not the amount."""
+    for key in ("superChatDetails", "superStickerDetails"):
+        details = snippet.get(key)
+        if isinstance(details, dict) and details.get("tier") is not None:
+            return f" (tier {details.get('tier')})"
+    return ""
 
 
 # --- posts -----------------------------------------------------------------------------------

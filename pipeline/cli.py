@@ -130,7 +130,7 @@ class Progress:
         return on_result
 
 
-def check_origin(writer, path: str, origin: str) -> None:
+def check_origin(writer, path: str, origin: str, action: str = "a collect") -> None:
     """One database holds either the simulator's invented opinions or real ones, never both."""
     from store import queries
 
@@ -140,8 +140,8 @@ def check_origin(writer, path: str, origin: str) -> None:
     elif held != origin:
         mix = ("invented opinions into real ones" if origin == "simulated"
                else "real opinions into the demo's")
-        raise UsageError(f"{path} holds {held} data; a {origin} collect would mix {mix}: "
-                         "use another --db (or $SMC_DB)")
+        raise UsageError(f"{path} holds {held} data; {action} of {origin} data would mix "
+                         f"{mix}: use another --db (or $SMC_DB)")
 
 
 def capped_sleep(limit: float) -> Callable[[float], None]:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from collectors.base import Collector, CollectorError, Page
 from normalize.common import token_fields
-from normalize.schema import Context, Outcome, Quarantine, Record, record_id
+from normalize.schema import Context, Outcome, Quarantine, Record, Skipped, record_id
 from pipeline.config import Account
 from store import queries
 from store.writer import PageStats, Prepared, Writer, comment_posts, prepare
@@ -54,11 +54,14 @@ class AccountResult:
 
 def split_outcomes(
     pairs: Sequence[tuple[Outcome, dict]],
-) -> tuple[list[Record], list[dict], list[tuple[Quarantine, dict]]]:
-    """Separate stored records (with their raw objects) from quarantined payloads."""
-    records, raws, bad = [], [], []
+) -> tuple[list[Record], list[dict], list[tuple[Quarantine | Skipped, dict]]]:
+    """Separate stored records (with their raw objects) from quarantined payloads and
+    counted skips."""
+    records: list[Record] = []
+    raws: list[dict] = []
+    bad: list[tuple[Quarantine | Skipped, dict]] = []
     for outcome, raw in pairs:
-        if isinstance(outcome, Quarantine):
+        if isinstance(outcome, (Quarantine, Skipped)):
             bad.append((outcome, raw))
         else:
             records.append(outcome)
@@ -124,8 +127,16 @@ def run_account(
     except Exception as exc:  # noqa: BLE001 - one account's failure never stops the others
         log.debug("unexpected error collecting %s", account.key, exc_info=True)
         result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
+    if not result.stats.balanced() and result.status == "ok":
+        result.status, result.error = "failed", unbalanced(result.stats)
     writer.finish_run(row, result.status, result.stats, result.requests, result.error)
     return result
+
+
+def unbalanced(stats: PageStats) -> str:
+    """The error of a run whose counts do not add up (a bug: an item went missing)."""
+    return (f"counts do not balance: {stats.fetched} read, but {stats.stored} stored + "
+            f"{stats.quarantined} quarantined + {stats.skipped} skipped")
 
 
 # Key in `seen` (never a record id): a page since the last closed scan had a quarantined
@@ -135,10 +146,13 @@ _UNREADABLE = ""
 
 # A normalized page, ready for the store: records prepared (content hash, raw JSON), the
 # payloads that went to quarantine, and (when asked) per item: (records made, quarantined).
-Normalized = tuple[list[Prepared], list[tuple[Quarantine, dict]], "list[tuple[int, int]] | None"]
+Normalized = tuple[list[Prepared], list[tuple[Quarantine | Skipped, dict]],
+                   "list[tuple[int, int]] | None"]
+# What an item that gave no outcome at all becomes: nothing is ever dropped silently.
+NOTHING_MADE = "the normalizer made no record, quarantine or counted skip of this item"
 
 # Part of every item hash: a change of the normalizers' output must change it (bump it).
-NORMALIZE_VERSION = "2026-11-27.1"  # comments.crisis
+NORMALIZE_VERSION = "2026-12-01.1"  # restrictions, versions, nested Graph comments
 
 
 def normalize_prepared(normalize: PageNormalizer, page: Page, ctx: Context,
@@ -156,12 +170,14 @@ def normalize_prepared(normalize: PageNormalizer, page: Page, ctx: Context,
     if len(pairs) == len(page.items) and all(
             raw is item for (_, raw), item in zip(pairs, page.items)):
         # One outcome per item, in order (most pages): no need to normalize item by item.
-        spans = [(0, 1) if isinstance(o, Quarantine) else (1, 0) for o, _ in pairs]
+        spans = [(0, 1) if isinstance(o, (Quarantine, Skipped)) else (1, 0) for o, _ in pairs]
     else:
         pairs, spans = [], []
         for item in page.items:
             got = normalize_safely(normalize, replace(page, items=[item]), flat)
-            n_bad = sum(isinstance(o, Quarantine) for o, _ in got)
+            if not got:
+                got = [(Quarantine(NOTHING_MADE), item)]
+            n_bad = sum(isinstance(o, (Quarantine, Skipped)) for o, _ in got)
             spans.append((len(got) - n_bad, n_bad))
             pairs.extend(got)
     records, raws, bad = split_outcomes(pairs)
@@ -254,7 +270,8 @@ def store_page(account: Account, page: Page, normalize: PageNormalizer, writer: 
             if n and not n_bad:
                 items.append((digest, json.dumps(
                     [[t, v[0], v[4] if t == "comments" else None, h] for t, v, h, _ in made])))
-    if bad:  # a payload we could not read may be a stored comment: the scan is not conclusive
+    if any(isinstance(q, Quarantine) for q, _ in bad):
+        # a payload we could not read may be a stored comment: the scan is not conclusive
         seen[_UNREADABLE] = set()
     tombstone = None
     if page.scanned_post is not None:

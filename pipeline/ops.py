@@ -2,15 +2,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import os
 import signal
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -18,13 +16,10 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from collectors.base import Page
 from pipeline import platforms
-from pipeline.cli import EXIT_OK, UsageError, add_collect_options, load_config, open_db, run_collect
+from pipeline.cli import EXIT_OK, add_collect_options, load_config, open_db, run_collect
 from pipeline.config import Account
-from pipeline.ingest import store_page
-from pipeline.runner import author_secret, for_account, load_tagger, platform_context
-from store.writer import PageStats, Writer
+from pipeline.importer import cmd_import
 
 log = logging.getLogger("smc.ops")
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -117,80 +112,6 @@ def run_digest(args: argparse.Namespace) -> None:
     log.info("digest written: %s", ", ".join(str(p) for p in paths))
 
 
-# --- import --------------------------------------------------------------------------------
-def read_pages(path: Path) -> Iterator[tuple[int, Any]]:
-    """(line number, parsed JSON or the raw line when it is not JSON) of a .json/.jsonl file."""
-    text = path.read_text(encoding="utf-8-sig")
-    if path.suffix == ".jsonl":
-        for number, line in enumerate(text.splitlines(), 1):
-            if line.strip():
-                yield number, _parse(line)
-        return
-    doc = _parse(text)
-    for page in doc if isinstance(doc, list) else [doc]:
-        yield 1, page
-
-
-def _parse(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        return _NotJson(text[:2000], str(exc))
-
-
-@dataclass
-class _NotJson:
-    text: str
-    error: str
-
-
-def page_of(platform: str, doc: dict, kind: str) -> Page:
-    """An API response page (twarc2 line, Graph page, YouTube list) or a single object."""
-    listing = "items" if platform == "youtube" else "data"
-    items = doc.get(listing)
-    if isinstance(items, list):
-        return Page(kind=kind, items=items, includes=doc.get("includes") or {}, requests=0)
-    return Page(kind=kind, items=[doc], requests=0)
-
-
-def cmd_import(args: argparse.Namespace) -> int:
-    accounts = load_config(args)
-    account = next((a for a in accounts if a.key == args.account), None)
-    if account is None:
-        raise UsageError(f"{args.config}: unknown account {args.account!r}")
-    if account.platform != args.platform:
-        raise UsageError(f"account {account.key} is on {account.platform}, not {args.platform}")
-    missing = [str(f) for f in args.files if not Path(f).is_file()]
-    if missing:
-        raise UsageError(f"no such file: {', '.join(missing)}")
-    writer = Writer(open_db(args))
-    writer.sync_accounts(accounts)
-    _, normalize = platforms.load(args.platform)
-    secret = author_secret(dict(os.environ), simulate=args.demo_key)
-    ctx = for_account(platform_context(writer, accounts, args.platform, secret, load_tagger()),
-                      account)
-    total = PageStats()
-    for file in args.files:
-        for line, doc in read_pages(Path(file)):
-            if not isinstance(doc, dict):
-                reason = (f"{file}:{line}: not JSON ({doc.error})" if isinstance(doc, _NotJson)
-                          else f"{file}:{line}: a page must be a JSON object")
-                payload = {"line": doc.text} if isinstance(doc, _NotJson) else {"value": doc}
-                from normalize.schema import Quarantine
-
-                writer.write_page(account.key, "import", [], [], [(Quarantine(reason), payload)],
-                                  platform=args.platform)
-                total.quarantined += 1
-                continue
-            total.add(store_page(account, page_of(args.platform, doc, args.kind), normalize,
-                                 writer, ctx))
-    writer.refresh_answers()
-    print(f"import {account.key}: {total.fetched} read, {total.inserted} stored, "
-          f"{total.updated} updated, {total.unchanged} unchanged, "
-          f"{total.quarantined} quarantined")
-    return EXIT_OK
-
-
 # --- registration --------------------------------------------------------------------------
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("schedule", help="run as a daemon: per-account intervals, daily digest",
@@ -214,17 +135,39 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_schedule, account=None, platform=None, since=None,
                    full_refresh=False, record=None, replay=None)
 
-    p = sub.add_parser("import", help="ingest saved API response pages (JSON or JSONL)",
-                       description="Read API response pages saved as JSON or JSONL (twarc2 "
-                                   "output for X, Graph API pages, YouTube API pages) through "
-                                   "the same normalizers and store.")
+    p = sub.add_parser(
+        "import", help="ingest saved API output (JSON or JSONL, format detected)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Read saved API output through the same normalizers and store as "
+                    "collect. The format of each page is detected, no wrapping needed:\n"
+                    + "\n".join(f"  {line}" for line in IMPORT_FORMATS)
+                    + "\nEach file is one run: items read = stored + quarantined + skipped "
+                      "(status --json, table runs).\nExit 0 all stored, 1 some lines or "
+                      "items failed (quarantined), 2 usage error (nothing written).")
     p.add_argument("--platform", required=True, choices=tuple(platforms.REGISTRY),
                    help="the platform the pages come from")
     p.add_argument("--account", required=True, metavar="KEY",
                    help="the account (accounts.yaml key) the pages belong to")
-    p.add_argument("--kind", default="comment", choices=("post", "comment"),
-                   help="what the pages list: the account's posts or comments (default comment)")
+    p.add_argument("--kind", default=None, choices=("post", "comment"),
+                   help="force what the pages list (default: told from the items)")
+    p.add_argument("--post", metavar="ID",
+                   help="the video (YouTube live chat, comments.list) or Graph post the "
+                        "file's items hang under, when the file does not say")
+    p.add_argument("--workers", type=int, default=0, metavar="N",
+                   help="normalizer processes beside this one (default 0)")
     p.add_argument("--demo-key", action="store_true",
-                   help="hash authors with the fixed demo key when SMC_AUTHOR_KEY is unset")
+                   help="simulated data only: hash authors with the fixed demo key")
     p.add_argument("files", nargs="+", metavar="FILE", help="JSON or JSONL files of pages")
     p.set_defaults(func=cmd_import)
+
+
+IMPORT_FORMATS = (
+    "X: twarc2 search / timeline / conversation pages (X API v2 responses), twarc2 filter /",
+    "   sample stream lines, twarc2 flatten lines (tweet with `author`), single tweets",
+    "Facebook, Instagram: Graph API pages (feed, comments, media; nested comments{...} too),",
+    "   ?ids= batch responses, single objects, Instagram mentioned_comment / mentioned_media",
+    "YouTube: commentThreads.list, comments.list, liveChatMessages.list, videos.list pages",
+    "   (live chat: the video from --post VIDEO_ID or the page's videoId), single resources",
+    "Any platform: Airbyte record lines ({\"type\": \"RECORD\", ...} or bare records) and Singer",
+    "   record lines around any of the above; STATE, LOG, SCHEMA lines are passed over",
+)

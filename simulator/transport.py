@@ -33,6 +33,7 @@ import requests
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
+from normalize.schema import SIMULATED_KEY
 from simulator.world import World
 
 # host -> module serving it (a module exposes `Server(world)` with `handle(req)`)
@@ -70,6 +71,11 @@ class SimResponse:
     status: int = 200
     body: Any = None  # JSON-able, or bytes sent as they are
     headers: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Saved (e.g. by twarc) and imported, a page must still say it was invented.
+        if self.status == 200 and isinstance(self.body, dict):
+            self.body.setdefault(SIMULATED_KEY, True)
 
     def content(self) -> bytes:
         if isinstance(self.body, bytes):

@@ -105,6 +105,28 @@ _M8_BACKFILL = "".join(f"\n    INSERT INTO {table} ({cols})\n    {select};"
 ROLLUP_TABLES = tuple(_M8_RECOUNT)
 
 
+# --- migration 10 (frozen: the text of a shipped migration) --------------------------------
+_M10_COLUMNS = "".join(
+    f"\n    ALTER TABLE {table} ADD COLUMN {column} TEXT;"
+    for table in ("comments", "posts")
+    for column in ("restricted", "restricted_countries", "restricted_at", "version_id",
+                   "edit_ids"))
+
+
+def _m10_versions_trigger(table: str) -> str:
+    """An earlier text of a record, kept in `versions` when a newer one replaces it (X: under
+    its version id; elsewhere under 'seen:' and when it was last seen). Not for a deletion."""
+    return f"""
+    CREATE TRIGGER {table}_versions AFTER UPDATE OF text, version_id ON {table}
+    WHEN (old.text IS NOT new.text OR old.version_id IS NOT new.version_id)
+      AND old.text <> '' AND new.deleted = 0
+    BEGIN
+        INSERT OR IGNORE INTO versions (id, version, text, created_at, seen_at)
+        VALUES (old.id, coalesce(old.version_id, 'seen:' || old.last_seen), old.text,
+                coalesce(old.edited_at, old.created_at), new.last_seen);
+    END;"""
+
+
 # Each entry upgrades the schema by one version (PRAGMA user_version). Never edit a shipped
 # entry: append a new one, so a database made by any earlier version upgrades in place.
 MIGRATIONS: list[str] = [
@@ -578,6 +600,74 @@ MIGRATIONS: list[str] = [
     DROP TABLE item_seen;
     ALTER TABLE item_seen_rows RENAME TO item_seen;
     CREATE UNIQUE INDEX item_seen_hash ON item_seen(hash);
+    """,
+    # 10: real platform data (issue #13). Restrictions (a notice served instead of the words)
+    # in their own columns; X edit histories: the version held, every id of the history as
+    # an alias of the one row, earlier texts in `versions`; counted skips in `runs`.
+    # `opinions` as in migration 7 plus the restriction; `center` as in migration 3 plus it.
+    f"""
+    {_M10_COLUMNS}
+    CREATE TABLE versions (
+        id TEXT NOT NULL,
+        version TEXT NOT NULL,
+        text TEXT NOT NULL,
+        created_at TEXT,
+        seen_at TEXT NOT NULL,
+        PRIMARY KEY (id, version)
+    ) WITHOUT ROWID;
+    {_m10_versions_trigger("comments")}
+    {_m10_versions_trigger("posts")}
+    CREATE TABLE record_aliases (
+        alias TEXT PRIMARY KEY,
+        id TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE answers_pending (
+        id TEXT PRIMARY KEY
+    ) WITHOUT ROWID;
+    ALTER TABLE runs ADD COLUMN unchanged INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN skipped INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN skip_reasons TEXT;
+    ALTER TABLE runs ADD COLUMN quarantine_reasons TEXT;
+    ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'collect';
+    CREATE INDEX comments_restricted ON comments(restricted) WHERE restricted IS NOT NULL;
+    DROP VIEW center;
+    DROP VIEW opinions;
+    CREATE VIEW opinions AS
+    SELECT c.id, c.platform, c.account, c.post_id, c.parent_id, c.author_key, c.text, c.lang,
+           c.district, c.category, c.created_at,
+           date(c.created_at, '+9 hours') AS seoul_day,
+           c.like_count, c.url,
+           COALESCE(k.status, CASE WHEN a.answer_id IS NOT NULL THEN 'answered'
+                                   ELSE 'received' END) AS status,
+           k.status AS staff_status, k.department AS assigned_department, k.note AS staff_note,
+           a.answer_id, a.first_response_at,
+           CAST(round((julianday(a.first_response_at) - julianday(c.created_at)) * 1440)
+                AS INTEGER) AS response_minutes,
+           c.hidden, k.updated_by AS staff_by, k.updated_at AS staff_at, c.keywords,
+           c.crisis, c.restricted, c.restricted_countries, c.restricted_at, c.edited_at
+    FROM comments c
+    LEFT JOIN answers a ON a.comment_id = c.id
+    LEFT JOIN cases k ON k.comment_id = c.id
+    WHERE c.is_official = 0 AND c.deleted = 0;
+    CREATE VIEW center AS
+    SELECT o.id, o.seoul_day, o.created_at, o.status, o.platform,
+           o.account, ac.name AS account_name, ac.field, ac.owner,
+           COALESCE(o.assigned_department, ac.department) AS department,
+           o.text, o.lang, o.district, o.category, o.url,
+           p.id AS post_id, COALESCE(p.title, p.text) AS post_text, p.url AS post_url,
+           ans.text AS answer_text, ans.author_name AS answered_by, o.first_response_at,
+           o.response_minutes, o.staff_note,
+           o.answer_id,
+           (SELECT CASE WHEN max(aa.key = o.account) THEN o.account ELSE min(aa.key) END
+            FROM accounts aa
+            WHERE aa.platform = ans.platform
+              AND (aa.name = ans.author_name OR aa.handle = ans.author_name)) AS answer_account,
+           o.staff_status, o.staff_by, o.staff_at, o.parent_id, o.like_count,
+           o.restricted, o.restricted_countries
+    FROM opinions o
+    JOIN accounts ac ON ac.key = o.account
+    LEFT JOIN posts p ON p.id = o.post_id
+    LEFT JOIN comments ans ON ans.id = o.answer_id;
     """,
 ]
 

@@ -250,12 +250,13 @@ def runs_summary(db: sqlite_utils.Database, start: str, end: str) -> list[dict]:
            sum(r.status IN ({limited})) AS rate_limited,
            (SELECT r2.error FROM runs r2 WHERE r2.account = r.account
               AND r2.started_at >= :start AND r2.started_at < :end AND r2.error IS NOT NULL
+              AND r2.kind = 'collect'
             ORDER BY r2.started_at DESC, r2.id DESC LIMIT 1) AS last_error,
            (SELECT r3.status FROM runs r3 WHERE r3.account = r.account
-              AND r3.started_at >= :start AND r3.started_at < :end
+              AND r3.started_at >= :start AND r3.started_at < :end AND r3.kind = 'collect'
             ORDER BY r3.started_at DESC, r3.id DESC LIMIT 1) AS last_status
     FROM runs r LEFT JOIN accounts a ON a.key = r.account
-    WHERE r.started_at >= :start AND r.started_at < :end
+    WHERE r.started_at >= :start AND r.started_at < :end AND r.kind = 'collect'
     GROUP BY r.account, r.platform
     ORDER BY r.platform, r.account
     """

@@ -50,9 +50,10 @@ def account_status(db: sqlite_utils.Database, counts: bool = True) -> list[dict]
         "SELECT NULL AS account, 0 AS comments, 0 AS citizen WHERE 0"
     sql = f"""
     WITH last_run AS (
-        SELECT account, max(id) AS id FROM runs GROUP BY account
+        SELECT account, max(id) AS id FROM runs WHERE kind = 'collect' GROUP BY account
     ), last_ok AS (
-        SELECT account, max(finished_at) AS at FROM runs WHERE status = 'ok' GROUP BY account
+        SELECT account, max(finished_at) AS at FROM runs
+        WHERE status = 'ok' AND kind = 'collect' GROUP BY account
     ), held AS (
         {held}
     ), gap AS (

@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from operator import attrgetter
 from datetime import datetime, timezone
 from typing import Callable, Iterable, Iterator, Mapping, Sequence
@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from normalize.schema import Comment, Post, Quarantine, Record
+from normalize.schema import Comment, Post, Quarantine, Record, Skipped
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
 _CHUNK = 500  # ids per IN (...) lookup, under SQLite's variable limit
@@ -40,24 +40,40 @@ class PageStats:
     unchanged: int = 0
     quarantined: int = 0
     tombstoned: int = 0
+    skipped: int = 0  # items that carry no opinion, by a counted rule
+    skip_reasons: dict[str, int] = field(default_factory=dict)
+    quarantine_reasons: dict[str, int] = field(default_factory=dict)
 
     def add(self, other: "PageStats") -> None:
         for f in fields(self):
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+            mine, theirs = getattr(self, f.name), getattr(other, f.name)
+            if isinstance(mine, dict):
+                for reason, n in theirs.items():
+                    mine[reason] = mine.get(reason, 0) + n
+            else:
+                setattr(self, f.name, mine + theirs)
+
+    @property
+    def stored(self) -> int:
+        return self.inserted + self.updated + self.unchanged
+
+    def balanced(self) -> bool:
+        """Every item read is stored, quarantined or skipped by a counted rule."""
+        return self.fetched == self.stored + self.quarantined + self.skipped and (
+            sum(self.skip_reasons.values()) == self.skipped)
 
 
 def _upsert_sql(table: str, columns: Sequence[str]) -> str:
     """INSERT .. ON CONFLICT DO UPDATE that leaves unchanged rows and first_seen alone."""
-    cols = [*columns, "content_hash", "first_seen", "last_seen"]
+    cols = [*columns, "content_hash", "first_seen", "last_seen", "restricted_at"]
     # `account` is the account a record was first collected under: an answer by one city
-    # account in another's thread reaches both, and must not flip between them.
-    keep = ("id", "account", "first_seen", "edited_at")
+    # account in another's thread reaches both, and must not flip between them. edited_at
+    # is the platform's own (never the time we saw a change: `versions` keeps that).
+    keep = ("id", "account", "first_seen", "restricted_at")
     updates = [f"{c} = excluded.{c}" for c in cols if c not in keep]
-    # A text change the platform does not date (Graph comments) is dated when we saw it.
-    updates.append(
-        f"edited_at = COALESCE(excluded.edited_at, CASE WHEN {table}.text IS NOT excluded.text "
-        f"THEN excluded.last_seen ELSE {table}.edited_at END)"
-    )
+    updates.append(  # when a restriction was first seen; cleared when it is lifted
+        f"restricted_at = CASE WHEN excluded.restricted IS NULL THEN NULL "
+        f"ELSE COALESCE({table}.restricted_at, excluded.restricted_at) END")
     return (
         f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)}) "
         f"ON CONFLICT(id) DO UPDATE SET {', '.join(updates)} "
@@ -75,7 +91,12 @@ _SQL = {
 _VALUES = {Post: attrgetter(*_POST_COLS), Comment: attrgetter(*_COMMENT_COLS)}
 _TABLES = {"posts": _SQL[Post][1], "comments": _SQL[Comment][1]}
 _POST_ID = _COMMENT_COLS.index("post_id")
+_PARENT_ID = _COMMENT_COLS.index("parent_id")
 _TOKENS = _COMMENT_COLS.index("tokens")
+# Per table: where the text, restriction, version and edit history sit in a record's values.
+_AT = {t: {c: cols.index(c) for c in ("text", "restricted", "restricted_countries",
+                                       "version_id", "edit_ids", "created_at", "edited_at")}
+       for t, cols in (("posts", _POST_COLS), ("comments", _COMMENT_COLS))}
 assert _COMMENT_COLS[_TOKENS:] == ["tokens", "keywords"]  # prepare(tokens=) replaces the tail
 
 # json.dumps(raw, ensure_ascii=False), without a new encoder per call (~1 us of ~8)
@@ -116,17 +137,17 @@ def comment_posts(prepared: Sequence[Prepared]) -> list[tuple[str, str]]:
 # Pairs each opinion with the official answers in its thread, for comments stored since the
 # last refresh: up from new official comments to their ancestors, down from new citizen
 # comments to their descendants (an answer may be stored before or after its question).
-_ANSWERS_SQL = """
+_ANSWERS_TEMPLATE = """
 WITH RECURSIVE
 up(answer_id, answered_at, node) AS (
     SELECT id, created_at, parent_id FROM comments
-    WHERE rowid > :mark AND rowid <= :top AND is_official = 1 AND parent_id IS NOT NULL
+    WHERE {new} AND is_official = 1 AND parent_id IS NOT NULL
     UNION
     SELECT up.answer_id, up.answered_at, c.parent_id FROM up JOIN comments c ON c.id = up.node
     WHERE c.parent_id IS NOT NULL
 ),
 down(opinion, node) AS (
-    SELECT id, id FROM comments WHERE rowid > :mark AND rowid <= :top AND is_official = 0
+    SELECT id, id FROM comments WHERE {new} AND is_official = 0
     UNION
     SELECT down.opinion, c.id FROM down JOIN comments c ON c.parent_id = down.node
 ),
@@ -139,11 +160,11 @@ pairs(opinion, answer_id, answered_at) AS (
     -- Facebook, Instagram and YouTube keep threads two levels deep: the city's answer to a
     -- follow-up is stored beside it (same parent), not under it.
     SELECT s.id, o.id, o.created_at FROM comments o JOIN comments s ON s.parent_id = o.parent_id
-    WHERE o.rowid > :mark AND o.rowid <= :top AND o.is_official = 1 AND s.is_official = 0
+    WHERE {new_o} AND o.is_official = 1 AND s.is_official = 0
       AND o.platform IN ('facebook', 'instagram', 'youtube')
     UNION
     SELECT s.id, o.id, o.created_at FROM comments s JOIN comments o ON o.parent_id = s.parent_id
-    WHERE s.rowid > :mark AND s.rowid <= :top AND s.is_official = 0 AND o.is_official = 1
+    WHERE {new_s} AND s.is_official = 0 AND o.is_official = 1
       AND s.platform IN ('facebook', 'instagram', 'youtube')
 )
 INSERT INTO answers (comment_id, answer_id, first_response_at)
@@ -155,6 +176,18 @@ ON CONFLICT(comment_id) DO UPDATE SET answer_id = excluded.answer_id,
     first_response_at = excluded.first_response_at
 WHERE excluded.first_response_at < answers.first_response_at
 """
+# The comments stored since the watermark, or those an alias re-linked (answers_pending).
+_ANSWERS_SQL = _ANSWERS_TEMPLATE.format(
+    **{k: f"{p}rowid > :mark AND {p}rowid <= :top" for k, p in (("new", ""), ("new_o", "o."),
+                                                                ("new_s", "s."))})
+_PENDING_SQL = _ANSWERS_TEMPLATE.format(
+    **{k: f"{p}id IN (SELECT id FROM answers_pending)" for k, p in (
+        ("new", ""), ("new_o", "o."), ("new_s", "s."))})
+
+
+def _id_key(native_id: str) -> tuple[int, str]:
+    """Orders X ids by time (snowflakes grow; compared as numbers, not as text)."""
+    return len(native_id), native_id
 
 
 def content_hash(values: tuple) -> int:
@@ -170,6 +203,8 @@ class Writer:
         self.db = db
         self.clock = clock
         self._grouped = False
+        self._has_aliases: bool | None = None  # read lazily (see _aliased)
+        self._has_orphans: bool | None = None
 
     @contextmanager
     def group(self, rows: int = 5000) -> Iterator[Callable[[int], None]]:
@@ -217,7 +252,7 @@ class Writer:
         stream: str,
         records: Sequence[Record],
         raws: Sequence[dict],
-        quarantined: Sequence[tuple[Quarantine, dict]] = (),
+        quarantined: Sequence[tuple[Quarantine | Skipped, dict]] = (),
         cursor: tuple[str, str] | None = None,
         tombstone: tuple[str, Iterable[str]] | None = None,
         platform: str = "",
@@ -232,7 +267,7 @@ class Writer:
         account: str,
         stream: str,
         prepared: Sequence[Prepared],
-        quarantined: Sequence[tuple[Quarantine, dict]] = (),
+        quarantined: Sequence[tuple[Quarantine | Skipped, dict]] = (),
         cursor: tuple[str, str] | None = None,
         tombstone: tuple[str, Iterable[str]] | None = None,
         platform: str = "",
@@ -261,8 +296,12 @@ class Writer:
                     "INSERT INTO item_seen (hash, records) VALUES (?, ?) ON CONFLICT(hash) "
                     "DO UPDATE SET records = excluded.records", items)
             for q, payload in quarantined:
-                self._quarantine(platform, account, q, payload, now)
-            stats.quarantined = len(quarantined)
+                reasons = stats.skip_reasons if isinstance(q, Skipped) else stats.quarantine_reasons
+                reasons[q.reason] = reasons.get(q.reason, 0) + 1
+                if isinstance(q, Quarantine):
+                    self._quarantine(platform, account, q, payload, now)
+            stats.skipped = sum(stats.skip_reasons.values())
+            stats.quarantined = len(quarantined) - stats.skipped
             if tombstone is not None:
                 stats.tombstoned = self._tombstone(*tombstone)
             if cursor is not None:
@@ -277,24 +316,41 @@ class Writer:
 
     def _upsert(self, table: str, batch: list[Prepared], account: str, stream: str, now: str,
                 stats: PageStats) -> None:
-        sql = _TABLES[table]
+        sql, at = _TABLES[table], _AT[table]
         stored = self._stored_hashes(table, [values[0] for _, values, _, _ in batch])
+        held = self._held_versions(table, batch)
+        if table == "comments" and self._aliased():
+            batch = self._resolve_aliases(batch)
         changed, unchanged, payloads = [], [], []
+        notices: list[tuple] = []
+        versions: list[tuple] = []
+        histories: list[tuple[str, str]] = []
         for _, values, digest, raw in batch:
-            rid = values[0]
+            rid, version = values[0], values[at["version_id"]]
+            if values[at["edit_ids"]]:
+                histories.append((rid, values[at["edit_ids"]]))
             old = stored.get(rid)
             if old == digest:
                 unchanged.append(rid)
                 continue
+            if old is not None and values[at["restricted"]] is not None and not values[at["text"]]:
+                notices.append(values)  # a notice never replaces the words we hold
+                continue
+            if version is not None and (values[at["edit_ids"]] or (
+                    rid in held and _id_key(version) < _id_key(held[rid]))):
+                versions.append((rid, version, values[at["text"]],
+                                 values[at["edited_at"]] or values[at["created_at"]], now))
+                if rid in held and _id_key(version) < _id_key(held[rid]):
+                    unchanged.append(rid)  # older than the version held: kept in versions
+                    continue
             stats.inserted += old is None
             stats.updated += old is not None
-            changed.append((*values, digest, now, now))
+            restricted_at = now if values[at["restricted"]] is not None else None
+            changed.append((*values, digest, now, now, restricted_at))
             if not isinstance(raw, str):
                 raw = _raw_json(raw)
             payloads.append((rid, account, stream, now, raw))
-        stats.unchanged += len(unchanged)
         conn = self.db.conn
-        self._touch(table, unchanged, now)
         if changed:
             conn.executemany(sql, changed)
             conn.executemany(
@@ -303,6 +359,116 @@ class Writer:
                 "payload = excluded.payload",
                 payloads,
             )
+        unchanged += self._restrict(table, notices, now, stats)
+        stats.unchanged += len(unchanged)
+        self._touch(table, unchanged, now)
+        if versions:
+            conn.executemany("INSERT OR IGNORE INTO versions (id, version, text, created_at, "
+                             "seen_at) VALUES (?, ?, ?, ?, ?)", versions)
+        if histories:
+            self._add_aliases(histories)
+        if table == "comments" and changed:
+            self._inherit_posts(changed)
+
+    def _held_versions(self, table: str, batch: Sequence[Prepared]) -> dict[str, str]:
+        """The version id stored for each record of the batch that names its version (X)."""
+        at = _AT[table]["version_id"]
+        ids = [values[0] for _, values, _, _ in batch if values[at] is not None]
+        found: dict[str, str] = {}
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start:start + _CHUNK]
+            found.update(self.db.conn.execute(
+                f"SELECT id, version_id FROM {table} WHERE version_id IS NOT NULL AND id IN "
+                f"({', '.join('?' * len(chunk))})", chunk).fetchall())
+        return found
+
+    def _restrict(self, table: str, notices: Sequence[tuple], now: str,
+                  stats: PageStats) -> list[str]:
+        """Record the restriction of stored records a notice came for; the ids it left as
+        they were (the same restriction was already recorded)."""
+        at = _AT[table]
+        same = []
+        for values in notices:
+            kind, countries = values[at["restricted"]], values[at["restricted_countries"]]
+            cur = self.db.conn.execute(
+                f"UPDATE {table} SET restricted = ?, restricted_countries = ?, "
+                f"restricted_at = COALESCE(restricted_at, ?), last_seen = ? WHERE id = ? "
+                f"AND (restricted, restricted_countries) IS NOT (?, ?)",
+                (kind, countries, now, now, values[0], kind, countries))
+            if cur.rowcount:
+                stats.updated += 1
+            else:
+                same.append(values[0])
+        return same
+
+    def _aliased(self) -> bool:
+        """Whether any edit history has given a record more than one id (read once)."""
+        if self._has_aliases is None:
+            self._has_aliases = self.db.conn.execute(
+                "SELECT 1 FROM record_aliases LIMIT 1").fetchone() is not None
+        return self._has_aliases
+
+    def _resolve_aliases(self, batch: list[Prepared]) -> list[Prepared]:
+        """Comments whose parent or post is named by a later id of an edit history point at
+        the one row of that history instead."""
+        wanted = sorted({v for _, values, _, _ in batch
+                         for v in (values[_PARENT_ID], values[_POST_ID]) if v})
+        found: dict[str, str] = {}
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start:start + _CHUNK]
+            found.update(self.db.conn.execute(
+                f"SELECT alias, id FROM record_aliases WHERE alias IN "
+                f"({', '.join('?' * len(chunk))})", chunk).fetchall())
+        if not found:
+            return batch
+        out = []
+        for table, values, digest, raw in batch:
+            parent, post = values[_PARENT_ID], values[_POST_ID]
+            if parent in found or post in found:
+                fixed = list(values)
+                fixed[_PARENT_ID] = found.get(parent, parent) if parent else parent
+                fixed[_POST_ID] = found.get(post, post) if post else post
+                values = tuple(fixed)
+            out.append((table, values, digest, raw))
+        return out
+
+    def _add_aliases(self, histories: Sequence[tuple[str, str]]) -> None:
+        """Every id of an edit history names its row: stored links to a later id are moved
+        to the row, and their answers derived again (answers_pending)."""
+        conn = self.db.conn
+        for rid, edit_ids in histories:
+            prefix = rid.split(":", 1)[0]
+            for native in json.loads(edit_ids):
+                alias = f"{prefix}:{native}"
+                if alias == rid or not conn.execute(
+                        "INSERT OR IGNORE INTO record_aliases (alias, id) VALUES (?, ?)",
+                        (alias, rid)).rowcount:
+                    continue
+                self._has_aliases = True
+                conn.execute("INSERT OR IGNORE INTO answers_pending (id) SELECT id FROM comments "
+                             "WHERE parent_id = ? OR id = ?", (alias, rid))
+                conn.execute("UPDATE comments SET parent_id = ? WHERE parent_id = ?", (rid, alias))
+                conn.execute("UPDATE comments SET post_id = ? WHERE post_id = ?", (rid, alias))
+
+    def _inherit_posts(self, changed: Sequence[tuple]) -> None:
+        """A reply the platform served without its post (YouTube comments.list, X without
+        conversation_id) takes its parent's post, whichever of the two is stored first."""
+        conn = self.db.conn
+        orphans = [v[0] for v in changed if v[_POST_ID] is None and v[_PARENT_ID] is not None]
+        if orphans:
+            conn.execute("UPDATE comments SET post_id = (SELECT p.post_id FROM comments p "
+                         "WHERE p.id = comments.parent_id) WHERE post_id IS NULL AND id IN "
+                         "(SELECT value FROM json_each(?))", (json.dumps(orphans),))
+            self._has_orphans = True
+        if self._has_orphans is None:
+            self._has_orphans = conn.execute(
+                "SELECT 1 FROM comments WHERE post_id IS NULL AND parent_id IS NOT NULL "
+                "LIMIT 1").fetchone() is not None
+        parents = [v[0] for v in changed if v[_POST_ID] is not None]
+        if self._has_orphans and parents:
+            conn.execute("UPDATE comments SET post_id = (SELECT p.post_id FROM comments p "
+                         "WHERE p.id = comments.parent_id) WHERE post_id IS NULL AND parent_id "
+                         "IN (SELECT value FROM json_each(?))", (json.dumps(parents),))
 
     def _touch(self, table: str, ids: Sequence[str], now: str) -> None:
         """Unchanged records: only last_seen moves."""
@@ -375,9 +541,13 @@ class Writer:
             row = conn.execute("SELECT value FROM meta WHERE key = 'answers_rowid'").fetchone()
             mark = int(row[0]) if row else 0
             top = conn.execute("SELECT max(rowid) FROM comments").fetchone()[0] or 0
-            if top <= mark:
-                return 0
             changed = 0
+            if conn.execute("SELECT 1 FROM answers_pending LIMIT 1").fetchone():
+                conn.execute(_PENDING_SQL)
+                changed += conn.execute("SELECT changes()").fetchone()[0]
+                conn.execute("DELETE FROM answers_pending")
+            if top <= mark:
+                return changed
             # In slices: the recursive walks of a bulk load would otherwise build their
             # temporary tables for every new comment at once (memory grows with N).
             for low in range(mark, top, _ANSWER_SLICE):
@@ -449,12 +619,12 @@ class Writer:
                 "error = 'the run ended without finishing (killed or crashed)' "
                 "WHERE status = 'running'", (self.clock(),)).rowcount
 
-    def start_run(self, run_id: str, account: str, platform: str) -> int:
-        """Open the runs row of one account in this run."""
+    def start_run(self, run_id: str, account: str, platform: str, kind: str = "collect") -> int:
+        """Open the runs row of one account in this run (kind: collect, or import of a file)."""
         with self.db.atomic():
             cur = self.db.conn.execute(
-                "INSERT INTO runs (run_id, account, platform, started_at) VALUES (?, ?, ?, ?)",
-                (run_id, account, platform, self.clock()),
+                "INSERT INTO runs (run_id, account, platform, started_at, kind) "
+                "VALUES (?, ?, ?, ?, ?)", (run_id, account, platform, self.clock(), kind),
             )
         return cur.lastrowid
 
@@ -464,7 +634,11 @@ class Writer:
         with self.db.atomic():
             self.db.conn.execute(
                 "UPDATE runs SET finished_at = ?, status = ?, fetched = ?, inserted = ?, "
-                "updated = ?, quarantined = ?, requests = ?, error = ? WHERE id = ?",
+                "updated = ?, unchanged = ?, quarantined = ?, skipped = ?, skip_reasons = ?, "
+                "quarantine_reasons = ?, requests = ?, error = ? WHERE id = ?",
                 (self.clock(), status, stats.fetched, stats.inserted, stats.updated,
-                 stats.quarantined, requests, error, row),
+                 stats.unchanged, stats.quarantined, stats.skipped,
+                 json.dumps(stats.skip_reasons, ensure_ascii=False, sort_keys=True),
+                 json.dumps(stats.quarantine_reasons, ensure_ascii=False, sort_keys=True),
+                 requests, error, row),
             )

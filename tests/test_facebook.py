@@ -211,7 +211,7 @@ def test_post_updated_time_counts_and_missing_message() -> None:
                         "comments": {"data": [], "summary": {"total_count": 12}},
                         "reactions": {"data": [], "summary": {"total_count": 40}}}, ctx_for())
     assert (p.text, p.edited_at, p.comment_count, p.like_count) == (
-        "", "2021-08-11T00:00:00Z", 12, 40)
+        "", None, 12, 40)  # updated_time moves with comments: never an edit (point 9)
     same = normalize_post({"id": "9_2", "message": "m", "created_time": "2021-08-10T18:45:03+0000",
                            "updated_time": "2021-08-10T18:45:03+0000"}, ctx_for())
     assert same.edited_at is None
@@ -302,7 +302,10 @@ def test_edits_deletions_and_lookback(tmp_path: Path, fb_accounts: list[Account]
 
     row = rows(db, "SELECT text, edited_at, deleted FROM comments WHERE id = ?",
                f"facebook:{newest.seq}_{edited.seq}")[0]
-    assert row[0] == "고쳐 쓴 의견입니다" and row[1] is not None and row[2] == 0
+    # Graph dates no edit: edited_at stays NULL, the earlier text is kept in versions
+    assert row[0] == "고쳐 쓴 의견입니다" and row[1] is None and row[2] == 0
+    assert [v for (v,) in rows(db, "SELECT text FROM versions WHERE id = ?",
+                               f"facebook:{newest.seq}_{edited.seq}")] == [edited.text]
     kept = rows(db, "SELECT deleted, text FROM comments WHERE id = ?",
                 f"facebook:{newest.seq}_{deleted.seq}")
     assert len(kept) == 1 and kept[0][0] == 1 and kept[0][1]  # a tombstone: the row is kept

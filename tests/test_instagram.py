@@ -151,7 +151,8 @@ def test_nested_replies_become_threaded_comments_paired_with_their_raw() -> None
     pairs = normalize_page(Page(kind="comment", items=[top], includes={"post_id": "5"}),
                            ctx_for())
     (c, raw_c), (r, raw_r) = pairs
-    assert raw_c is top and raw_r is reply
+    # the comment's raw object keeps all but its replies (they keep their own)
+    assert raw_c == {**top, "replies": {}} and raw_r is reply
     assert c.author_key == author_key(SECRET, "instagram", "999") and c.hidden == 1
     assert c.reply_count == 1 and c.parent_id is None and c.is_official == 0
     assert r.parent_id == "instagram:1" and r.post_id == "instagram:5"
@@ -246,7 +247,8 @@ def test_edits_deletions_and_lookback(tmp_path: Path, ig_accounts: list[Account]
     results, _ = sim_run(db, accounts, world)
     assert results["ig_seoul"].status == "ok"
     assert rows(db, "SELECT text, edited_at IS NOT NULL FROM comments WHERE id = ?",
-                cid(edited)) == [("수정된 댓글", 1)]
+                cid(edited)) == [("수정된 댓글", 0)]  # Graph dates no edit
+    assert rows(db, "SELECT text FROM versions WHERE id = ?", cid(edited)) == [(edited.text,)]
     assert rows(db, "SELECT deleted FROM comments WHERE id = ?", cid(deleted)) == [(1,)]
     assert rows(db, "SELECT parent_id, is_official FROM comments WHERE id = ?", cid(reply)) == [
         (cid(late), 1)]

@@ -200,20 +200,24 @@ def test_import_twarc2_jsonl(accounts, tmp_path, capsys):
     db = tmp_path / "smc.db"
     args = ["--db", str(db), "import", "--platform", "x", "--account", "x_seoul_bus",
             "--demo-key", str(path)]
-    assert run_pipeline.main(args) == 0
+    assert run_pipeline.main(args) == 1  # a bad line: exit 1, saying where it went
     out = capsys.readouterr().out
     served = sum(len(json.loads(line).get("data", [])) for line in lines)
-    assert f"{served} read, {served} stored, 0 updated" in out and "1 quarantined" in out
+    assert f"{served + 1} read = {served} stored ({served} new, 0 updated" in out
+    assert "+ 1 quarantined" in out and "1 lines failed and went to quarantine" in out
+    assert "mentions.jsonl:4" in out
     conn = sqlite3.connect(db)
     assert conn.execute("SELECT count(*) FROM comments WHERE account = 'x_seoul_bus'"
                         ).fetchone()[0] == served
     reason = conn.execute("SELECT reason FROM quarantine").fetchone()[0]
     assert "mentions.jsonl:" in reason and "not JSON" in reason
-    assert run_pipeline.main(args) == 0  # importing again changes nothing
-    assert f"{served} read, 0 stored, 0 updated, {served} unchanged" in capsys.readouterr().out
+    assert run_pipeline.main(args) == 1  # importing again changes nothing
+    assert (f"{served + 1} read = {served} stored (0 new, 0 updated, {served} unchanged)"
+            in capsys.readouterr().out)
 
 
-def test_import_of_tweepys_recorded_response(tmp_path, capsys):
+def test_import_of_tweepys_recorded_response(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SMC_AUTHOR_KEY", "k" * 32)  # real data: a real key, never --demo-key
     """A real X API v2 response body (from tweepy's cassette) imported as a saved page."""
     cassette = yaml.safe_load((FIXTURES / "x-api-v2" / "test_client_get_users_mentions.yaml")
                               .read_text())
@@ -221,14 +225,15 @@ def test_import_of_tweepys_recorded_response(tmp_path, capsys):
     path = tmp_path / "page.json"
     path.write_bytes(body)
     code = run_pipeline.main(["--db", str(tmp_path / "d.db"), "import", "--platform", "x",
-                              "--account", "x_seoulmania", "--demo-key", str(path)])
+                              "--account", "x_seoulmania", str(path)])
     assert code == 0
     n = len(json.loads(body)["data"])
-    assert f"{n} read, {n} stored" in capsys.readouterr().out
+    assert f"{n} read = {n} stored" in capsys.readouterr().out
 
 
-def test_import_usage_errors(tmp_path, capsys):
-    base = ["--db", str(tmp_path / "d.db"), "import", "--demo-key"]
+def test_import_usage_errors(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SMC_AUTHOR_KEY", "k" * 32)
+    base = ["--db", str(tmp_path / "d.db"), "import"]
     assert run_pipeline.main(base + ["--platform", "x", "--account", "nobody", "f.json"]) == 2
     assert "unknown account 'nobody'" in capsys.readouterr().err
     assert run_pipeline.main(base + ["--platform", "facebook", "--account", "x_seoulmania",

@@ -57,7 +57,11 @@ def test_upsert_counts_and_keeps_first_seen(tmp_path):
     assert (stats.inserted, stats.updated, stats.unchanged) == (0, 1, 2)
     row = writer.db.execute("SELECT first_seen, last_seen, edited_at FROM comments "
                             "WHERE id = 'x:3'").fetchone()
-    assert row[0] == "2026-11-25T00:00:00Z" and row[1] == row[2] == "2026-11-25T01:00:00Z"
+    # edited_at is the platform's, never the time we saw a change; the earlier text is kept
+    assert row == ("2026-11-25T00:00:00Z", "2026-11-25T01:00:00Z", None)
+    assert writer.db.execute("SELECT version, text, seen_at FROM versions WHERE id = 'x:3'"
+                             ).fetchall() == [("seen:2026-11-25T00:00:00Z", comment(3).text,
+                                               "2026-11-25T01:00:00Z")]
     assert writer.db.execute("SELECT count(*) FROM comments_fts WHERE comments_fts MATCH '택시'"
                              ).fetchone()[0] == 2
 

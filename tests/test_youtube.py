@@ -14,7 +14,7 @@ from googleapiclient.http import HttpMockSequence
 
 from collectors.base import AuthFailed, Page, PermissionMissing
 from collectors.youtube import YouTubeCollector
-from normalize.schema import Comment, Context, Post, Quarantine
+from normalize.schema import Comment, Context, Post, Quarantine, Skipped
 from normalize.text import author_key
 from normalize.youtube import normalize_page
 from pipeline.config import Account, load_accounts
@@ -184,7 +184,8 @@ def test_replay_records_whole() -> None:
         "lang": "en", "created_at": "2019-11-14T23:31:33Z", "district": None,
         "category": None, "crisis": None, "edited_at": None, "like_count": 0, "reply_count": 2,
         "url": f"https://www.youtube.com/watch?v={VIDEO}&lc=UgwI_ylXVnzPS8Q-oAV4AaABAg",
-        "deleted": 0, "hidden": 0, "tokens": None, "keywords": None,
+        "deleted": 0, "hidden": 0, "tokens": None, "keywords": None, "restricted": None,
+        "restricted_countries": None, "version_id": None, "edit_ids": None,
     }
     reply = comments["youtube:Ugw5zYU6n9pmIgAZWvN4AaABAg.91zT3cYb5B291za6voUoRh"]
     assert reply == Comment(
@@ -374,7 +375,8 @@ def test_live_chat_messages() -> None:
              message("m4", "textMessageEvent", None)]
     page = Page(kind="comment", items=items, includes={"live": {"videoId": "live1"}})
     out = normalize_page(page, ctx(official_ids=frozenset()))
-    [(m1, _), (m2, _), (bad, _)] = out
+    [(m1, _), (m2, _), (ended, _), (bad, _)] = out
+    assert ended == Skipped("live chat system event (chatEndedEvent)", "m3")
     assert (m1.id, m1.post_id, m1.parent_id, m1.created_at, m1.is_official) == (
         "youtube:m1", "youtube:live1", None, "2026-11-24T23:05:00Z", 0)
     assert "010-1234-5678" not in m1.text

@@ -1,0 +1,286 @@
+"""The formats people save API output in, told apart by their shape: each saved document
+becomes the collector pages it holds (`pages_of`), so `import` needs no hand wrapping.
+
+| format | shape | becomes |
+| --- | --- | --- |
+| twarc2 page (search, timeline, conversation), X API v2 response | `data` list, `includes`, `meta` | one page |
+| twarc2 stream line (filter, sample), one-tweet lookup | `data` object (`matching_rules`) | one page of one tweet |
+| twarc2 flatten line | a tweet with `author` (and `__twarc`) embedded | one tweet; `author` is its user |
+| Airbyte record | `{"type": "RECORD", "record": {"stream", "data"}}`, or bare `{"stream", "data"}` | what `data` is |
+| Singer record | `{"type": "RECORD", "stream", "record"}` | what `record` is |
+| Airbyte / Singer STATE, LOG, SCHEMA, ... | `type` other than RECORD | nothing (a line without items) |
+| Graph API page (feed, comments, media) | `data` list, `paging` | pages of posts and of comments, by the items' fields |
+| Graph API `?ids=` batch | an object keyed by id, each value an object or an edge page | the objects; an edge page under its id |
+| Graph API object | one post, comment or media (nested `comments{...}` too) | one item |
+| Instagram mentions | `mentioned_comment` / `mentioned_media` | the comment / the citizen's media |
+| YouTube list page | `kind` youtube#...ListResponse, `items` | one page (live chat: the video from `--post` or the page's `videoId`) |
+| YouTube resource | `kind` youtube#commentThread, #comment, ... | one item |
+
+Pure: documents in, pages out; no I/O.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from collectors.base import Page
+from normalize.graph import more_to_fetch
+from normalize.schema import SIMULATED_KEY
+
+Kind = Literal["post", "comment"]
+_GRAPH_ID = re.compile(r"^\d+(?:_\d+)?$")
+# Fields only a Facebook post has (a comment has message, created_time, from, parent, ...).
+_FB_POST_FIELDS = ("updated_time", "status_type", "full_picture", "attachments", "shares",
+                   "reactions", "story", "is_published", "privacy")
+_FB_COMMENT_FIELDS = ("parent", "comment_count", "like_count", "can_reply", "attachment")
+# Airbyte / Singer streams that hold no opinion: account profiles and metrics.
+_PROFILE_STREAMS = re.compile(r"^(users?|accounts?|pages?|channels?|profiles?)$|insights|"
+                              r"metrics|stats|reports?$")
+_IG_MEDIA_FIELDS = ("media_type", "media_url", "caption", "permalink", "comments_count",
+                    "media_product_type", "thumbnail_url", "shortcode", "children")
+
+
+@dataclass
+class Found:
+    """What one saved document holds."""
+
+    format: str
+    pages: list[Page] = field(default_factory=list)
+    more: int = 0  # nested lists whose `paging.next` the file does not hold (collect fetches)
+    simulated: bool = False
+    problem: str | None = None  # why the document holds nothing importable
+    skips: list[tuple[str, str | None]] = field(default_factory=list)  # (rule, native id)
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the command line adds to a document: the post (video, Graph post) its items
+    hang under, a kind forced by hand."""
+
+    post: str | None = None
+    kind: Kind | None = None
+
+
+def pages_of(platform: str, doc: Any, options: Options = Options()) -> Found:
+    """The pages one saved document holds, and its format's name."""
+    if not isinstance(doc, dict):
+        return Found("unknown", problem=f"a saved page must be a JSON object, not a "
+                                        f"{type(doc).__name__}")
+    envelope = _envelope(doc)
+    if envelope is not None:
+        return envelope(platform, options)
+    if _error(doc):
+        return Found("API error response", problem=_error(doc))
+    simulated = doc.get(SIMULATED_KEY) is True
+    found = {"x": _x, "facebook": _graph, "instagram": _graph, "youtube": _youtube}[platform](
+        platform, doc, options)
+    found.simulated = found.simulated or simulated
+    return found
+
+
+def _envelope(doc: dict) -> Any:
+    """Airbyte and Singer messages: the record inside, or nothing for other messages."""
+    kind = doc.get("type")
+    if kind == "RECORD" and isinstance(doc.get("record"), dict):
+        record = doc["record"]
+        if "stream" in doc:  # Singer: {"type", "stream", "record"}
+            return lambda platform, options: _inner(platform, record, options, "Singer record",
+                                                    doc["stream"])
+        if isinstance(record.get("data"), dict):  # Airbyte: {"type", "record": {"data"}}
+            return lambda platform, options: _inner(platform, record["data"], options,
+                                                    "Airbyte record", record.get("stream"))
+    if isinstance(kind, str) and kind.isupper() and kind != "RECORD":
+        tool = "Singer" if "stream" in doc or kind == "SCHEMA" else "Airbyte"
+        return lambda platform, options: Found(f"{tool} {kind} message")
+    if set(doc) >= {"stream", "data", "emitted_at"} and isinstance(doc["data"], dict):
+        return lambda platform, options: _inner(platform, doc["data"], options,
+                                                "Airbyte record (bare)", doc.get("stream"))
+    return None
+
+
+def _inner(platform: str, doc: dict, options: Options, label: str, stream: Any) -> Found:
+    if isinstance(stream, str) and _PROFILE_STREAMS.search(stream.lower()):
+        return Found(f"{label} ({stream})",
+                     skips=[(f"{label} of stream {stream!r}: a profile or metrics, no opinion",
+                             _native(doc))])
+    found = pages_of(platform, doc, options)
+    found.format = f"{label} of {found.format}"
+    return found
+
+
+def _native(doc: Any) -> str | None:
+    value = doc.get("id") if isinstance(doc, dict) else None
+    return str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+
+
+def _error(doc: dict) -> str | None:
+    """A saved error response (Graph, YouTube: `error`; X: `errors` and no `data`)."""
+    error = doc.get("error")
+    if isinstance(error, dict):
+        return (f"a saved API error response, not data (code {error.get('code')}: "
+                f"{str(error.get('message'))[:200]})")
+    return None
+
+
+# --- X ---------------------------------------------------------------------------------------
+def _x(platform: str, doc: dict, options: Options) -> Found:
+    kind: Kind = options.kind or "comment"
+    includes = dict(doc.get("includes") or {}) if isinstance(doc.get("includes"), dict) else {}
+    if isinstance(doc.get("errors"), list):
+        includes["errors"] = doc["errors"]
+    data = doc.get("data")
+    if isinstance(data, list):
+        return Found("X API v2 page (twarc2 search / timeline / conversation)",
+                     [Page(kind=kind, items=data, includes=includes, requests=0)])
+    if isinstance(data, dict):
+        label = ("twarc2 stream line (filter / sample)" if "matching_rules" in doc
+                 else "X API v2 single tweet")
+        return Found(label, [Page(kind=kind, items=[data], includes=includes, requests=0)])
+    if "text" in doc and "id" in doc:
+        author = doc.get("author")
+        if isinstance(author, dict):
+            includes = {"users": [author]}
+        label = "twarc2 flatten line" if "author" in doc or "__twarc" in doc else "tweet"
+        return Found(label, [Page(kind=kind, items=[doc], includes=includes, requests=0)])
+    if "errors" in doc or "meta" in doc:
+        return Found("X API v2 page without tweets")
+    return Found("unknown", problem="not an X API v2 page, twarc2 line or tweet (no `data`, "
+                                    "no `id` and `text`)")
+
+
+# --- Graph (Facebook, Instagram) -------------------------------------------------------------
+def _graph(platform: str, doc: dict, options: Options) -> Found:
+    includes: dict[str, Any] = {"post_id": options.post} if options.post else {}
+    if isinstance(doc.get("data"), list):
+        found = Found(f"Graph API page ({platform})")
+        found.pages = _graph_pages(platform, doc["data"], includes, options)
+    elif isinstance(doc.get("mentioned_comment"), dict):
+        found = Found("Instagram mentioned_comment")
+        found.pages = [Page(kind="comment", items=[doc["mentioned_comment"]], requests=0)]
+    elif isinstance(doc.get("mentioned_media"), dict):
+        found = Found("Instagram mentioned_media")
+        found.pages = [Page(kind="post", items=[doc["mentioned_media"]],
+                            includes={"mention": True}, requests=0)]
+    elif doc and all(_GRAPH_ID.match(str(k)) and isinstance(v, dict) for k, v in doc.items()
+                     if k != SIMULATED_KEY):
+        found = Found(f"Graph API ?ids= batch ({platform})")
+        for key, value in doc.items():
+            if key == SIMULATED_KEY:
+                continue
+            if isinstance(value.get("data"), list):  # an edge of that id: its comments
+                found.pages += _graph_pages(platform, value["data"], {"post_id": key},
+                                            options)
+            else:
+                found.pages += _graph_pages(platform, [value], includes, options)
+    elif "id" in doc:
+        found = Found(f"Graph API object ({platform})")
+        found.pages = _graph_pages(platform, [doc], includes, options)
+    else:
+        return Found("unknown", problem="not a Graph API page, ?ids= batch or object (no "
+                                        "`data` list, no `id`)")
+    found.more = sum(more_to_fetch(item) for page in found.pages for item in page.items)
+    found.skips = [("Graph account profile (a Page or user, no opinion)", _native(item))
+                   for item in _objects(doc) if _is_profile(item)]
+    return found
+
+
+def _objects(doc: dict) -> list:
+    """The top-level objects of a Graph document (page items, batch values, the object)."""
+    if isinstance(doc.get("data"), list):
+        return doc["data"]
+    if "id" in doc:
+        return [doc]
+    return [v for v in doc.values() if isinstance(v, dict)]
+
+
+def _graph_pages(platform: str, items: list, includes: dict, options: Options) -> list[Page]:
+    """Consecutive items of one kind make one page (a batch may mix posts and comments)."""
+    pages: list[Page] = []
+    for item in items:
+        if _is_profile(item):
+            continue
+        kind = options.kind or graph_kind(platform, item)
+        if pages and pages[-1].kind == kind:
+            pages[-1].items.append(item)
+        else:
+            pages.append(Page(kind=kind, items=[item], includes=includes, requests=0))
+    return pages
+
+
+def graph_kind(platform: str, item: Any) -> Kind:
+    """Whether a Graph object is a post (Facebook post, Instagram media) or a comment."""
+    if not isinstance(item, dict):
+        return "comment"
+    if platform == "facebook":
+        return "post" if any(k in item for k in _FB_POST_FIELDS) and not any(
+            k in item for k in _FB_COMMENT_FIELDS) else "comment"
+    return "post" if any(k in item for k in _IG_MEDIA_FIELDS) else "comment"
+
+
+_PROFILE_FIELDS = ("fan_count", "followers_count", "follows_count", "media_count", "biography",
+                   "ig_id_of_page", "category_list")
+
+
+def _is_profile(item: Any) -> bool:
+    """A Page or account profile (`?ids=` of pages): no post, no comment, no opinion."""
+    return isinstance(item, dict) and any(k in item for k in _PROFILE_FIELDS) and not any(
+        k in item for k in ("created_time", "timestamp", "message", "text", "caption"))
+
+
+# --- YouTube ---------------------------------------------------------------------------------
+_YT_POSTS = ("youtube#video", "youtube#playlistItem")
+
+
+def _youtube(platform: str, doc: dict, options: Options) -> Found:
+    kind = doc.get("kind")
+    items = doc.get("items")
+    if isinstance(items, list):
+        label = f"YouTube {kind}" if isinstance(kind, str) else "YouTube list page"
+        found = Found(label, _youtube_pages(items, _youtube_includes(doc, options)))
+        found.more = sum(_replies_missing(item) for item in items)
+        return found
+    if isinstance(kind, str) and kind.startswith("youtube#"):
+        found = Found(f"YouTube {kind}", _youtube_pages([doc], _youtube_includes(doc, options)))
+        found.more = _replies_missing(doc)
+        return found
+    return Found("unknown", problem="not a YouTube Data API page or resource (no `items`, no "
+                                    "youtube# `kind`)")
+
+
+def _youtube_includes(doc: dict, options: Options) -> dict:
+    """The video a page's items hang under: --post, else the page's own `videoId`."""
+    meta = doc.get("__meta") if isinstance(doc.get("__meta"), dict) else {}
+    video = options.post or doc.get("videoId") or meta.get("videoId")
+    return {"live": {"videoId": video}, "thread": {"videoId": video}} if isinstance(
+        video, str) and video else {}
+
+
+def _youtube_pages(items: list, includes: dict) -> list[Page]:
+    pages: list[Page] = []
+    for item in items:
+        kind: Kind = "post" if isinstance(item, dict) and item.get("kind") in _YT_POSTS \
+            else "comment"
+        if pages and pages[-1].kind == kind:
+            pages[-1].items.append(item)
+        else:
+            pages.append(Page(kind=kind, items=[item], includes=includes, requests=0))
+    return pages
+
+
+def _replies_missing(item: Any) -> int:
+    """1 when a commentThread carries fewer replies than it counts (comments.list has them)."""
+    if not isinstance(item, dict) or item.get("kind") != "youtube#commentThread":
+        return 0
+    snippet = item.get("snippet") if isinstance(item.get("snippet"), dict) else {}
+    total = snippet.get("totalReplyCount")
+    replies = item.get("replies") if isinstance(item.get("replies"), dict) else {}
+    carried = replies.get("comments") if isinstance(replies.get("comments"), list) else []
+    return int(isinstance(total, int) and total > len(carried))
+
+
+def needs_video(found: Found) -> bool:
+    """Live chat messages (or replies) that name no video: the import must be told it."""
+    return any(not page.includes.get("live") and any(
+        isinstance(i, dict) and i.get("kind") == "youtube#liveChatMessage" for i in page.items)
+        for page in found.pages)
