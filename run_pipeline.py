@@ -157,6 +157,11 @@ def print_status(rows: list[dict], health: dict) -> None:
         lag = "-" if r["lag_minutes"] is None else f"{r['lag_minutes']}m"
         line = (f"{r['account']:<22} {r['platform']:<9} {(r['last_status'] or 'never'):<12} "
                 f"{(r['last_success'] or '-'):<21} {lag:>7} {r['comments']:>8}  {gap}")
+        if r["restricted"]:
+            line += f"  {r['restricted']} restricted"  # withheld, suspended, ... (notices)
+        if r["last_read"]:
+            line += (f"  last run: {r['last_read']} read = {r['last_stored']} stored + "
+                     f"{r['last_quarantined']} quarantined + {r['last_skipped']} skipped")
         if r["retry_after"]:
             line += f"  retry after {r['retry_after']}"
         if r["token_trouble"]:

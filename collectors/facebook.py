@@ -15,7 +15,10 @@ Streams and cursors:
   so a run that dies half-way re-scans the same posts next time instead of skipping them.
 
 Comments on posts older than the look-back window are not collected (by design: citizens
-comment on recent posts; widen `--lookback-days` for a backfill).
+comment on recent posts; widen `--lookback-days` for a backfill), unless the post came with
+nested comments (`comments{...}`) whose `paging.next` says there are more: then its comments
+are read like the others'. A post in the window is always read whole through its comments edge
+(`filter=stream`), which holds everything a nested `paging.next` points at.
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from typing import Any, Iterator, Mapping
 
 from collectors.base import Cursor, Page
 from collectors.graph import GraphClient, GraphCollector, parse_graph_time
+from normalize.graph import more_to_fetch
 from normalize.schema import utc_iso
 from pipeline.config import Account
 
@@ -64,6 +68,8 @@ class FacebookCollector(GraphCollector):
                 created = parse_graph_time(item.get("created_time"))
                 if window is not None and created is not None and created < window:
                     older = True  # Graph ignored `since`: keep the row, scan no further
+                    if more_to_fetch(item) and isinstance(item.get("id"), str):
+                        scan.append(item["id"])  # its nested comments say there are more
                     continue
                 if isinstance(item.get("id"), str) and item["id"] and item["id"] not in scan:
                     scan.append(item["id"])  # time-paged feeds can repeat a post

@@ -236,6 +236,7 @@ class Digest:
     crisis: list[Crisis]  # kinds mentioned that day or the week before
     health: Health
     overdue_total: int | None = None  # every overdue opinion (None: len(overdue))
+    restricted: list[Count] = field(default_factory=list)  # the day's notices, by kind
 
     @property
     def overdue_count(self) -> int:
@@ -458,6 +459,7 @@ def build_digest(db: sqlite_utils.Database, day: date | str, overdue_hours: floa
         districts=districts, no_district=no_district, categories=categories,
         languages=languages, crisis=crisis,
         health=_health(db, start, end, youtube_quota), overdue_total=overdue_total,
+        restricted=[Count(kind, n) for kind, n in q.restricted_counts(db, start, end)],
     )
 
 

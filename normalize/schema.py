@@ -63,8 +63,8 @@ class Comment:
     # with a restriction and no text is a notice, and never replaces text we hold.
     restricted: str | None = None
     restricted_countries: str | None = None  # ISO codes, comma-joined ("DE,FR")
-    # X: the id of the version whose text this is, and the edit history (JSON list, oldest
-    # first) when there was an edit; every id of it names this one row.
+    # X: the id of the version whose text this is (every tweet), and the edit history (JSON
+    # list, oldest first) when there was an edit; every id of it names this one row.
     version_id: str | None = None
     edit_ids: str | None = None
     tokens: str | None = None  # morphemes for full-text search

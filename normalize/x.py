@@ -77,7 +77,7 @@ def normalize_tweet(tweet: Any, users: Mapping[str, dict], ctx: Context,
     author_id = author_id or (author.get("id") if isinstance(author.get("id"), str) else None)
     restricted, countries, text = restriction(tweet, author)
     versions = {"restricted": restricted, "restricted_countries": countries,
-                "version_id": current if edited_history else None,
+                "version_id": current,  # an unedited tweet is its first version
                 "edit_ids": json.dumps(sorted(set(history), key=_id_order))
                 if edited_history else None}
     username = author.get("username") if isinstance(author.get("username"), str) else None

@@ -154,7 +154,9 @@ def _graph(platform: str, doc: dict, options: Options) -> Found:
     includes: dict[str, Any] = {"post_id": options.post} if options.post else {}
     if isinstance(doc.get("data"), list):
         found = Found(f"Graph API page ({platform})")
-        found.pages = _graph_pages(platform, doc["data"], includes, options)
+        edge = _edge_of(doc)
+        found.pages = _graph_pages(platform, doc["data"], includes,
+                                   Options(options.post, options.kind or edge))
     elif isinstance(doc.get("mentioned_comment"), dict):
         found = Found("Instagram mentioned_comment")
         found.pages = [Page(kind="comment", items=[doc["mentioned_comment"]], requests=0)]
@@ -194,6 +196,24 @@ def _objects(doc: dict) -> list:
     return [v for v in doc.values() if isinstance(v, dict)]
 
 
+_POST_EDGES = {"posts", "feed", "published_posts", "media", "tags", "tagged"}
+_COMMENT_EDGES = {"comments", "replies"}
+
+
+def _edge_of(doc: dict) -> Kind | None:
+    """What a Graph page lists, read from its own paging URLs (`/{id}/posts?...`)."""
+    paging = doc.get("paging") if isinstance(doc.get("paging"), dict) else {}
+    for key in ("next", "previous"):
+        url = paging.get(key)
+        if isinstance(url, str):
+            edge = url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+            if edge in _POST_EDGES:
+                return "post"
+            if edge in _COMMENT_EDGES:
+                return "comment"
+    return None
+
+
 def _graph_pages(platform: str, items: list, includes: dict, options: Options) -> list[Page]:
     """Consecutive items of one kind make one page (a batch may mix posts and comments)."""
     pages: list[Page] = []
@@ -213,9 +233,25 @@ def graph_kind(platform: str, item: Any) -> Kind:
     if not isinstance(item, dict):
         return "comment"
     if platform == "facebook":
+        nested = _fb_nested_says(item)
+        if nested is not None:
+            return nested
         return "post" if any(k in item for k in _FB_POST_FIELDS) and not any(
             k in item for k in _FB_COMMENT_FIELDS) else "comment"
     return "post" if any(k in item for k in _IG_MEDIA_FIELDS) else "comment"
+
+
+def _fb_nested_says(item: dict) -> Kind | None:
+    """Facebook ids say it when comments are nested: a post '{page}_{post}' holds comments
+    '{post}_{comment}'; a comment '{post}_{comment}' holds replies '{post}_{reply}'."""
+    own = str(item.get("id") or "").split("_")
+    edge = item.get("comments") if isinstance(item.get("comments"), dict) else {}
+    children = edge.get("data") if isinstance(edge.get("data"), list) else []
+    for child in children:
+        first = str(child.get("id") or "").split("_")[0] if isinstance(child, dict) else ""
+        if len(own) == 2 and first:
+            return "post" if first == own[1] and first != own[0] else "comment"
+    return None
 
 
 _PROFILE_FIELDS = ("fan_count", "followers_count", "follows_count", "media_count", "biography",

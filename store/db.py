@@ -121,9 +121,12 @@ def _m10_versions_trigger(table: str) -> str:
     WHEN (old.text IS NOT new.text OR old.version_id IS NOT new.version_id)
       AND old.text <> '' AND new.deleted = 0
     BEGIN
-        INSERT OR IGNORE INTO versions (id, version, text, created_at, seen_at)
-        VALUES (old.id, coalesce(old.version_id, 'seen:' || old.last_seen), old.text,
-                coalesce(old.edited_at, old.created_at), new.last_seen);
+        -- not OR IGNORE: the upsert that fires this would override it (and abort)
+        INSERT INTO versions (id, version, text, created_at, seen_at)
+        SELECT old.id, coalesce(old.version_id, 'seen:' || old.last_seen), old.text,
+               coalesce(old.edited_at, old.created_at), new.last_seen
+        WHERE NOT EXISTS (SELECT 1 FROM versions v WHERE v.id = old.id
+                          AND v.version = coalesce(old.version_id, 'seen:' || old.last_seen));
     END;"""
 
 

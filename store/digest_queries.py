@@ -136,6 +136,18 @@ def opinion_texts_without_keywords(db: sqlite_utils.Database, start: str, end: s
     return db.execute(sql, {"start": start, "end": end, "day": day}).fetchall()
 
 
+def restricted_counts(db: sqlite_utils.Database, start: str, end: str) -> list[tuple[str, int]]:
+    """(restriction kind, opinions) of the window's opinions the platform served a notice
+    for instead of their words (withheld, suspended, ...): shown as such, not as text."""
+    sql = """
+    SELECT restricted, count(*) FROM comments INDEXED BY comments_restricted
+    WHERE restricted IS NOT NULL AND is_official = 0 AND deleted = 0
+      AND created_at >= ? AND created_at < ?
+    GROUP BY restricted ORDER BY 2 DESC, 1
+    """
+    return [(k, n) for k, n in db.execute(sql, [start, end])]
+
+
 def crisis_counts(db: sqlite_utils.Database, start: str, end: str) -> list[tuple[str, str, int]]:
     """(seoul_day, crisis kind, opinions) of the window's opinions tagged at ingest
     (comments.crisis; '' = tagged, no crisis, and NULL = never tagged are left out)."""

@@ -45,9 +45,10 @@ def account_status(db: sqlite_utils.Database, counts: bool = True) -> list[dict]
 
     counts=False leaves out the comments held per account (0): counting them reads every
     comment, which the digest's health section does not need."""
-    held = ("SELECT account, count(*) AS comments, sum(is_official = 0) AS citizen "
+    held = ("SELECT account, count(*) AS comments, sum(is_official = 0) AS citizen, "
+            "sum(is_official = 0 AND restricted IS NOT NULL) AS restricted "
             "FROM comments GROUP BY account") if counts else \
-        "SELECT NULL AS account, 0 AS comments, 0 AS citizen WHERE 0"
+        "SELECT NULL AS account, 0 AS comments, 0 AS citizen, 0 AS restricted WHERE 0"
     sql = f"""
     WITH last_run AS (
         SELECT account, max(id) AS id FROM runs WHERE kind = 'collect' GROUP BY account
@@ -70,7 +71,11 @@ def account_status(db: sqlite_utils.Database, counts: bool = True) -> list[dict]
              WHERE c.account = a.key AND c.stream != '*') AS cursors,
            (SELECT retry_after FROM cursors c WHERE c.account = a.key AND c.stream = '*')
              AS retry_after,
-           g.reported AS reported_comments, g.stored AS stored_comments
+           g.reported AS reported_comments, g.stored AS stored_comments,
+           r.fetched AS last_read, r.inserted + r.updated + r.unchanged AS last_stored,
+           r.quarantined AS last_quarantined, r.skipped AS last_skipped,
+           r.skip_reasons AS last_skip_reasons, r.quarantine_reasons AS last_quarantine_reasons,
+           coalesce(h.restricted, 0) AS restricted
     FROM accounts a
     LEFT JOIN last_run lr ON lr.account = a.key
     LEFT JOIN runs r ON r.id = lr.id

@@ -70,7 +70,11 @@ def _upsert_sql(table: str, columns: Sequence[str]) -> str:
     # account in another's thread reaches both, and must not flip between them. edited_at
     # is the platform's own (never the time we saw a change: `versions` keeps that).
     keep = ("id", "account", "first_seen", "restricted_at")
-    updates = [f"{c} = excluded.{c}" for c in cols if c not in keep]
+    # A payload that lacks a link (the post, the parent, the author: endpoints differ in
+    # what they say) never erases one we hold, so the order files arrive in does not matter.
+    merged = ("post_id", "parent_id", "author_key", "author_name", "url")
+    updates = [f"{c} = COALESCE(excluded.{c}, {table}.{c})" if c in merged
+               else f"{c} = excluded.{c}" for c in cols if c not in keep]
     updates.append(  # when a restriction was first seen; cleared when it is lifted
         f"restricted_at = CASE WHEN excluded.restricted IS NULL THEN NULL "
         f"ELSE COALESCE({table}.restricted_at, excluded.restricted_at) END")
