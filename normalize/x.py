@@ -114,7 +114,10 @@ _NOTICE = re.compile(
     r"|is from an account that (?P<deactivated>no longer exists)"
     r"|(?P<withheld>has been withheld)|(?P<deleted>was deleted)"
     r"|(?P<rules>violated the (?:twitter|x) rules)|is (?P<unavailable>unavailable))"
-    r"|you(?:'|\u2019)re unable to view this (?:tweet|post)(?P<protected>))", re.I | re.S)
+    r"|you(?:'|\u2019)re unable to view this (?:tweet|post)(?P<protected>)"
+    # what twarc2 search served for a whole account (real: tests/fixtures/twarc2)
+    r"|@\w{1,15}(?:'|\u2019)s account is temporarily unavailable(?P<media_policy_>.*media policy)?)",
+    re.I | re.S)
 
 
 def unescape(text: str) -> str:
@@ -148,6 +151,7 @@ def restriction(tweet: Mapping, author: Mapping) -> tuple[str | None, str | None
         kind = "protected"
     if kind == "rules":
         kind = "rules_violation"
+    kind = kind.rstrip("_") if kind else kind
     return kind, countries, unescape(tweet["text"]) if text else ""
 
 

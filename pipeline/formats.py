@@ -130,6 +130,11 @@ def _x(platform: str, doc: dict, options: Options) -> Found:
     if isinstance(doc.get("errors"), list):
         includes["errors"] = doc["errors"]
     data = doc.get("data")
+    users = [u for u in (data if isinstance(data, list) else [data])
+             if isinstance(u, dict) and "username" in u and "text" not in u]
+    if users:  # a user lookup (GET /2/users/...): profiles, no opinion
+        return Found("X API v2 user lookup", skips=[
+            ("X user profile (a user lookup, no opinion)", _native(u)) for u in users])
     if isinstance(data, list):
         return Found("X API v2 page (twarc2 search / timeline / conversation)",
                      [Page(kind=kind, items=data, includes=includes, requests=0)])

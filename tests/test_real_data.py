@@ -547,3 +547,10 @@ def test_restricted_opinions_show_as_such_in_status_and_the_digest(tmp_path, cap
     created = one(db, "SELECT seoul_day FROM opinions")[0]
     text = render_markdown(build_digest(connect(db), created))
     assert "가려진 의견" in text and "withheld 1건" in text
+
+
+def test_a_real_page_of_media_policy_notices_stores_no_notice_as_words(tmp_path):
+    db = tmp_path / "smc.db"
+    assert imp(db, "x", FIXTURES / "twarc2" / "media_policy_violation_on.jsonl") == 0
+    kinds = rows(db, "SELECT restricted, text, count(*) FROM comments GROUP BY 1, 2")
+    assert kinds == [("media_policy", "", 58)]  # 42 retweets quarantined, 58 notices held
