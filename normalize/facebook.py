@@ -18,7 +18,7 @@ Quirks handled here (each has a test in tests/test_facebook.py):
   or a user comments on a post" (developers.facebook.com/docs/graph-api/reference/pagepost),
   so it moves with every comment (17 of 23 real posts looked edited). Neither a post nor a
   comment has a documented edit time, so edited_at stays NULL on Facebook; a text that
-  changes on a re-fetch keeps its earlier version in `comment_versions` (store/db.py).
+  changes on a re-fetch keeps its earlier version in table `versions` (store/db.py).
 - Nested comments: a feed or post fetched with `comments{...}` carries each post's comments
   (and their `comments` replies) inside it: each becomes its own comment under its post and
   parent, with its own raw object (the post's raw object keeps the rest of the field).

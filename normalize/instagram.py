@@ -34,7 +34,7 @@ def normalize_page(page: RawPage, ctx: Context) -> list[tuple[Outcome, dict]]:
     includes = page.includes or {}
     pairs: list[tuple[Outcome, dict]] = []
     for item in page.items:
-        if page.kind == "post" or _is_media(item):
+        if page.kind == "post" or is_media(item):
             pairs.append((normalize_media(item, ctx, bool(includes.get("mention"))),
                           without_nested(item, "comments")))
             media = str_id(obj(item).get("id"))
@@ -95,7 +95,8 @@ _MEDIA_FIELDS = ("media_type", "media_url", "caption", "permalink", "comments_co
                  "media_product_type", "thumbnail_url", "shortcode", "children")
 
 
-def _is_media(item: Any) -> bool:
+def is_media(item: Any) -> bool:
+    """An Instagram object with a field only a media has (else a comment)."""
     return isinstance(item, dict) and any(k in item for k in _MEDIA_FIELDS)
 
 

@@ -118,6 +118,11 @@ class Context:
     extra: dict = field(default_factory=dict)
 
 
+def id_order(native_id: str) -> tuple[int, str]:
+    """Orders numeric ids by value without parsing them (X snowflakes grow with time)."""
+    return len(native_id), native_id
+
+
 def record_id(platform: str, native_id: str) -> str:
     """The primary key of a post or comment."""
     return f"{platform}:{native_id}"

@@ -1,6 +1,6 @@
 """X API v2 tweets -> posts and comments. Pure: no I/O, no clock.
 
-Quirks handled here (each has a test in tests/test_x.py or tests/test_x_real.py):
+Quirks handled here (each has a test in tests/test_x.py or tests/test_real_data.py):
 - Text comes HTML-escaped (only &amp; &lt; &gt;): unescaped exactly once, here.
 - An edit is a new tweet id; `edit_history_tweet_ids` lists every version, oldest first. The
   row is named by the first id, carries the version id and the history; the store keeps the
@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from normalize.common import make_comment, make_post, quarantine, with_tokens
-from normalize.schema import Context, Outcome, RawPage, parse_time, utc_iso
+from normalize.schema import Context, Outcome, RawPage, id_order, parse_time, utc_iso
 
 TWITTER_EPOCH_MS = 1288834974657  # snowflake ids carry their creation time since this
 
@@ -60,11 +60,12 @@ def normalize_tweet(tweet: Any, users: Mapping[str, dict], ctx: Context,
     refs = _references(tweet)
     if "retweeted" in refs or tweet["text"].startswith("RT @"):
         return quarantine("retweet: not an opinion, nothing of the citizen's own", current)
-    history = tweet.get("edit_history_tweet_ids")
+    listed = tweet.get("edit_history_tweet_ids")
     # An edit is a new tweet id; the first id of the history names the row for good.
-    edited_history = isinstance(history, list) and len(history) > 1 and _ids(history)
-    native = history[0] if edited_history else current  # (most histories hold one id)
-    if edited_history and current not in history:
+    history: list[str] | None = (  # (the length first: most histories hold one id)
+        listed if isinstance(listed, list) and len(listed) > 1 and _ids(listed) else None)
+    native = history[0] if history else current
+    if history and current not in history:
         history = [*history, current]
     try:
         created, edited = _times(tweet, native, current)
@@ -76,10 +77,10 @@ def normalize_tweet(tweet: Any, users: Mapping[str, dict], ctx: Context,
     author = users.get(author_id) or embedded or {}
     author_id = author_id or (author.get("id") if isinstance(author.get("id"), str) else None)
     restricted, countries, text = restriction(tweet, author)
-    versions = {"restricted": restricted, "restricted_countries": countries,
-                "version_id": current,  # an unedited tweet is its first version
-                "edit_ids": json.dumps(sorted(set(history), key=_id_order))
-                if edited_history else None}
+    versions: dict[str, Any] = {
+        "restricted": restricted, "restricted_countries": countries,
+        "version_id": current,  # an unedited tweet is its first version
+        "edit_ids": json.dumps(sorted(set(history), key=id_order)) if history else None}
     username = author.get("username") if isinstance(author.get("username"), str) else None
     official = bool(author_id and author_id in ctx.official_ids) or bool(
         username and username.lower() in ctx.official_handles) or bool(
@@ -113,9 +114,10 @@ _NOTICE = re.compile(
     r"(?P<media_policy>.*media policy)?|is from a (?P<suspended>suspended) account"
     r"|is from an account that (?P<deactivated>no longer exists)"
     r"|(?P<withheld>has been withheld)|(?P<deleted>was deleted)"
-    r"|(?P<rules>violated the (?:twitter|x) rules)|is (?P<unavailable>unavailable))"
+    r"|(?P<rules_violation>violated the (?:twitter|x) rules)|is (?P<unavailable>unavailable))"
     r"|you(?:'|\u2019)re unable to view this (?:tweet|post)(?P<protected>)"
-    # what twarc2 search served for a whole account (real: tests/fixtures/twarc2)
+    # what twarc2 search served for a whole account (real: tests/fixtures/twarc2); a group
+    # name is the restriction it stands for (a trailing _: the same kind twice)
     r"|@\w{1,15}(?:'|\u2019)s account is temporarily unavailable(?P<media_policy_>.*media policy)?)",
     re.I | re.S)
 
@@ -129,30 +131,25 @@ def unescape(text: str) -> str:
 
 def restriction(tweet: Mapping, author: Mapping) -> tuple[str | None, str | None, str]:
     """(restriction kind, countries, text): a notice's text is "" (never an opinion)."""
-    text = unescape(tweet["text"]).strip() if isinstance(tweet.get("text"), str) else ""
+    text = unescape(tweet["text"]) if isinstance(tweet.get("text"), str) else ""
     withheld = tweet.get("withheld") if isinstance(tweet.get("withheld"), dict) else None
     withheld = withheld or (author.get("withheld") if isinstance(author.get("withheld"), dict)
                             else None)
-    countries = None
-    if withheld is not None:
-        codes = withheld.get("country_codes")
-        countries = ",".join(sorted(c for c in codes if isinstance(c, str))) if isinstance(
-            codes, list) and codes else None
+    codes = withheld.get("country_codes") if withheld is not None else None
+    countries = ",".join(sorted(c for c in codes if isinstance(c, str))) if isinstance(
+        codes, list) and codes else None
+    notice = _NOTICE.match(text.strip())
     kind = None
-    notice = _NOTICE.match(text)
     if notice:
         kind = next((k for k, v in notice.groupdict().items() if v is not None), "unavailable")
-        text = ""
+        kind, text = kind.rstrip("_"), ""
     elif withheld is not None:
         kind = "withheld"
     elif isinstance(author.get("__restricted"), str):
         kind = author["__restricted"]
     elif author.get("protected") is True:
         kind = "protected"
-    if kind == "rules":
-        kind = "rules_violation"
-    kind = kind.rstrip("_") if kind else kind
-    return kind, countries, unescape(tweet["text"]) if text else ""
+    return kind, countries, text if text.strip() else ""
 
 
 def _user_errors(errors: Any) -> dict[str, str]:
@@ -167,9 +164,6 @@ def _user_errors(errors: Any) -> dict[str, str]:
             found[uid] = "suspended" if "suspended" in detail else "unavailable"
     return found
 
-
-def _id_order(tweet_id: str) -> tuple[int, str]:
-    return len(tweet_id), tweet_id
 
 
 def _references(tweet: dict) -> dict[str, str]:

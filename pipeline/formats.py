@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 from collectors.base import Page
-from normalize.graph import more_to_fetch
+from normalize.graph import more_to_fetch, nested, obj, str_id
+from normalize.instagram import is_media
 from normalize.schema import SIMULATED_KEY
 
 Kind = Literal["post", "comment"]
@@ -37,8 +38,6 @@ _FB_COMMENT_FIELDS = ("parent", "comment_count", "like_count", "can_reply", "att
 # Airbyte / Singer streams that hold no opinion: account profiles and metrics.
 _PROFILE_STREAMS = re.compile(r"^(users?|accounts?|pages?|channels?|profiles?)$|insights|"
                               r"metrics|stats|reports?$")
-_IG_MEDIA_FIELDS = ("media_type", "media_url", "caption", "permalink", "comments_count",
-                    "media_product_type", "thumbnail_url", "shortcode", "children")
 
 
 @dataclass
@@ -67,11 +66,12 @@ def pages_of(platform: str, doc: Any, options: Options = Options()) -> Found:
     if not isinstance(doc, dict):
         return Found("unknown", problem=f"a saved page must be a JSON object, not a "
                                         f"{type(doc).__name__}")
-    envelope = _envelope(doc)
+    envelope = _envelope(platform, doc, options)
     if envelope is not None:
-        return envelope(platform, options)
-    if _error(doc):
-        return Found("API error response", problem=_error(doc))
+        return envelope
+    error = _error(doc)
+    if error:
+        return Found("API error response", problem=error)
     simulated = doc.get(SIMULATED_KEY) is True
     found = {"x": _x, "facebook": _graph, "instagram": _graph, "youtube": _youtube}[platform](
         platform, doc, options)
@@ -79,43 +79,35 @@ def pages_of(platform: str, doc: Any, options: Options = Options()) -> Found:
     return found
 
 
-def _envelope(doc: dict) -> Any:
-    """Airbyte and Singer messages: the record inside, or nothing for other messages."""
+def _envelope(platform: str, doc: dict, options: Options) -> Found | None:
+    """Airbyte and Singer messages: what the record inside holds, nothing for the other
+    messages; None when the document is no such message."""
     kind = doc.get("type")
-    if kind == "RECORD" and isinstance(doc.get("record"), dict):
-        record = doc["record"]
-        if "stream" in doc:  # Singer: {"type", "stream", "record"}
-            return lambda platform, options: _inner(platform, record, options, "Singer record",
-                                                    doc["stream"])
-        if isinstance(record.get("data"), dict):  # Airbyte: {"type", "record": {"data"}}
-            return lambda platform, options: _inner(platform, record["data"], options,
-                                                    "Airbyte record", record.get("stream"))
+    record = obj(doc.get("record"))
+    if kind == "RECORD" and "stream" in doc and isinstance(doc.get("record"), dict):
+        return _inner(platform, record, options, "Singer record", doc["stream"])  # Singer
+    if kind == "RECORD" and isinstance(record.get("data"), dict):  # Airbyte: {"record": {..}}
+        return _inner(platform, record["data"], options, "Airbyte record", record.get("stream"))
     if isinstance(kind, str) and kind.isupper() and kind != "RECORD":
         tool = "Singer" if "stream" in doc or kind == "SCHEMA" else "Airbyte"
-        return lambda platform, options: Found(f"{tool} {kind} message")
+        return Found(f"{tool} {kind} message")
     if set(doc) >= {"stream", "data", "emitted_at"} and isinstance(doc["data"], dict):
-        return lambda platform, options: _inner(platform, doc["data"], options,
-                                                "Airbyte record (bare)", doc.get("stream"))
+        return _inner(platform, doc["data"], options, "Airbyte record (bare)", doc.get("stream"))
     return None
 
 
-def _inner(platform: str, doc: dict, options: Options, label: str, stream: Any) -> Found:
+def _inner(platform: str, doc: Any, options: Options, label: str, stream: Any) -> Found:
     if isinstance(stream, str) and _PROFILE_STREAMS.search(stream.lower()):
         return Found(f"{label} ({stream})",
                      skips=[(f"{label} of stream {stream!r}: a profile or metrics, no opinion",
-                             _native(doc))])
+                             str_id(doc.get("id")))])
     found = pages_of(platform, doc, options)
     found.format = f"{label} of {found.format}"
     return found
 
 
-def _native(doc: Any) -> str | None:
-    value = doc.get("id") if isinstance(doc, dict) else None
-    return str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else None
-
-
 def _error(doc: dict) -> str | None:
-    """A saved error response (Graph, YouTube: `error`; X: `errors` and no `data`)."""
+    """A saved error response (Graph, YouTube: `error`; X's `errors` come beside data)."""
     error = doc.get("error")
     if isinstance(error, dict):
         return (f"a saved API error response, not data (code {error.get('code')}: "
@@ -126,7 +118,7 @@ def _error(doc: dict) -> str | None:
 # --- X ---------------------------------------------------------------------------------------
 def _x(platform: str, doc: dict, options: Options) -> Found:
     kind: Kind = options.kind or "comment"
-    includes = dict(doc.get("includes") or {}) if isinstance(doc.get("includes"), dict) else {}
+    includes = dict(obj(doc.get("includes")))
     if isinstance(doc.get("errors"), list):
         includes["errors"] = doc["errors"]
     data = doc.get("data")
@@ -134,7 +126,7 @@ def _x(platform: str, doc: dict, options: Options) -> Found:
              if isinstance(u, dict) and "username" in u and "text" not in u]
     if users:  # a user lookup (GET /2/users/...): profiles, no opinion
         return Found("X API v2 user lookup", skips=[
-            ("X user profile (a user lookup, no opinion)", _native(u)) for u in users])
+            ("X user profile (a user lookup, no opinion)", str_id(u.get("id"))) for u in users])
     if isinstance(data, list):
         return Found("X API v2 page (twarc2 search / timeline / conversation)",
                      [Page(kind=kind, items=data, includes=includes, requests=0)])
@@ -187,7 +179,8 @@ def _graph(platform: str, doc: dict, options: Options) -> Found:
         return Found("unknown", problem="not a Graph API page, ?ids= batch or object (no "
                                         "`data` list, no `id`)")
     found.more = sum(more_to_fetch(item) for page in found.pages for item in page.items)
-    found.skips = [("Graph account profile (a Page or user, no opinion)", _native(item))
+    found.skips = [("Graph account profile (a Page or user, no opinion)",
+                    str_id(obj(item).get("id")))
                    for item in _objects(doc) if _is_profile(item)]
     return found
 
@@ -207,7 +200,7 @@ _COMMENT_EDGES = {"comments", "replies"}
 
 def _edge_of(doc: dict) -> Kind | None:
     """What a Graph page lists, read from its own paging URLs (`/{id}/posts?...`)."""
-    paging = doc.get("paging") if isinstance(doc.get("paging"), dict) else {}
+    paging = obj(doc.get("paging"))
     for key in ("next", "previous"):
         url = paging.get(key)
         if isinstance(url, str):
@@ -220,12 +213,16 @@ def _edge_of(doc: dict) -> Kind | None:
 
 
 def _graph_pages(platform: str, items: list, includes: dict, options: Options) -> list[Page]:
+    """The items as pages of posts and of comments (profiles are skips, not items)."""
+    return _pages_by_kind([i for i in items if not _is_profile(i)],
+                          lambda item: options.kind or graph_kind(platform, item), includes)
+
+
+def _pages_by_kind(items: list, kind_of: Callable[[Any], Kind], includes: dict) -> list[Page]:
     """Consecutive items of one kind make one page (a batch may mix posts and comments)."""
     pages: list[Page] = []
     for item in items:
-        if _is_profile(item):
-            continue
-        kind = options.kind or graph_kind(platform, item)
+        kind = kind_of(item)
         if pages and pages[-1].kind == kind:
             pages[-1].items.append(item)
         else:
@@ -243,17 +240,15 @@ def graph_kind(platform: str, item: Any) -> Kind:
             return nested
         return "post" if any(k in item for k in _FB_POST_FIELDS) and not any(
             k in item for k in _FB_COMMENT_FIELDS) else "comment"
-    return "post" if any(k in item for k in _IG_MEDIA_FIELDS) else "comment"
+    return "post" if is_media(item) else "comment"
 
 
 def _fb_nested_says(item: dict) -> Kind | None:
     """Facebook ids say it when comments are nested: a post '{page}_{post}' holds comments
     '{post}_{comment}'; a comment '{post}_{comment}' holds replies '{post}_{reply}'."""
     own = str(item.get("id") or "").split("_")
-    edge = item.get("comments") if isinstance(item.get("comments"), dict) else {}
-    children = edge.get("data") if isinstance(edge.get("data"), list) else []
-    for child in children:
-        first = str(child.get("id") or "").split("_")[0] if isinstance(child, dict) else ""
+    for child in nested(item, "comments"):
+        first = str(obj(child).get("id") or "").split("_")[0]
         if len(own) == 2 and first:
             return "post" if first == own[1] and first != own[0] else "comment"
     return None
@@ -291,33 +286,24 @@ def _youtube(platform: str, doc: dict, options: Options) -> Found:
 
 def _youtube_includes(doc: dict, options: Options) -> dict:
     """The video a page's items hang under: --post, else the page's own `videoId`."""
-    meta = doc.get("__meta") if isinstance(doc.get("__meta"), dict) else {}
-    video = options.post or doc.get("videoId") or meta.get("videoId")
+    video = options.post or doc.get("videoId") or obj(doc.get("__meta")).get("videoId")
     return {"live": {"videoId": video}, "thread": {"videoId": video}} if isinstance(
         video, str) and video else {}
 
 
 def _youtube_pages(items: list, includes: dict) -> list[Page]:
-    pages: list[Page] = []
-    for item in items:
-        kind: Kind = "post" if isinstance(item, dict) and item.get("kind") in _YT_POSTS \
-            else "comment"
-        if pages and pages[-1].kind == kind:
-            pages[-1].items.append(item)
-        else:
-            pages.append(Page(kind=kind, items=[item], includes=includes, requests=0))
-    return pages
+    return _pages_by_kind(items, lambda item: "post" if obj(item).get("kind") in _YT_POSTS
+                          else "comment", includes)
 
 
 def _replies_missing(item: Any) -> int:
     """1 when a commentThread carries fewer replies than it counts (comments.list has them)."""
     if not isinstance(item, dict) or item.get("kind") != "youtube#commentThread":
         return 0
-    snippet = item.get("snippet") if isinstance(item.get("snippet"), dict) else {}
-    total = snippet.get("totalReplyCount")
-    replies = item.get("replies") if isinstance(item.get("replies"), dict) else {}
-    carried = replies.get("comments") if isinstance(replies.get("comments"), list) else []
-    return int(isinstance(total, int) and total > len(carried))
+    total = obj(item.get("snippet")).get("totalReplyCount")
+    carried = obj(item.get("replies")).get("comments")
+    return int(isinstance(total, int) and total > len(carried if isinstance(carried, list)
+                                                      else []))
 
 
 def needs_video(found: Found) -> bool:

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from normalize.schema import Comment, Post, Quarantine, Record, Skipped
+from normalize.schema import Comment, Post, Quarantine, Record, Skipped, id_order
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
 _CHUNK = 500  # ids per IN (...) lookup, under SQLite's variable limit
@@ -189,11 +189,6 @@ _PENDING_SQL = _ANSWERS_TEMPLATE.format(
         ("new", ""), ("new_o", "o."), ("new_s", "s."))})
 
 
-def _id_key(native_id: str) -> tuple[int, str]:
-    """Orders X ids by time (snowflakes grow; compared as numbers, not as text)."""
-    return len(native_id), native_id
-
-
 def content_hash(values: tuple) -> int:
     """A stable 63-bit hash of a record's values (Python's hash() is salted per process)."""
     digest = hashlib.blake2b(repr(values).encode("utf-8"), digest_size=8).digest()
@@ -321,8 +316,10 @@ class Writer:
     def _upsert(self, table: str, batch: list[Prepared], account: str, stream: str, now: str,
                 stats: PageStats) -> None:
         sql, at = _TABLES[table], _AT[table]
-        stored = self._stored_hashes(table, [values[0] for _, values, _, _ in batch])
-        held = self._held_versions(table, batch)
+        found = self._rows(f"SELECT id, content_hash, version_id FROM {table} WHERE id IN ({{}})",
+                           [values[0] for _, values, _, _ in batch])
+        stored = {rid: digest for rid, digest, _ in found}
+        held = {rid: version for rid, _, version in found if version is not None}
         if table == "comments" and self._aliased():
             batch = self._resolve_aliases(batch)
         changed, unchanged, payloads = [], [], []
@@ -340,13 +337,14 @@ class Writer:
             if old is not None and values[at["restricted"]] is not None and not values[at["text"]]:
                 notices.append(values)  # a notice never replaces the words we hold
                 continue
-            if version is not None and (values[at["edit_ids"]] or (
-                    rid in held and _id_key(version) < _id_key(held[rid]))):
+            older = version is not None and rid in held and id_order(version) < id_order(
+                held[rid])
+            if older or (version is not None and values[at["edit_ids"]]):
                 versions.append((rid, version, values[at["text"]],
                                  values[at["edited_at"]] or values[at["created_at"]], now))
-                if rid in held and _id_key(version) < _id_key(held[rid]):
-                    unchanged.append(rid)  # older than the version held: kept in versions
-                    continue
+            if older:
+                unchanged.append(rid)  # older than the version held: kept in versions only
+                continue
             stats.inserted += old is None
             stats.updated += old is not None
             restricted_at = now if values[at["restricted"]] is not None else None
@@ -373,18 +371,6 @@ class Writer:
             self._add_aliases(histories)
         if table == "comments" and changed:
             self._inherit_posts(changed)
-
-    def _held_versions(self, table: str, batch: Sequence[Prepared]) -> dict[str, str]:
-        """The version id stored for each record of the batch that names its version (X)."""
-        at = _AT[table]["version_id"]
-        ids = [values[0] for _, values, _, _ in batch if values[at] is not None]
-        found: dict[str, str] = {}
-        for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start:start + _CHUNK]
-            found.update(self.db.conn.execute(
-                f"SELECT id, version_id FROM {table} WHERE version_id IS NOT NULL AND id IN "
-                f"({', '.join('?' * len(chunk))})", chunk).fetchall())
-        return found
 
     def _restrict(self, table: str, notices: Sequence[tuple], now: str,
                   stats: PageStats) -> list[str]:
@@ -417,12 +403,8 @@ class Writer:
         the one row of that history instead."""
         wanted = sorted({v for _, values, _, _ in batch
                          for v in (values[_PARENT_ID], values[_POST_ID]) if v})
-        found: dict[str, str] = {}
-        for start in range(0, len(wanted), _CHUNK):
-            chunk = wanted[start:start + _CHUNK]
-            found.update(self.db.conn.execute(
-                f"SELECT alias, id FROM record_aliases WHERE alias IN "
-                f"({', '.join('?' * len(chunk))})", chunk).fetchall())
+        found = dict(self._rows("SELECT alias, id FROM record_aliases WHERE alias IN ({})",
+                                wanted))
         if not found:
             return batch
         out = []
@@ -486,13 +468,8 @@ class Writer:
     def known_items(self, hashes: Sequence[int]) -> dict[int, list[list]]:
         """Items already stored unchanged: hash -> its records [table, id, post_id, hash],
         only when every record is still stored with the content hash the item made."""
-        found: dict[int, list[list]] = {}
-        conn = self.db.conn
-        for start in range(0, len(hashes), _CHUNK):
-            chunk = list(hashes[start:start + _CHUNK])
-            found.update((h, json.loads(r)) for h, r in conn.execute(
-                f"SELECT hash, records FROM item_seen WHERE hash IN "
-                f"({', '.join('?' * len(chunk))})", chunk))
+        found = {h: json.loads(r) for h, r in self._rows(
+            "SELECT hash, records FROM item_seen WHERE hash IN ({})", hashes)}
         if not found:
             return {}
         wanted: dict[str, list[str]] = {"posts": [], "comments": []}
@@ -504,14 +481,17 @@ class Writer:
                 if all(stored.get(t, {}).get(rid) == digest for t, rid, _, digest in records)}
 
     def _stored_hashes(self, table: str, ids: list[str]) -> dict[str, int]:
-        found: dict[str, int] = {}
-        for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start:start + _CHUNK]
-            found.update(self.db.conn.execute(
-                f"SELECT id, content_hash FROM {table} WHERE id IN ({', '.join('?' * len(chunk))})",
-                chunk,
-            ).fetchall())
-        return found
+        return dict(self._rows(f"SELECT id, content_hash FROM {table} WHERE id IN ({{}})", ids))
+
+    def _rows(self, sql: str, keys: Sequence) -> list[tuple]:
+        """The rows of `sql` for all keys: its IN list ({}) is filled in chunks, under
+        SQLite's variable limit."""
+        rows: list[tuple] = []
+        for start in range(0, len(keys), _CHUNK):
+            chunk = list(keys[start:start + _CHUNK])
+            rows += self.db.conn.execute(sql.format(", ".join("?" * len(chunk))),
+                                         chunk).fetchall()
+        return rows
 
     def _quarantine(self, platform: str, account: str, q: Quarantine, payload: dict,
                     now: str) -> None:
