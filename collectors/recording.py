@@ -8,38 +8,25 @@ URL or body (Graph `paging.next` links carry the token).
 """
 from __future__ import annotations
 
-import re
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import vcr
 
-PLACEHOLDER = "REDACTED"
+from core.redact import PLACEHOLDER, SECRET_HEADERS, redact, redact_url
+
 CASSETTE = "traffic.yaml"
-SECRET_HEADERS = ("authorization", "x-goog-api-key", "cookie", "set-cookie", "proxy-authorization")
-SECRET_PARAMS = ("access_token", "key", "appsecret_proof", "client_secret", "oauth_token",
-                 "input_token", "fb_exchange_token", "refresh_token")
-# Tokens inside URLs in bodies (paging.next) even when we do not know their value.
-_PARAM_IN_TEXT = re.compile(r"((?:%s)=)[^&\"'\s\\]+" % "|".join(SECRET_PARAMS))
-_BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9%._~+/=-]+")
 
 
 def scrub_text(text: str, secrets: Iterable[str]) -> str:
     """Replace known secret values and token-looking parameters in any text."""
-    for secret in sorted((s for s in secrets if s and len(s) >= 4), key=len, reverse=True):
-        text = text.replace(secret, PLACEHOLDER)
-    text = _PARAM_IN_TEXT.sub(lambda m: m.group(1) + PLACEHOLDER, text)
-    return _BEARER.sub(lambda m: m.group(1) + PLACEHOLDER, text)
+    return redact(text, secrets)
 
 
 def scrub_url(url: str, secrets: Iterable[str]) -> str:
     """A URL with secret query parameters replaced by the placeholder."""
-    parts = urlsplit(url)
-    query = [(k, PLACEHOLDER if k in SECRET_PARAMS else v)
-             for k, v in parse_qsl(parts.query, keep_blank_values=True)]
-    return scrub_text(urlunsplit(parts._replace(query=urlencode(query))), secrets)
+    return redact_url(url, secrets)
 
 
 def _scrub_body(body: Any, secrets: Iterable[str]) -> Any:

@@ -2,18 +2,11 @@
 from __future__ import annotations
 
 import logging
-import os
-import re
-from typing import Iterable, Mapping
+from typing import Any, Iterable
 
-from collectors.recording import scrub_text
+from core.redact import redact, register, secret_values
 
-_SECRET_NAME = re.compile(r"(TOKEN|KEY|SECRET|PASSWORD|PROOF)", re.IGNORECASE)
-
-
-def secret_values(environ: Mapping[str, str] = os.environ) -> list[str]:
-    """Values of environment variables whose names say they are secrets."""
-    return [v for k, v in environ.items() if _SECRET_NAME.search(k) and len(v) >= 8]
+__all__ = ["install_log_scrubber", "secret_values"]
 
 
 def install_log_scrubber(secrets: Iterable[str]) -> None:
@@ -22,7 +15,7 @@ def install_log_scrubber(secrets: Iterable[str]) -> None:
     A record factory, not a handler filter, so that every handler (files, the journal,
     pytest's capture) only ever sees the scrubbed message.
     """
-    known = list(secrets)
+    register(secrets)
     previous = logging.getLogRecordFactory()
     if getattr(previous, "smc_scrubber", False):
         previous = previous.wrapped  # type: ignore[attr-defined]
@@ -33,11 +26,18 @@ def install_log_scrubber(secrets: Iterable[str]) -> None:
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a bad format string is the caller's bug, not ours
             return record
-        record.msg, record.args = scrub_text(message, known), None
+        record.msg, record.args = redact(message), None
         if record.exc_text:
-            record.exc_text = scrub_text(record.exc_text, known)
+            record.exc_text = redact(record.exc_text)
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            record.fields = {k: _redacted(v) for k, v in fields.items()}
         return record
 
     factory.smc_scrubber = True  # type: ignore[attr-defined]
     factory.wrapped = previous  # type: ignore[attr-defined]
     logging.setLogRecordFactory(factory)
+
+
+def _redacted(value: Any) -> Any:
+    return redact(value) if isinstance(value, str) else value
