@@ -312,7 +312,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    db = open_db(args)  # create and migrate first: Datasette only reads
+    # Create and migrate first (Datasette only reads), without the unmasked payloads.
+    db = open_db(args, unmasked=False)
     db.conn.close()
     ds = build_datasette(args.db, sql=args.sql)
     asyncio.run(ds.invoke_startup())

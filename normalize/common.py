@@ -1,6 +1,7 @@
 """What every platform's normalizer shares: building records from cleaned fields."""
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import fields
 from operator import attrgetter
@@ -13,6 +14,20 @@ from normalize.text import author_key, detect_lang, mask_pii, nfc
 def clean_text(text: Any) -> str:
     """NFC, PII masked; non-strings become empty text."""
     return mask_pii(nfc(text)) if isinstance(text, str) else ""
+
+
+# An @handle (X, Instagram, YouTube): not an e-mail's @, not inside a word or a URL path.
+_HANDLE = re.compile(r"(?<![\w@./])[@\uff20]([A-Za-z0-9_](?:[A-Za-z0-9_.]{0,28}[A-Za-z0-9_])?)")
+CITIZEN_HANDLE = "@사용자"
+
+
+def mask_handles(text: str, official: frozenset[str]) -> str:
+    """Citizens' @handles in a citizen's words replaced (a reply's "@alex1059" names the
+    author of the comment it answers); the city's own handles kept."""
+    if "@" not in text and "\uff20" not in text:
+        return text
+    return _HANDLE.sub(lambda m: m.group(0) if m.group(1).lower() in official
+                       else CITIZEN_HANDLE, text)
 
 
 def as_int(value: Any) -> int | None:
@@ -50,11 +65,16 @@ def make_comment(ctx: Context, *, native_id: str, post_native: str | None,
                  **versions: str | None) -> Comment:
     """A comment record: text cleaned, author hashed, tags from the context's rules
     (versions: restricted, restricted_countries, version_id, edit_ids)."""
-    body = clean_text(text)
-    tagger = ctx.tagger
     citizen = not is_official
+    if deleted:  # what an author deleted is not kept, even for a moment
+        body = ""
+    elif citizen:
+        body = mask_handles(clean_text(text), ctx.official_handles)
+    else:
+        body = clean_text(text)
+    tagger = ctx.tagger
     district = category = crisis = None
-    if tagger and citizen:  # the city's own words are not tagged
+    if tagger and citizen and body:  # the city's own words are not tagged
         district, category, found = tagger.tags(body)
         crisis = found or ""
     return Comment(

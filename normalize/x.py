@@ -85,7 +85,8 @@ def normalize_tweet(tweet: Any, users: Mapping[str, dict], ctx: Context,
     official = bool(author_id and author_id in ctx.official_ids) or bool(
         username and username.lower() in ctx.official_handles) or bool(
         timeline_of and author_id == timeline_of)
-    url = f"https://x.com/{username or 'i/web'}/status/{native}"
+    # A citizen's link names no one: the handle would undo the author hash.
+    url = f"https://x.com/{(username if official else None) or 'i/web'}/status/{native}"
     metrics = tweet.get("public_metrics") if isinstance(tweet.get("public_metrics"), dict) else {}
     replied_to = refs.get("replied_to")
     conversation = tweet.get("conversation_id")

@@ -12,12 +12,16 @@ import os
 import signal
 import sys
 import threading
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import sqlite_utils
 
-from pipeline.config import Account, load_accounts
+from core.redact import register, secret_values
+from pipeline.config import Account, credential_names, load_accounts
 from pipeline.ingest import AccountResult
+if TYPE_CHECKING:
+    from store.writer import Writer
+
 from pipeline.runner import RunOptions, SecretMissing, collect, exit_code, simulated_environ
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -29,15 +33,19 @@ class UsageError(Exception):
 
 
 def load_config(args: argparse.Namespace) -> list[Account]:
-    """The accounts of --config (raises ConfigError, which exits 2)."""
-    return load_accounts(args.config)
+    """The accounts of --config (raises ConfigError, which exits 2); their credential
+    values are redacted from every error and log line from here on."""
+    accounts = load_accounts(args.config)
+    register(secret_values(os.environ, credential_names(accounts)))
+    return accounts
 
 
-def open_db(args: argparse.Namespace) -> sqlite_utils.Database:
-    """The database of --db, created and migrated if needed."""
+def open_db(args: argparse.Namespace, unmasked: bool = True) -> sqlite_utils.Database:
+    """The database of --db, created and migrated if needed (unmasked: with the file of
+    raw and quarantined payloads attached)."""
     from store.db import connect
 
-    return connect(args.db)
+    return connect(args.db, unmasked=unmasked)
 
 
 # --- one collect pass, as collect, demo and schedule run it -------------------------
@@ -96,20 +104,27 @@ def run_collect(args: argparse.Namespace, simulate: bool,
                           on_page=progress.page if progress else None)
     except SecretMissing as exc:
         raise UsageError(str(exc)) from None
-    purge_raw(writer, args.raw_retention_days)
+    purge_raw(writer, args.raw_retention_days, args.quarantine_retention_days)
     return exit_code(results), results
 
 
-def purge_raw(writer, days: int) -> int:
-    """Drop raw payloads past their retention, and say so."""
+def purge_raw(writer: Writer, days: int, quarantine_days: int | None = None) -> int:
+    """Drop raw and quarantined payloads past their retention, and say so."""
     from datetime import datetime, timedelta, timezone
 
-    cutoff = (datetime.now(timezone.utc) - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    purged = writer.purge_raw(cutoff)
+    def cutoff(d: int) -> str:
+        return (datetime.now(timezone.utc) - timedelta(days=d)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    purged = writer.purge_raw(cutoff(days))
     if purged:
-        log.info("purged %d raw payloads fetched before %s (retention %d days)", purged, cutoff,
-                 days)
-    return purged
+        log.info("purged %d raw payloads fetched before %s (retention %d days)", purged,
+                 cutoff(days), days)
+    q_days = days if quarantine_days is None else quarantine_days
+    dropped = writer.purge_quarantine(cutoff(q_days))
+    if dropped:
+        log.info("purged %d quarantined payloads last seen before %s (retention %d days)",
+                 dropped, cutoff(q_days), q_days)
+    return purged + dropped
 
 
 class Progress:
@@ -211,6 +226,9 @@ def add_collect_options(p: argparse.ArgumentParser, live_seconds: int = 5) -> No
                    help="never wait longer than this at once inside a run (default 8)")
     p.add_argument("--raw-retention-days", type=positive_int, default=30, metavar="DAYS",
                    help="purge unmasked raw payloads older than this after the pass (default 30)")
+    p.add_argument("--quarantine-retention-days", type=positive_int, default=30,
+                   metavar="DAYS", help="delete quarantined payloads not seen for DAYS days "
+                   "(they are unmasked; their counts and reasons stay in runs; default 30)")
 
 
 def iso_date(text: str) -> str:

@@ -56,6 +56,11 @@ class Account:
         return [name for name in self.credentials if not environ.get(name)]
 
 
+def credential_names(accounts: list[Account]) -> set[str]:
+    """Every environment variable the accounts read their secrets from."""
+    return {name for a in accounts for name in a.credentials}
+
+
 def load_accounts(path: str | Path) -> list[Account]:
     """Parse and validate accounts.yaml; raises ConfigError on the first problem."""
     file = str(path)

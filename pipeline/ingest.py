@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from collectors.base import Collector, CollectorError, Page
+from core.redact import error_text, redact
 from normalize.common import token_fields
 from normalize.schema import Context, Outcome, Quarantine, Record, Skipped, record_id
 from pipeline.config import Account
@@ -46,6 +47,16 @@ class AccountResult:
     requests: int = 0
     error: str | None = None
     retry_after: str | None = None
+
+    def __post_init__(self) -> None:
+        self.fail(self.status, self.error)
+
+    def fail(self, status: str, error: str | BaseException | None) -> None:
+        """Set the outcome; the error is redacted here, where it becomes a result."""
+        self.status = status
+        if isinstance(error, BaseException):
+            error = error_text(error)
+        self.error = None if error is None else redact(error)
 
     @property
     def ok(self) -> bool:
@@ -116,19 +127,20 @@ def run_account(
             if on_page:
                 on_page(account, stats)
             if stop is not None and stop.is_set():
-                result.status, result.error = "interrupted", "stopped by signal after a page"
+                result.fail("interrupted", "stopped by signal after a page")
                 break
         if until:
             writer.set_retry_after(account.key, None)
     except CollectorError as exc:
-        result.status, result.error, result.retry_after = exc.kind, str(exc), exc.retry_after
+        result.fail(exc.kind, exc)
+        result.retry_after = exc.retry_after
         if exc.retry_after:
             writer.set_retry_after(account.key, exc.retry_after)
     except Exception as exc:  # noqa: BLE001 - one account's failure never stops the others
         log.debug("unexpected error collecting %s", account.key, exc_info=True)
-        result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
+        result.fail("failed", error_text(exc, f"{type(exc).__name__}: "))
     if not result.stats.balanced() and result.status == "ok":
-        result.status, result.error = "failed", unbalanced(result.stats)
+        result.fail("failed", unbalanced(result.stats))
     writer.finish_run(row, result.status, result.stats, result.requests, result.error)
     return result
 
@@ -152,7 +164,7 @@ Normalized = tuple[list[Prepared], list[tuple[Quarantine | Skipped, dict]],
 NOTHING_MADE = "the normalizer made no record, quarantine or counted skip of this item"
 
 # Part of every item hash: a change of the normalizers' output must change it (bump it).
-NORMALIZE_VERSION = "2026-12-01.1"  # restrictions, versions, nested Graph comments
+NORMALIZE_VERSION = "2026-12-01.2"  # citizens: handles masked, links name no one; deletions wordless
 
 
 def normalize_prepared(normalize: PageNormalizer, page: Page, ctx: Context,

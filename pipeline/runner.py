@@ -10,9 +10,10 @@ from typing import Any, Callable, Mapping
 
 from collectors.base import MissingCredentials
 from collectors.http import Transport
+from core.redact import register, secret_values
 from normalize.schema import Context
 from pipeline import platforms
-from pipeline.config import Account
+from pipeline.config import Account, credential_names
 from pipeline.ingest import AccountResult, run_account
 from store import queries
 from store.writer import PageStats, Writer, quota_day
@@ -87,6 +88,7 @@ def collect(
 ) -> list[AccountResult]:
     """Collect every selected account; one account's failure never stops the others."""
     secret = author_secret(environ, options.simulate)
+    register(secret_values(environ, {AUTHOR_KEY_ENV, *credential_names(all_accounts)}))
     writer.sync_accounts(all_accounts)
     tagger = load_tagger()
     chosen = select(all_accounts, options)

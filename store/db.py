@@ -1,10 +1,16 @@
 """The SQLite database: connection settings, versioned migrations, views."""
 from __future__ import annotations
 
+import json
+import logging
 import sqlite3
 from pathlib import Path
 
 import sqlite_utils
+
+from core.redact import redact
+
+log = logging.getLogger(__name__)
 
 # --- migration 8's rollups (frozen: they are the text of a shipped migration) --------------
 ROLLUPS_DOC = """
@@ -128,6 +134,39 @@ def _m10_versions_trigger(table: str) -> str:
         WHERE NOT EXISTS (SELECT 1 FROM versions v WHERE v.id = old.id
                           AND v.version = coalesce(old.version_id, 'seen:' || old.last_seen));
     END;"""
+
+
+# --- migration 11 (frozen: the text of a shipped migration) --------------------------------
+DELETED_TEXT = "작성자가 삭제함 (deleted by its author)"
+# A tombstone keeps id, times, status and case history, not the words: the platforms' terms
+# and PIPA ask that what an author deleted be removed. Raw and quarantine payloads live in
+# the unmasked file: the writer erases those from the `erasures` queue. (A record that
+# arrives deleted comes without words from the normalizer: an insert trigger that blanked
+# it would run before the search index's own and corrupt it.)
+_M11_ERASE = """
+    BEGIN
+        UPDATE comments SET text = '', tokens = NULL, keywords = NULL WHERE rowid = new.rowid;
+        DELETE FROM versions WHERE id = new.id;
+        INSERT OR IGNORE INTO erasures (id, platform, native_id) VALUES (new.id, new.platform,
+                                                                         new.native_id);
+    END;"""
+_M11_OPINION = """
+    SELECT c.id, c.platform, c.account, c.post_id, c.parent_id, c.author_key, c.text, c.lang,
+           c.district, c.category, c.created_at,
+           date(c.created_at, '+9 hours') AS seoul_day,
+           c.like_count, c.url,
+           COALESCE(k.status, CASE WHEN a.answer_id IS NOT NULL THEN 'answered'
+                                   ELSE 'received' END) AS status,
+           k.status AS staff_status, k.department AS assigned_department, k.note AS staff_note,
+           a.answer_id, a.first_response_at,
+           CAST(round((julianday(a.first_response_at) - julianday(c.created_at)) * 1440)
+                AS INTEGER) AS response_minutes,
+           c.hidden, k.updated_by AS staff_by, k.updated_at AS staff_at, c.keywords,
+           c.crisis, c.restricted, c.restricted_countries, c.restricted_at, c.edited_at,
+           c.deleted
+    FROM comments c
+    LEFT JOIN answers a ON a.comment_id = c.id
+    LEFT JOIN cases k ON k.comment_id = c.id"""
 
 
 # Each entry upgrades the schema by one version (PRAGMA user_version). Never edit a shipped
@@ -672,25 +711,196 @@ MIGRATIONS: list[str] = [
     LEFT JOIN posts p ON p.id = o.post_id
     LEFT JOIN comments ans ON ans.id = o.answer_id;
     """,
+    # 11: security and privacy (issue #14). Tombstones lose their words (trigger above); the
+    # centre keeps a deleted opinion, with its status and history, as "deleted by its
+    # author" (`opinions` stays the live ones); a citizen's link falls back to its post's
+    # (Instagram comments have none of their own). Stored data is rewritten by
+    # `_m11_rewrite`: errors redacted, citizens' links without handles, tombstones blanked.
+    f"""
+    CREATE TABLE erasures (
+        id TEXT PRIMARY KEY,
+        platform TEXT NOT NULL,
+        native_id TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TRIGGER comments_erase_update AFTER UPDATE OF deleted ON comments
+    WHEN new.deleted = 1 AND old.deleted = 0
+    {_M11_ERASE}
+    DROP VIEW center;
+    DROP VIEW opinions;
+    CREATE VIEW opinion_records AS {_M11_OPINION}
+    WHERE c.is_official = 0;
+    CREATE VIEW opinions AS {_M11_OPINION}
+    WHERE c.is_official = 0 AND c.deleted = 0;
+    CREATE VIEW center AS
+    SELECT o.id, o.seoul_day, o.created_at, o.status, o.platform,
+           o.account, ac.name AS account_name, ac.field, ac.owner,
+           COALESCE(o.assigned_department, ac.department) AS department,
+           CASE WHEN o.deleted THEN '{DELETED_TEXT}' ELSE o.text END AS text,
+           o.lang, o.district, o.category, COALESCE(o.url, p.url) AS url,
+           p.id AS post_id, COALESCE(p.title, p.text) AS post_text, p.url AS post_url,
+           ans.text AS answer_text, ans.author_name AS answered_by, o.first_response_at,
+           o.response_minutes, o.staff_note,
+           o.answer_id,
+           (SELECT CASE WHEN max(aa.key = o.account) THEN o.account ELSE min(aa.key) END
+            FROM accounts aa
+            WHERE aa.platform = ans.platform
+              AND (aa.name = ans.author_name OR aa.handle = ans.author_name)) AS answer_account,
+           o.staff_status, o.staff_by, o.staff_at, o.parent_id, o.like_count,
+           o.restricted, o.restricted_countries, o.deleted
+    FROM opinion_records o
+    JOIN accounts ac ON ac.key = o.account
+    LEFT JOIN posts p ON p.id = o.post_id
+    LEFT JOIN comments ans ON ans.id = o.answer_id;
+    """,
 ]
 
 
-def connect(path: str | Path) -> sqlite_utils.Database:
-    """Open (creating if needed) the database with WAL and our pragmas, migrated to current."""
+UNMASKED = "unmasked"  # schema name of the attached file of unmasked payloads
+UNMASKED_TABLES = {
+    "raw": """CREATE TABLE IF NOT EXISTS {s}.raw (
+        id TEXT PRIMARY KEY,
+        account TEXT NOT NULL,
+        stream TEXT NOT NULL,
+        fetched_at TEXT NOT NULL,
+        payload TEXT NOT NULL
+    )""",
+    "quarantine": """CREATE TABLE IF NOT EXISTS {s}.quarantine (
+        id INTEGER PRIMARY KEY,
+        platform TEXT NOT NULL,
+        account TEXT NOT NULL,
+        native_id TEXT,
+        reason TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        payload_hash TEXT NOT NULL,
+        first_seen TEXT NOT NULL,
+        last_seen TEXT NOT NULL,
+        times_seen INTEGER NOT NULL DEFAULT 1,
+        UNIQUE (platform, payload_hash)
+    )""",
+}
+UNMASKED_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS {s}.raw_fetched ON raw(fetched_at)",
+    "CREATE INDEX IF NOT EXISTS {s}.quarantine_seen ON quarantine(last_seen)",
+    "CREATE INDEX IF NOT EXISTS {s}.quarantine_native ON quarantine(platform, native_id)",
+)
+PRAGMAS = (
+    "journal_mode = WAL",  # readers (Datasette, analysts) never block the collector
+    "synchronous = NORMAL",  # durable at each checkpoint; safe with WAL
+    "busy_timeout = 30000",
+    "cache_size = -65536",  # 64 MB: 1.6x faster inserts (DESIGN.md figures)
+    "temp_store = MEMORY",
+)
+
+
+def unmasked_path(path: str | Path) -> str:
+    """The file of unmasked payloads next to the database: smc.db -> smc.unmasked.db."""
+    if str(path) == ":memory:":
+        return ":memory:"
+    p = Path(path)
+    return str(p.with_name(f"{p.stem}.unmasked{p.suffix or '.db'}"))
+
+
+def connect(path: str | Path, unmasked: bool = True) -> sqlite_utils.Database:
+    """Open (creating if needed) the database with WAL and our pragmas, migrated to current.
+
+    unmasked: attach the file of raw and quarantined payloads (the writer's view). Without
+    it no statement on this connection can reach them: what `serve` opens.
+    """
     if str(path) != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
     db = sqlite_utils.Database(conn)
-    for pragma in (
-        "journal_mode = WAL",  # readers (Datasette, analysts) never block the collector
-        "synchronous = NORMAL",  # durable at each checkpoint; safe with WAL
-        "busy_timeout = 30000",
-        "cache_size = -65536",  # 64 MB: 1.6x faster inserts (DESIGN.md figures)
-        "temp_store = MEMORY",
-    ):
+    for pragma in PRAGMAS:
         conn.execute(f"PRAGMA {pragma}")
+    if unmasked:
+        attach_unmasked(db, unmasked_path(path))
     migrate(db)
+    if _has_table(db, "main", "raw"):  # payloads still in this file (made before 11)
+        if not unmasked:
+            attach_unmasked(db, unmasked_path(path))
+        move_unmasked(db)
+        if not unmasked:
+            conn.execute(f"DETACH DATABASE {UNMASKED}")
     return db
+
+
+def copy_database(source: str | Path, target: str | Path) -> None:
+    """Copy a closed database with its unmasked file (a backup needs both)."""
+    import shutil
+
+    shutil.copy(source, target)
+    if Path(unmasked_path(source)).exists():
+        shutil.copy(unmasked_path(source), unmasked_path(target))
+
+
+def open_plain(path: str | Path, readonly: bool = False) -> sqlite3.Connection:
+    """A plain sqlite3 connection to the database with the unmasked file attached (for
+    operators' tools and tests; the served database never gets one)."""
+    mode = "?mode=ro" if readonly else ""
+    conn = sqlite3.connect(f"file:{Path(path)}{mode}", uri=True, timeout=30)
+    conn.execute(f"ATTACH DATABASE ? AS {UNMASKED}",
+                 (f"file:{unmasked_path(path)}{mode}",))
+    return conn
+
+
+def attach_unmasked(db: sqlite_utils.Database, file: str) -> None:
+    """Attach the unmasked file (owner-only permissions), with its tables."""
+    if file != ":memory:" and not Path(file).exists():
+        Path(file).touch(mode=0o600)
+    db.conn.execute(f"ATTACH DATABASE ? AS {UNMASKED}", (file,))
+    for pragma in PRAGMAS[:2]:
+        db.conn.execute(f"PRAGMA {UNMASKED}.{pragma}")
+    with db.atomic():
+        for ddl in (*UNMASKED_TABLES.values(), *UNMASKED_INDEXES):
+            db.conn.execute(ddl.format(s=UNMASKED))
+
+
+def move_unmasked(db: sqlite_utils.Database) -> dict[str, int]:
+    """Move raw and quarantine from the main file into the unmasked one, idempotently: the
+    copy commits before the main file drops its tables, so a crash between loses nothing."""
+    moved = {}
+    for table in UNMASKED_TABLES:
+        if not _has_table(db, "main", table):
+            continue
+        with db.atomic():
+            moved[table] = db.conn.execute(
+                f"INSERT OR IGNORE INTO {UNMASKED}.{table} SELECT * FROM main.{table}").rowcount
+        with db.atomic():
+            db.conn.execute(f"DROP TABLE main.{table}")
+    erase_pending(db)
+    if any(moved.values()):
+        db.conn.execute("VACUUM main")  # the dropped payloads' pages still hold their bytes
+    return moved
+
+
+def erase_pending(db: sqlite_utils.Database) -> int:
+    """Delete the unmasked payloads of tombstoned comments (queued by the erase triggers):
+    payloads first, then the queue, so that a crash between only repeats the work."""
+    if not _has_table(db, UNMASKED, "raw"):
+        return 0
+    queued = db.conn.execute("SELECT count(*) FROM erasures").fetchone()[0]
+    if not queued:
+        return 0
+    with db.atomic():
+        db.conn.execute(f"DELETE FROM {UNMASKED}.raw WHERE id IN (SELECT id FROM erasures)")
+        db.conn.execute(
+            f"DELETE FROM {UNMASKED}.quarantine WHERE (platform, native_id) IN "
+            "(SELECT platform, native_id FROM erasures)")
+    with db.atomic():
+        db.conn.execute("DELETE FROM erasures")
+    return queued
+
+
+def _has_table(db: sqlite_utils.Database, schema: str, table: str) -> bool:
+    try:
+        return db.conn.execute(f"SELECT 1 FROM {schema}.sqlite_master WHERE type = 'table' "
+                               "AND name = ?", (table,)).fetchone() is not None
+    except sqlite3.OperationalError:  # schema not attached
+        return False
+
+
+def _redact_sql(text: str | None) -> str | None:
+    return None if text is None else redact(text)
 
 
 def schema_version(db: sqlite_utils.Database) -> int:
@@ -702,14 +912,49 @@ def migrate(db: sqlite_utils.Database, target: int | None = None) -> int:
     """Apply pending migrations, each in its own transaction; returns the new version."""
     target = len(MIGRATIONS) if target is None else target
     current = schema_version(db)
+    db.conn.create_function("smc_redact", 1, _redact_sql, deterministic=True)
     for version in range(current + 1, target + 1):
         with db.atomic():
             for statement in _statements(MIGRATIONS[version - 1]):
                 db.execute(statement)
+            rewrite = DATA_STEPS.get(version)
+            if rewrite:
+                rewrite(db)
             db.execute(f"PRAGMA user_version = {version}")
     if target > current and target >= 2:
         _derive_answers_if_reset(db)
     return max(current, target)
+
+
+def _m11_rewrite(db: sqlite_utils.Database) -> None:
+    """Migration 11's data: what it rewrote is kept in `meta` (key migration_11)."""
+    conn = db.conn
+    done = {}
+    for table, column in (("runs", "error"), ("quarantine", "reason")):
+        if table == "quarantine" and not _has_table(db, "main", "quarantine"):
+            continue
+        done[f"{table}.{column}"] = conn.execute(
+            f"UPDATE {table} SET {column} = smc_redact({column}) "
+            f"WHERE {column} IS NOT NULL AND {column} <> smc_redact({column})").rowcount
+    done["x_links"] = conn.execute(
+        "UPDATE comments SET url = 'https://x.com/i/web/status/' || native_id "
+        "WHERE platform = 'x' AND is_official = 0 AND url IS NOT NULL "
+        "AND url <> 'https://x.com/i/web/status/' || native_id").rowcount
+    done["tombstones"] = conn.execute(
+        "UPDATE comments SET text = '', tokens = NULL, keywords = NULL "
+        "WHERE deleted = 1 AND (text <> '' OR tokens IS NOT NULL OR keywords IS NOT NULL)"
+    ).rowcount
+    conn.execute("DELETE FROM versions WHERE id IN (SELECT id FROM comments WHERE deleted = 1)")
+    conn.execute("INSERT OR IGNORE INTO erasures (id, platform, native_id) "
+                 "SELECT id, platform, native_id FROM comments WHERE deleted = 1")
+    conn.execute("INSERT INTO meta (key, value) VALUES ('migration_11', ?) "
+                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                 (json.dumps(done, sort_keys=True),))
+    log.info("migration 11 rewrote: %s", done)
+
+
+# Data a migration rewrites in Python, in the same transaction as its SQL.
+DATA_STEPS = {11: _m11_rewrite}
 
 
 def _derive_answers_if_reset(db: sqlite_utils.Database) -> None:

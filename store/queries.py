@@ -1,6 +1,8 @@
 """The read side: every query the CLI, digest and center make."""
 from __future__ import annotations
 
+import sqlite3
+
 import sqlite_utils
 
 
@@ -24,10 +26,16 @@ def retry_after(db: sqlite_utils.Database, account: str) -> str | None:
     return row[0] if row else None
 
 
-def table_counts(db: sqlite_utils.Database) -> dict[str, int]:
-    """Row counts of the main tables."""
-    names = ("posts", "comments", "quarantine", "raw", "runs")
-    return {n: db.execute(f"SELECT count(*) FROM {n}").fetchone()[0] for n in names}
+def table_counts(db: sqlite_utils.Database) -> dict[str, int | None]:
+    """Row counts of the main tables (raw and quarantine: None when the unmasked file is
+    not attached to this connection)."""
+    counts: dict[str, int | None] = {}
+    for name in ("posts", "comments", "quarantine", "raw", "runs"):
+        try:
+            counts[name] = db.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
+        except sqlite3.OperationalError:  # no such table: the unmasked file is elsewhere
+            counts[name] = None
+    return counts
 
 
 def comment_counts(db: sqlite_utils.Database) -> dict[str, int]:

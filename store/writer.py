@@ -12,6 +12,9 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
+from store.db import erase_pending
+
+from core.redact import redact
 from normalize.schema import Comment, Post, Quarantine, Record, Skipped, id_order
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
@@ -99,7 +102,8 @@ _PARENT_ID = _COMMENT_COLS.index("parent_id")
 _TOKENS = _COMMENT_COLS.index("tokens")
 # Per table: where the text, restriction, version and edit history sit in a record's values.
 _AT = {t: {c: cols.index(c) for c in ("text", "restricted", "restricted_countries",
-                                       "version_id", "edit_ids", "created_at", "edited_at")}
+                                       "version_id", "edit_ids", "created_at", "edited_at",
+                                       "deleted")}
        for t, cols in (("posts", _POST_COLS), ("comments", _COMMENT_COLS))}
 assert _COMMENT_COLS[_TOKENS:] == ["tokens", "keywords"]  # prepare(tokens=) replaces the tail
 
@@ -282,6 +286,14 @@ class Writer:
         now = self.clock()
         stats = PageStats(fetched=len(prepared) + len(quarantined) + len(known))
         grouped = self._grouped and self.db.conn.in_transaction
+        held = [(q, p) for q, p in quarantined if isinstance(q, Quarantine)]
+        if held and not grouped:
+            # Its own transaction, before the page's: the unmasked file is committed after
+            # the main one in a shared transaction, so a crash between would lose payloads
+            # whose cursor already moved on. This way it can only repeat them.
+            with self.db.atomic():
+                self._quarantine_all(platform, account, held, now)
+            held = []
         with nullcontext() if grouped else self.db.atomic():
             for table in ("posts", "comments"):
                 batch = [p for p in prepared if p[0] == table]
@@ -294,11 +306,10 @@ class Writer:
                 self.db.conn.executemany(
                     "INSERT INTO item_seen (hash, records) VALUES (?, ?) ON CONFLICT(hash) "
                     "DO UPDATE SET records = excluded.records", items)
-            for q, payload in quarantined:
+            for q, _ in quarantined:
                 reasons = stats.skip_reasons if isinstance(q, Skipped) else stats.quarantine_reasons
                 reasons[q.reason] = reasons.get(q.reason, 0) + 1
-                if isinstance(q, Quarantine):
-                    self._quarantine(platform, account, q, payload, now)
+            self._quarantine_all(platform, account, held, now)
             stats.skipped = sum(stats.skip_reasons.values())
             stats.quarantined = len(quarantined) - stats.skipped
             if tombstone is not None:
@@ -349,6 +360,8 @@ class Writer:
             stats.updated += old is not None
             restricted_at = now if values[at["restricted"]] is not None else None
             changed.append((*values, digest, now, now, restricted_at))
+            if values[at["deleted"]]:
+                continue  # no payload kept of what its author deleted
             if not isinstance(raw, str):
                 raw = _raw_json(raw)
             payloads.append((rid, account, stream, now, raw))
@@ -493,6 +506,12 @@ class Writer:
                                          chunk).fetchall()
         return rows
 
+    def _quarantine_all(self, platform: str, account: str,
+                        held: Sequence[tuple[Quarantine | Skipped, dict]], now: str) -> None:
+        for q, payload in held:
+            if isinstance(q, Quarantine):
+                self._quarantine(platform, account, q, payload, now)
+
     def _quarantine(self, platform: str, account: str, q: Quarantine, payload: dict,
                     now: str) -> None:
         text = json.dumps(payload, ensure_ascii=False, sort_keys=True, default=repr)
@@ -502,7 +521,7 @@ class Writer:
             "first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT(platform, payload_hash) DO UPDATE SET last_seen = excluded.last_seen, "
             "reason = excluded.reason, times_seen = times_seen + 1",
-            (platform, account, q.native_id, q.reason, text, digest, now, now),
+            (platform, account, q.native_id, redact(q.reason), text, digest, now, now),
         )
 
     def _tombstone(self, post_id: str, seen_ids: Iterable[str]) -> int:
@@ -553,6 +572,13 @@ class Writer:
         """Delete raw payloads fetched before `older_than` (ISO UTC): the only unmasked copy."""
         with self.db.atomic():
             return self.db.conn.execute("DELETE FROM raw WHERE fetched_at < ?",
+                                        (older_than,)).rowcount
+
+    def purge_quarantine(self, older_than: str) -> int:
+        """Delete quarantined payloads last seen before `older_than` (ISO UTC); their counts
+        and reasons stay in `runs`."""
+        with self.db.atomic():
+            return self.db.conn.execute("DELETE FROM quarantine WHERE last_seen < ?",
                                         (older_than,)).rowcount
 
     def set_cursor(self, account: str, stream: str, value: str | None) -> None:
@@ -624,5 +650,6 @@ class Writer:
                  stats.unchanged, stats.quarantined, stats.skipped,
                  json.dumps(stats.skip_reasons, ensure_ascii=False, sort_keys=True),
                  json.dumps(stats.quarantine_reasons, ensure_ascii=False, sort_keys=True),
-                 requests, error, row),
+                 requests, None if error is None else redact(error), row),
             )
+        erase_pending(self.db)  # payloads of what this run found deleted

@@ -19,12 +19,11 @@ from pathlib import Path
 from urllib.parse import quote, urljoin
 
 import pytest
+from conftest import ROOT, sim_collect
+from test_center import opinion_by_marker, scenario_world
 
 from store import cases
 from store.db import connect
-
-from conftest import ROOT, sim_collect
-from test_center import opinion_by_marker, scenario_world
 
 pytestmark = pytest.mark.browser
 

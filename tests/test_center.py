@@ -10,14 +10,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import ROOT, sim_collect
 
 import run_pipeline
 from pipeline import platforms
 from simulator import World
 from store import cases
 from store.db import MIGRATIONS, connect, migrate
-
-from conftest import ROOT, sim_collect
 
 PLATFORMS = ("x", "facebook", "instagram", "youtube")
 ISO = "%Y-%m-%dT%H:%M:%SZ"
@@ -451,6 +450,8 @@ def test_datasette_app(db_file):
         assert get(ds, f"/{name}/{path}.json").status_code == 200, path
     # arbitrary SQL off by default, raw payloads never served
     assert get(ds, f"/{name}.json?sql=select+1").status_code == 403
-    assert get(ds, f"/{name}/raw").status_code == 403
+    # unmasked payloads are not in the served file at all (a file of their own, never served)
+    for table in ("raw", "quarantine"):
+        assert get(ds, f"/{name}/{table}").status_code == 404
     ds_sql = build_datasette(db_file, sql=True)
     assert get(ds_sql, f"/{name}.json?sql=select+1").status_code == 200

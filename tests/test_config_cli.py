@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import ROOT
 
 import run_pipeline
 from pipeline.config import ConfigError, load_accounts
-
-from conftest import ROOT
 
 REFERENCE = ROOT / "config" / "accounts.yaml"
 

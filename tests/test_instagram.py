@@ -137,7 +137,7 @@ def test_recorded_fields_and_replies() -> None:
     reply = replies[0][0]
     assert reply.parent_id == "instagram:17858154961981086"
     assert reply.post_id == "instagram:17846368219941692"
-    assert reply.text == "@lixiangguodu123 nihao" and reply.created_at == "2020-08-07T03:30:06Z"
+    assert reply.text == "@사용자 nihao" and reply.created_at == "2020-08-07T03:30:06Z"
 
 
 # --- one test per quirk --------------------------------------------------------------------

@@ -16,6 +16,8 @@ import pytest
 import yaml
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from conftest import FIXTURES, ROOT, sim_collect
+from test_x import db_rows, small_world
 
 import run_pipeline
 from pipeline.lock import EXIT_LOCKED, Locked, RunLock
@@ -24,10 +26,7 @@ from simulator import Fault
 from simulator.transport import SimRequest
 from simulator.x import Server as XServer
 from store import queries
-from store.db import connect
-
-from conftest import FIXTURES, ROOT, sim_collect
-from test_x import db_rows, small_world
+from store.db import connect, open_plain
 
 PY = sys.executable
 
@@ -105,7 +104,7 @@ def test_sigterm_during_collect_leaves_a_consistent_db_that_the_next_run_complet
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     assert "SIGTERM received" in err
-    conn = sqlite3.connect(db)
+    conn = open_plain(db)
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert conn.execute("SELECT count(*) FROM runs WHERE status = 'running'").fetchone()[0] == 0
     stored = conn.execute("SELECT count(*) FROM comments").fetchone()[0]
@@ -206,7 +205,7 @@ def test_import_twarc2_jsonl(accounts, tmp_path, capsys):
     assert f"{served + 1} read = {served} stored ({served} new, 0 updated" in out
     assert "+ 1 quarantined" in out and "1 lines failed and went to quarantine" in out
     assert "mentions.jsonl:4" in out
-    conn = sqlite3.connect(db)
+    conn = open_plain(db)
     assert conn.execute("SELECT count(*) FROM comments WHERE account = 'x_seoul_bus'"
                         ).fetchone()[0] == served
     reason = conn.execute("SELECT reason FROM quarantine").fetchone()[0]

@@ -6,14 +6,14 @@ import sqlite3
 import subprocess
 import sys
 
+from conftest import ROOT
+from test_x import small_world
+
 from pipeline.runner import RunOptions, collect
 from pipeline.secrets import install_log_scrubber, secret_values
 from simulator import Fault, SimTransport
 from store.db import connect
 from store.writer import Writer
-
-from conftest import ROOT
-from test_x import small_world
 
 SECRETS = {"X_BEARER_TOKEN": "AAAAknownFakeXtoken1234567890",
            "FB_PAGE_TOKEN_SEOUL": "EAAknownFakeGraphToken1234567890",

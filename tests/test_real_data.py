@@ -22,6 +22,7 @@ from normalize.schema import Context, Skipped
 from normalize.x import normalize_tweet
 from normalize.youtube import normalize_page as youtube_page
 from pipeline.formats import Options, pages_of
+from store.db import open_plain
 
 FIXTURES = Path(__file__).parent / "fixtures"
 KEY = "real-data-test-key-" + "k" * 24
@@ -130,12 +131,12 @@ def _with_nested(item: Any) -> list[Any]:
 
 
 def one(db: Path, sql: str, *args: Any) -> Any:
-    with sqlite3.connect(db) as conn:
+    with open_plain(db) as conn:
         return conn.execute(sql, args).fetchone()
 
 
 def rows(db: Path, sql: str, *args: Any) -> list[tuple]:
-    with sqlite3.connect(db) as conn:
+    with open_plain(db) as conn:
         return conn.execute(sql, args).fetchall()
 
 
@@ -239,7 +240,7 @@ def test_a_notice_never_replaces_the_text_we_hold(tmp_path):
     text, edited, kind, countries, at = one(
         db, "SELECT text, edited_at, restricted, restricted_countries, restricted_at "
             "FROM comments WHERE native_id = ?", tweet["id"])
-    assert text.startswith("@ru_yarosh") and edited is None
+    assert text.startswith("@사용자 @사용자 ") and edited is None  # citizens' handles masked
     assert (kind, countries) == ("media_policy", "DE,RU") and at
     assert one(db, "SELECT payload FROM raw")[0] == raw  # the earlier payload stays
     assert one(db, "SELECT restricted FROM center WHERE id = ?", f"x:{tweet['id']}")[0] == \
@@ -518,9 +519,9 @@ def test_a_truncated_last_stream_line_is_quarantined_and_exits_1(tmp_path, capsy
 
 def test_status_json_carries_the_last_runs_counts(tmp_path, capsys):
     db = tmp_path / "smc.db"
+    from pipeline.config import load_accounts
     from tests.conftest import sim_collect
     from tests.test_x import small_world
-    from pipeline.config import load_accounts
     accounts = load_accounts(Path(run_pipeline.__file__).parent / "config" / "accounts.yaml")
     sim_collect(db, accounts, small_world(accounts), platforms=("youtube",))
     capsys.readouterr()

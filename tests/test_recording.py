@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 from requests.adapters import HTTPAdapter
+from test_x import db_rows, small_world
 
 from collectors.http import TimeoutSession
 from collectors.recording import PLACEHOLDER, recorded_traffic, scrub_text, scrub_url
@@ -22,8 +23,6 @@ from simulator import SimTransport
 from simulator.transport import SimRequest
 from store.db import connect
 from store.writer import Writer
-
-from test_x import db_rows, small_world
 
 TOKENS = {"X_BEARER_TOKEN": "AAAAsecretXbearer0123456789",
           "SMC_AUTHOR_KEY": "author-key-secret-987654321"}

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import sqlite_utils
+from conftest import sim_collect
 
 from digest.build import build_digest, day_window, iso, parse_iso
 from normalize.schema import Comment, Post
@@ -17,8 +18,6 @@ from simulator import World
 from store import cases, digest_queries
 from store.db import MIGRATIONS, connect, migrate, rebuild_rollups, rollup_drift
 from store.writer import Writer
-
-from conftest import sim_collect
 
 IN_STEP = {"opinion_days": 0, "keyword_days": 0, "answer_days": 0}
 POST = Post(id="x:1", platform="x", account="x_seoul_taxi", native_id="1", text="공지",

@@ -5,14 +5,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from conftest import sim_collect
 
 import run_pipeline
 from simulator import World
 from store import cases
 from store.db import connect
 from store.search import search
-
-from conftest import sim_collect
 
 KEYS = ("x_seoulmania", "x_seoul_topis", "x_seoul_en", "x_seoul_zh", "x_seoul_ja")
 ADDED = {

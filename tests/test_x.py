@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import vcr
 import yaml
+from conftest import FIXTURES, sim_collect
 
 from collectors.http import LiveTransport
 from collectors.x import XCollector
@@ -18,8 +19,6 @@ from simulator import Fault, World
 from store import queries
 from store.db import connect
 from store.writer import Writer
-
-from conftest import FIXTURES, sim_collect
 
 CASSETTES = FIXTURES / "x-api-v2"
 SECRET = b"test-secret"

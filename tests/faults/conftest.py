@@ -6,7 +6,6 @@ points per scenario and more kill points.
 from __future__ import annotations
 
 import os
-import shutil
 import sqlite3
 from pathlib import Path
 from typing import Any, Iterable
@@ -16,7 +15,7 @@ import pytest
 from pipeline.config import Account, load_accounts
 from pipeline.runner import RunOptions, collect, simulated_environ
 from simulator import SIM_NOW, Fault, SimTransport, World
-from store.db import connect
+from store.db import connect, copy_database, open_plain
 from store.writer import Writer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,7 +83,7 @@ SKIP_COLUMNS = ("first_seen", "last_seen")  # when a row was seen: differs by de
 
 def records(path: Path) -> dict[str, dict[str, dict]]:
     """posts and comments: id -> row (without first_seen/last_seen)."""
-    conn = sqlite3.connect(path)
+    conn = open_plain(path)
     conn.row_factory = sqlite3.Row
     try:
         out = {}
@@ -100,7 +99,7 @@ def records(path: Path) -> dict[str, dict[str, dict]]:
 
 def snapshot(path: Path) -> dict[str, Any]:
     """Everything that must be equal to an uninterrupted run's: records, cursors, answers."""
-    conn = sqlite3.connect(path)
+    conn = open_plain(path)
     try:
         extra = {
             "cursors": conn.execute("SELECT account, stream, value FROM cursors "
@@ -116,7 +115,7 @@ def snapshot(path: Path) -> dict[str, Any]:
 
 def integrity(path: Path) -> None:
     """What must hold after any run, even one that died: SQLite's and ours."""
-    conn = sqlite3.connect(path)
+    conn = open_plain(path)
     try:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         # rows, their raw payloads and the page's cursor are committed together
@@ -155,7 +154,7 @@ def diff(got: dict, want: dict) -> str:
 
 def wrongly_deleted(path: Path, reference: dict) -> list[str]:
     """Rows tombstoned here that are live in the reference (a comment lost to a fault)."""
-    conn = sqlite3.connect(path)
+    conn = open_plain(path)
     try:
         gone = [r[0] for r in conn.execute("SELECT id FROM comments WHERE deleted = 1")]
     finally:
@@ -178,7 +177,7 @@ def references(tmp_path_factory: pytest.TempPathFactory) -> Any:
             assert [r.status for r in results] == ["ok"] * len(accounts), [
                 (r.account, r.error) for r in results if r.status != "ok"]
             again = path.with_name("rerun.db")
-            shutil.copy(path, again)
+            copy_database(path, again)
             _, rerun = run(again, platform, accounts, make_world(platform, accounts))
             cache[platform] = (path, snapshot(path), list(transport.log), list(rerun.log))
         return cache[platform]

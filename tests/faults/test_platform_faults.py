@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import random
 import re
-import shutil
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -21,6 +19,7 @@ import pytest
 
 from simulator import Fault
 from simulator.transport import _list_key
+from store.db import copy_database, open_plain
 
 from .conftest import (
     FAULT_PLATFORM,
@@ -139,7 +138,7 @@ def replaced_ids(platform: str, items: list) -> set[str]:
 
 
 def quarantined(db: Path) -> list[tuple[str, str, dict]]:
-    conn = sqlite3.connect(db)
+    conn = open_plain(db)
     try:
         return [(p, r, json.loads(body)) for p, r, body in
                 conn.execute("SELECT platform, reason, payload FROM quarantine")]
@@ -159,7 +158,7 @@ def test_faults_clear_and_the_database_equals_an_uninterrupted_run(
     for k in points:
         db = tmp_path / f"k{k}.db"
         if start == "complete":
-            shutil.copy(ref_path, db)
+            copy_database(ref_path, db)
         world = make_world(platform, accounts)
         fault = aim(scenario, platform, log, k)
         # a live chat poll answered twice is new messages none, the same token: not a loop
@@ -209,7 +208,7 @@ def test_faults_clear_and_the_database_equals_an_uninterrupted_run(
             assert quarantined(db) == [], f"{where}: a transport fault reached quarantine"
         got = snapshot(db)
         assert got == reference, f"{where}:\n{diff(got, reference)}"
-        conn = sqlite3.connect(db)
+        conn = open_plain(db)
         try:  # nothing waits for a retry_after any more
             assert conn.execute("SELECT count(*) FROM cursors WHERE retry_after IS NOT NULL"
                                 ).fetchone()[0] == 0
