@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from core.display import SafeCsvWriter
 from pipeline.cli import EXIT_OK, UsageError, hours, open_db, positive_int
 
 CENTER = Path(__file__).resolve().parent
@@ -160,10 +161,9 @@ def cmd_case_list(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.format == "csv":
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else
-                                ["id", "created_at", "status"], lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
+        writer = SafeCsvWriter(buffer, lineterminator="\n")  # no cell may run as a formula
+        writer.writerow(list(rows[0]) if rows else ["id", "created_at", "status"])
+        writer.writerows(r.values() for r in rows)
         sys.stdout.write(buffer.getvalue())
         return EXIT_OK
     for r in rows:

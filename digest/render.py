@@ -11,7 +11,6 @@ browser; in charts such labels are left out and the table next to the chart list
 from __future__ import annotations
 
 import base64
-import csv
 import importlib.util
 import io
 import logging
@@ -24,6 +23,7 @@ from pathlib import Path
 import jinja2
 import sqlite_utils
 
+from core.display import SafeCsvWriter
 from digest.build import (
     CRISIS_MIN_COUNT,
     CRISIS_MIN_RATIO,
@@ -301,7 +301,7 @@ def write_overdue_csv(d: Digest, path: Path, rows: Iterable[tuple] | None = None
     if rows is None:
         rows = (astuple(o) for o in d.overdue)
     with open(path, "w", encoding="utf-8-sig", newline="") as fh:
-        writer = csv.writer(fh)
+        writer = SafeCsvWriter(fh)  # citizens' text: no cell may run as a formula
         writer.writerow(CSV_COLUMNS)
         # OverdueItem order: id, created_at, seoul_time, hours_open, platform, account,
         # account_name, department, status, url, text

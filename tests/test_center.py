@@ -260,7 +260,7 @@ def test_case_list_overdue_oldest_first(db_file, capsys):
     assert run(db_file, "case", "list", "--overdue", "24", "--now", now, "--format",
                "csv") == 0
     csv_out = capsys.readouterr().out.splitlines()
-    assert csv_out[0].startswith("id,created_at,status") and len(csv_out) == len(out)
+    assert csv_out[0].startswith('"id","created_at","status"') and len(csv_out) == len(out)
     assert run(db_file, "case", "list", "--status", "answered", "--limit", "3") == 0
     listed = capsys.readouterr().out.splitlines()[:-1]
     assert len(listed) == 3 and all(" answered " in line for line in listed)
@@ -454,3 +454,121 @@ def test_datasette_app(db_file):
     assert get(ds, f"/{name}/raw").status_code == 403
     ds_sql = build_datasette(db_file, sql=True)
     assert get(ds_sql, f"/{name}.json?sql=select+1").status_code == 200
+
+
+# --- hostile text (issue #14): formulas, bidi overrides, control characters ---------------
+FORMULAS = ('=HYPERLINK("http://evil","x")', "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1")
+RLO = "SCNR 택시 요금 \u202e요금 환불\u202c 바랍니다"  # U+202E draws what follows right to left
+
+
+def add_opinions(db_file: Path, texts, like_count: int | None = None) -> list[str]:
+    """Citizens' comments with exactly these texts on the X world's first post, handed to the
+    writer as a normalizer hands them (search tokens included); their ids, in order."""
+    from normalize.morph import search_tokens
+    from normalize.schema import Comment
+    from store.writer import Writer
+
+    db = connect(db_file)
+    post, account = db.execute("SELECT id, account FROM posts ORDER BY id LIMIT 1").fetchone()
+    records = [Comment(
+        id=f"x:hostile-{n}", platform="x", account=account, native_id=f"hostile-{n}",
+        post_id=post, parent_id=None, author_key=f"k-hostile-{n}", author_name=None,
+        is_official=0, text=text, lang="ko", created_at=f"2026-11-22T00:{n:02d}:00Z",
+        like_count=like_count, url=f"https://x.com/i/status/hostile-{n}",
+        tokens=search_tokens(text)) for n, text in enumerate(texts)]
+    Writer(db).write_page(account, "comments", records, [{}] * len(records), platform="x")
+    db.conn.close()
+    return [r.id for r in records]
+
+
+@pytest.fixture
+def hostile(db_file) -> dict[str, str]:
+    """db_file plus opinions of hostile text: {text: opinion id}."""
+    texts = (*FORMULAS, RLO)
+    return dict(zip(texts, add_opinions(db_file, texts, like_count=-2)))
+
+
+def csv_cells(text: str) -> list[list[str]]:
+    import csv
+    import io
+
+    return list(csv.reader(io.StringIO(text, newline="")))
+
+
+def test_csv_safe_follows_owasp():
+    from core.display import csv_safe
+
+    for text in FORMULAS + ("\n=1", "  =1+1", "\u3000@x", "-", "+", "=", "-1-1", "-5 "):
+        assert csv_safe(text) == "'" + text, repr(text)
+    for value in ("-5", "+1.5", "-2e3", "0", -5, -2.5, None, "", "서울 =1", "'=1", "a-b"):
+        assert csv_safe(value) == value, repr(value)
+
+
+def test_case_list_csv_neutralizes_formulas(db_file, hostile, capsys):
+    assert run(db_file, "case", "list", "--overdue", "24", "--now", "2026-11-25T00:00:00Z",
+               "--format", "csv") == 0
+    rows = csv_cells(capsys.readouterr().out)
+    header, body = rows[0], rows[1:]
+    assert header[:3] == ["id", "created_at", "status"]
+    text = {r[header.index("id")]: r[header.index("text")] for r in body}
+    for formula, oid in hostile.items():
+        if formula in FORMULAS:
+            assert text[oid] == "'" + formula, (oid, text[oid])
+    assert text[hostile[RLO]] == RLO  # text that cannot start a formula is left as it is
+
+
+def served(db_file: Path, sql: bool = False):
+    from center.cli import build_datasette
+
+    ds = build_datasette(db_file, sql=sql)
+    asyncio.run(ds.invoke_startup())
+    return ds
+
+
+def test_served_csv_exports_neutralize_formulas(db_file, hostile):
+    ds, name = served(db_file, sql=True), db_file.stem
+    ids = ",".join(hostile.values())
+    exports = {
+        "table": f"/{name}/center.csv?_size=max&id__in={ids}",
+        "download": f"/{name}/center.csv?_dl=1&_stream=on&id__in={ids}",
+        "trace": f"/{name}/center.csv?_dl=1&_trace=1&id__in={ids}",
+        "raw table": f"/{name}/comments.csv?_size=max&id__in={ids}",
+        "sql": f"/{name}.csv?sql=select+id,+text,+like_count+from+comments+where+id+like+"
+               f"'x:hostile-%25'",
+    }
+    for what, path in exports.items():
+        page = get(ds, path)
+        assert page.status_code == 200, what
+        assert page.headers["content-type"].startswith(("text/plain", "text/csv")), what
+        rows = csv_cells(page.text)
+        header = rows[0]
+        text = {r[header.index("id")]: r[header.index("text")] for r in rows[1:]}
+        assert set(text) == set(hostile.values()), what
+        for formula, oid in hostile.items():
+            expected = "'" + formula if formula in FORMULAS else formula
+            assert text[oid] == expected, (what, formula, text[oid])
+        assert {r[header.index("like_count")] for r in rows[1:]} == {"-2"}, what
+    for formula, oid in hostile.items():  # a canned query
+        rows = csv_cells(get(ds, f"/{name}/opinion.csv?id={oid}").text)
+        opinion = next(r for r in rows if r[0].startswith("opinion"))
+        assert opinion[rows[0].index("text")] == (
+            "'" + formula if formula in FORMULAS else formula)
+    rows = csv_cells(get(ds, f"/{name}.csv?sql=select+-5+as+n,+'-2%2B3'+as+f,+"
+                             f"'%3D1'+as+%22%3Dh%22").text)
+    assert rows == [["n", "f", "'=h"], ["-5", "'-2+3", "'=1"]]  # headers are cells too
+    # JSON is data, not a spreadsheet: the stored text comes back as it is
+    back = get(ds, f"/{name}/comments.json?_shape=objects&id__in={ids}").json()["rows"]
+    assert {r["text"] for r in back} == set(hostile)
+
+
+def test_every_csv_writer_goes_through_csv_safe():
+    """No module writes CSV but through core.display.SafeCsvWriter."""
+    offenders = []
+    for path in ROOT.rglob("*.py"):
+        rel = path.relative_to(ROOT)
+        if rel.parts[0] in ("tests", ".venv") or rel == Path("core/display.py"):
+            continue
+        source = path.read_text(encoding="utf-8")
+        if "csv.writer(" in source or "csv.DictWriter(" in source:
+            offenders.append(str(rel))
+    assert not offenders, offenders

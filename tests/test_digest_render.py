@@ -159,3 +159,56 @@ def test_digest_holds_the_first_overdue_csv_streams_all(known_db, tmp_path, monk
     db.conn.close()
     csv_path = next(p for p in paths if p.suffix == ".csv")
     assert csv_path.read_bytes() == files[".csv"].read_bytes()
+
+
+# --- hostile text (issue #14) ---------------------------------------------------------------
+FORMULAS = ('=HYPERLINK("http://evil","x")', "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1")
+BAD_URLS = ("JaVaScRiPt:alert(1)", "javascript:alert(2)", " data:text/html,<b>x</b>",
+            "vbscript:msgbox(1)", "/relative/path", "//evil.example/x")
+RLO = "반지하 침수 \u202e요금 환불\u202c 바랍니다"  # U+202E draws what follows right to left
+
+
+def add_hostile(path: Path) -> None:
+    """Citizens' comments of hostile text and links, as a normalizer hands them to the writer:
+    overdue formulas (in the previous week) and a crisis example with a bidi override."""
+    from normalize.schema import Comment
+    from store.writer import Writer
+
+    db = connect(path)
+    records = [Comment(
+        id=f"x:h{n}", platform="x", account="x_seoulmania", native_id=f"h{n}",
+        post_id="x:post-x_seoulmania", parent_id=None, author_key=f"k-h{n}", author_name=None,
+        is_official=0, text=text, lang="ko", created_at=f"2026-11-20T0{n}:00:00Z", url=url,
+        crisis="") for n, (text, url) in enumerate(zip(FORMULAS, BAD_URLS))]
+    records.append(Comment(
+        id="x:hr", platform="x", account="x_seoulmania", native_id="hr",
+        post_id="x:post-x_seoulmania", parent_id=None, author_key="k-hr", author_name=None,
+        is_official=0, text=RLO, lang="ko", created_at="2026-11-23T15:05:00Z",
+        url="jAvAsCrIpT:alert(3)", crisis="flooding"))
+    Writer(db).write_page("x_seoulmania", "comments", records, [{}] * len(records),
+                          platform="x")
+    db.conn.close()
+
+
+@pytest.fixture(scope="module")
+def hostile_files(known_db, tmp_path_factory) -> dict[str, Path]:
+    import sqlite3
+
+    path = tmp_path_factory.mktemp("hostile") / "smc.db"
+    src, dst = sqlite3.connect(known_db), sqlite3.connect(path)
+    src.backup(dst)
+    src.close()
+    dst.close()
+    add_hostile(path)
+    db = connect(path)
+    paths = write_digest(db, DAY, tmp_path_factory.mktemp("hostile-out"), now=NOW)
+    db.conn.close()
+    return {p.suffix: p for p in paths}
+
+
+def test_overdue_csv_neutralizes_formulas(hostile_files):
+    text = hostile_files[".csv"].read_bytes().decode("utf-8-sig")
+    rows = {r["id"]: r for r in csv.DictReader(io.StringIO(text, newline=""))}
+    for n, formula in enumerate(FORMULAS):
+        assert rows[f"x:h{n}"]["text"] == "'" + formula, formula
+    assert rows["x:o4"]["text"] == "택시 민원입니다" and rows["x:o4"]["hours_open"] == "25.0"

@@ -6,14 +6,19 @@
   empty string is an FTS5 syntax error).
 - opinion ids in the centre's tables and queries link to the opinion page (canned query
   `opinion`: the post, the parent chain, the replies and the official answer).
+- every CSV download (tables, views, canned and custom SQL queries) is re-written cell by
+  cell through core.display's SafeCsvWriter, so no cell runs as a spreadsheet formula.
 """
 from __future__ import annotations
 
+import csv
+import io
 import re
 import sys
 import threading
 from pathlib import Path
-from urllib.parse import quote
+from typing import Any, Awaitable, Callable
+from urllib.parse import quote, unquote_plus
 
 from datasette import hookimpl
 from markupsafe import Markup, escape
@@ -21,6 +26,12 @@ from markupsafe import Markup, escape
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # `python -m datasette serve` from elsewhere
     sys.path.insert(0, str(ROOT))
+
+from core.display import SafeCsvWriter  # noqa: E402 (after the path above)
+
+Message = dict[str, Any]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Message, Callable[[], Awaitable[Message]], Send], Awaitable[None]]
 
 _lock = threading.Lock()  # Datasette runs queries on several threads; Kiwi is shared
 _OPINION_ID = re.compile(r"^(x|facebook|instagram|youtube):\S+$")
@@ -58,3 +69,89 @@ def startup(datasette):
     """Load the Korean analyser before serving: the first search would otherwise spend
     its whole SQL time limit loading the model."""
     smc_match("서울")
+
+
+# --- CSV downloads --------------------------------------------------------------------------
+def is_csv_request(scope: Message) -> bool:
+    """Whether Datasette answers this request with CSV: its router reads the format from the
+    undecoded path's suffix (DatasetteRouter), so this reads the same."""
+    path = scope.get("raw_path") or scope.get("path", "").encode("utf-8")
+    return path.partition(b"?")[0].lower().endswith(b".csv")
+
+
+def without_trace(query: bytes) -> bytes:
+    """The query string without `_trace`: with it Datasette wraps the CSV in an HTML page
+    (still offered as a .csv download) that the CSV re-write would not see."""
+    kept = [part for part in query.split(b"&")
+            if unquote_plus(part.partition(b"=")[0].decode("latin-1")) != "_trace"]
+    return b"&".join(kept)
+
+
+def safe_csv(text: str) -> str:
+    """Whole CSV records as Datasette wrote them, with every cell through csv_safe."""
+    out = io.StringIO()
+    SafeCsvWriter(out).writerows(csv.reader(io.StringIO(text, newline="")))
+    return out.getvalue()
+
+
+def whole_records(data: bytes) -> int:
+    """Length of the leading part of data that ends a CSV record: a newline outside quotes
+    (an even count of '"' before it; the csv module doubles quotes inside a cell)."""
+    end = data.rfind(b"\n")
+    while end >= 0 and data.count(b'"', 0, end) % 2:
+        end = data.rfind(b"\n", 0, end)
+    return end + 1
+
+
+def _header(message: Message, name: bytes) -> str:
+    for key, value in message.get("headers", []):
+        if key.lower() == name:
+            return bytes(value).decode("latin-1").lower()
+    return ""
+
+
+class CsvCells:
+    """An ASGI send that re-writes a CSV response through safe_csv, record by record (a
+    download may stream a whole table); any other response passes unchanged."""
+
+    def __init__(self, send: Send, csv_request: bool) -> None:
+        self.send, self.csv_request = send, csv_request
+        self.active, self.pending = False, b""
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            kind = _header(message, b"content-type")
+            self.active = kind.startswith("text/csv") or (
+                self.csv_request and message["status"] == 200 and kind.startswith("text/plain"))
+            if self.active:  # the length changes
+                message = dict(message, headers=[(k, v) for k, v in message.get("headers", [])
+                                                 if k.lower() != b"content-length"])
+            return await self.send(message)
+        if message["type"] != "http.response.body" or not self.active:
+            return await self.send(message)
+        more = message.get("more_body", False)
+        self.pending += message.get("body", b"")
+        cut = whole_records(self.pending) if more else len(self.pending)
+        ready, self.pending = self.pending[:cut], self.pending[cut:]
+        if ready or not more:
+            text = safe_csv(ready.decode("utf-8", "surrogateescape"))
+            message = dict(message, body=text.encode("utf-8", "surrogateescape"))
+            await self.send(message)
+
+
+def safe_downloads(app: ASGIApp) -> ASGIApp:
+    async def wrapped(scope: Message, receive: Callable[[], Awaitable[Message]],
+                      send: Send) -> None:
+        if scope["type"] != "http":
+            return await app(scope, receive, send)
+        csv_request = is_csv_request(scope)
+        if csv_request:
+            scope = dict(scope, query_string=without_trace(scope.get("query_string", b"")))
+        await app(scope, receive, CsvCells(send, csv_request))
+
+    return wrapped
+
+
+@hookimpl
+def asgi_wrapper(datasette):
+    return safe_downloads
