@@ -23,7 +23,7 @@ from pathlib import Path
 import jinja2
 import sqlite_utils
 
-from core.display import SafeCsvWriter
+from core.display import SafeCsvWriter, safe_href
 from digest.build import (
     CRISIS_MIN_COUNT,
     CRISIS_MIN_RATIO,
@@ -266,8 +266,9 @@ def _env(autoescape: bool) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    # href: the one way a URL becomes a link (http(s) only; "" otherwise: no link)
     env.filters.update(pct=fmt_pct, num=fmt_num, minutes=fmt_minutes, change=fmt_change,
-                       points=fmt_points, md=md_escape)
+                       points=fmt_points, md=md_escape, href=safe_href)
     env.globals.update(
         PLATFORM=PLATFORM_LABELS, CATEGORY=CATEGORY_LABELS, LANG=LANG_LABELS,
         CRISIS=CRISIS_LABELS, STATUS=STATUS_LABELS, PREVIOUS_DAYS=PREVIOUS_DAYS,

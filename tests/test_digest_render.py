@@ -212,3 +212,32 @@ def test_overdue_csv_neutralizes_formulas(hostile_files):
     for n, formula in enumerate(FORMULAS):
         assert rows[f"x:h{n}"]["text"] == "'" + formula, formula
     assert rows["x:o4"]["text"] == "택시 민원입니다" and rows["x:o4"]["hours_open"] == "25.0"
+
+
+def test_digests_link_only_http_urls(hostile_files):
+    html = hostile_files[".html"].read_text(encoding="utf-8")
+    md = hostile_files[".md"].read_text(encoding="utf-8")
+    hrefs = re.findall(r'href="([^"]*)"', html)
+    assert hrefs and all(h.startswith("https://example.org/") for h in hrefs), hrefs
+    autolinks = re.findall(r"<([a-zA-Z][a-zA-Z0-9+.-]*:[^>\s]*)>", md)
+    assert autolinks and all(a.startswith("https://example.org/") for a in autolinks)
+    for bad in (*BAD_URLS, "jAvAsCrIpT:alert(3)"):
+        assert bad.strip() not in html and bad.strip() not in md, bad
+    # the opinions are still listed, as text
+    assert "@SUM(A1)" in html and "@SUM(A1)" in md
+    assert "반지하 침수" in html and "반지하 침수" in md
+
+
+def test_safe_href():
+    from core.display import safe_href
+
+    for url in (*BAD_URLS, "jAvAsCrIpT:alert(3)", "java\tscript:alert(1)", "\x01javascript:x",
+                "https:evil.example", "http://[::1", "", None, 5):
+        assert safe_href(url) == "", url
+    assert safe_href("https://example.org/o2") == "https://example.org/o2"
+    assert safe_href(" HTTPS://Example.org/a b") == "https://Example.org/a%20b"
+    # cannot end a Markdown <autolink> or an attribute early
+    assert safe_href('https://x.org/a>"<[x](javascript:alert(1))') == \
+        "https://x.org/a%3E%22%3C[x](javascript:alert(1))"
+    assert safe_href("https://news.seoul.go.kr/택시?q=요금") == \
+        "https://news.seoul.go.kr/%ED%83%9D%EC%8B%9C?q=%EC%9A%94%EA%B8%88"
