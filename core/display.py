@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import csv
 import re
-from typing import Iterable, Protocol
+from collections.abc import Iterable
+from typing import Protocol
 from urllib.parse import quote, urlsplit
 
 # --- spreadsheet cells ----------------------------------------------------------------------

@@ -22,8 +22,9 @@ from pathlib import Path
 
 import jinja2
 import sqlite_utils
+from markupsafe import Markup
 
-from core.display import SafeCsvWriter, safe_href
+from core.display import SafeCsvWriter, safe_href, shown
 from digest.build import (
     CRISIS_MIN_COUNT,
     CRISIS_MIN_RATIO,
@@ -260,11 +261,18 @@ def md_escape(value: object) -> str:
     return text
 
 
+def shown_value(value: object) -> object:
+    """Every {{ }} of the digests passes here (finalize): text as it may be shown."""
+    if isinstance(value, Markup):
+        return Markup(shown(str(value)))
+    return shown(value) if isinstance(value, str) else value
+
+
 def _env(autoescape: bool) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=autoescape,
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-        keep_trailing_newline=True,
+        keep_trailing_newline=True, finalize=shown_value,
     )
     # href: the one way a URL becomes a link (http(s) only; "" otherwise: no link)
     env.filters.update(pct=fmt_pct, num=fmt_num, minutes=fmt_minutes, change=fmt_change,

@@ -459,6 +459,7 @@ def test_datasette_app(db_file):
 # --- hostile text (issue #14): formulas, bidi overrides, control characters ---------------
 FORMULAS = ('=HYPERLINK("http://evil","x")', "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1")
 RLO = "SCNR 택시 요금 \u202e요금 환불\u202c 바랍니다"  # U+202E draws what follows right to left
+ESC = "SCNT 택시 \x1b]0;owned\x07\x1b[2J 끝"  # a terminal title and a cleared screen
 
 
 def add_opinions(db_file: Path, texts, like_count: int | None = None) -> list[str]:
@@ -484,7 +485,7 @@ def add_opinions(db_file: Path, texts, like_count: int | None = None) -> list[st
 @pytest.fixture
 def hostile(db_file) -> dict[str, str]:
     """db_file plus opinions of hostile text: {text: opinion id}."""
-    texts = (*FORMULAS, RLO)
+    texts = (*FORMULAS, RLO, ESC)
     return dict(zip(texts, add_opinions(db_file, texts, like_count=-2)))
 
 
@@ -572,3 +573,58 @@ def test_every_csv_writer_goes_through_csv_safe():
         if "csv.writer(" in source or "csv.DictWriter(" in source:
             offenders.append(str(rel))
     assert not offenders, offenders
+
+
+def assert_shown(text: str, *words: str) -> None:
+    """Shown text: no bidi override or terminal control left, the words still there."""
+    from core.display import BIDI_CONTROLS
+
+    assert not set(BIDI_CONTROLS + "\x1b\x07") & set(text)
+    for word in words:
+        assert word in text, word
+
+
+def test_centre_pages_show_no_bidi_overrides(db_file, hostile):
+    ds, name = served(db_file), db_file.stem
+    rlo = hostile[RLO]
+    pages = [f"/{name}/center?id={rlo}", f"/{name}/center?_facet=text&id={rlo}",
+             f"/{name}/comments/{rlo.replace(':', '~3A')}", f"/{name}/opinion?id={rlo}",
+             f"/{name}/search?q=택시", f"/{name}/center?text__contains=%E2%80%AE"]
+    for path in pages:
+        page = get(ds, path)
+        assert page.status_code == 200, path
+        assert_shown(page.text, "요금 환불", "SCNR 택시")
+        assert "\ufffd" in page.text, path
+    # the stored text, and JSON (data, not a page), keep what the citizen sent
+    back = get(ds, f"/{name}/center.json?_shape=objects&id={rlo}").json()["rows"]
+    assert back[0]["text"] == RLO
+    assert connect(db_file).execute("SELECT text FROM comments WHERE id = ?",
+                                    [rlo]).fetchone()[0] == RLO
+
+
+def test_cli_shows_no_bidi_overrides_or_terminal_controls(db_file, hostile, capsys):
+    for oid in (hostile[RLO], hostile[ESC]):
+        assert run(db_file, "case", "show", oid) == 0
+        assert_shown(capsys.readouterr().out, oid, "THIS OPINION")
+    assert run(db_file, "case", "list", "--limit", "50") == 0
+    assert_shown(capsys.readouterr().out, hostile[RLO], hostile[ESC])
+    assert run(db_file, "search", "택시") == 0
+    assert_shown(capsys.readouterr().out, "요금 환불", "SCNT 택시", "2J 끝")
+    assert run(db_file, "case", "set", hostile[RLO], "--status", "assigned", "--department",
+               "\u202e과통교", "--by", "kim\u2067") == 0
+    assert_shown(capsys.readouterr().out, "과통교", "kim")
+
+
+def test_status_shows_no_bidi_overrides(db_file, capsys):
+    from store.writer import PageStats, Writer
+
+    writer = Writer(connect(db_file))
+    account, platform = writer.db.execute("SELECT key, platform FROM accounts "
+                                          "ORDER BY key LIMIT 1").fetchone()
+    row = writer.start_run("run", account, platform)
+    writer.finish_run(row, "failed", PageStats(), requests=1,
+                      error="HTTP 400: \u202e\x1b[31mderorri nekot\u202c")
+    writer.db.conn.close()
+    assert run(db_file, "status") == 0
+    out = capsys.readouterr().out
+    assert_shown(out, account, "derorri nekot")

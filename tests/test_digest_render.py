@@ -201,7 +201,7 @@ def hostile_files(known_db, tmp_path_factory) -> dict[str, Path]:
     dst.close()
     add_hostile(path)
     db = connect(path)
-    paths = write_digest(db, DAY, tmp_path_factory.mktemp("hostile-out"), now=NOW)
+    paths = write_digest(db, DAY, path.parent / "out", now=NOW)
     db.conn.close()
     return {p.suffix: p for p in paths}
 
@@ -241,3 +241,25 @@ def test_safe_href():
         "https://x.org/a%3E%22%3C[x](javascript:alert(1))"
     assert safe_href("https://news.seoul.go.kr/택시?q=요금") == \
         "https://news.seoul.go.kr/%ED%83%9D%EC%8B%9C?q=%EC%9A%94%EA%B8%88"
+
+
+def test_digests_show_no_bidi_overrides(hostile_files):
+    from core.display import BIDI_CONTROLS
+
+    for suffix in (".html", ".md"):
+        text = hostile_files[suffix].read_text(encoding="utf-8")
+        assert not set(BIDI_CONTROLS) & set(text), suffix
+        assert "반지하 침수 \ufffd요금 환불\ufffd 바랍니다" in text, suffix
+    # the stored text keeps what the citizen sent
+    db = connect(hostile_files[".csv"].parent.parent / "smc.db")
+    assert db.execute("SELECT text FROM comments WHERE id = 'x:hr'").fetchone()[0] == RLO
+
+
+def test_shown():
+    from core.display import shown
+
+    assert shown("abc\u202eFED\u202c \u2066x\u2069") == "abc\ufffdFED\ufffd \ufffdx\ufffd"
+    assert shown("\x1b[2J\x07ok\x08\x00\x9b1m") == "\ufffd[2J\ufffdok\ufffd\ufffd\ufffd1m"
+    assert shown("a\r\nb\rc\td") == "a\r\nb\ufffdc\td"  # a lone CR draws over the line
+    text = "서울 \u200f\u200eשלום 택시"  # marks of ordinary right-to-left text are kept
+    assert shown(text) == text

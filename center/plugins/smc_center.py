@@ -8,6 +8,9 @@
   `opinion`: the post, the parent chain, the replies and the official answer).
 - every CSV download (tables, views, canned and custom SQL queries) is re-written cell by
   cell through core.display's SafeCsvWriter, so no cell runs as a spreadsheet formula.
+- every HTML page passes core.display.shown: a citizen's bidi override or control
+  character cannot reorder or hide what staff read (render_cell alone would miss facets,
+  titles and the filters' descriptions). Stored text and JSON stay as they came.
 """
 from __future__ import annotations
 
@@ -16,8 +19,9 @@ import io
 import re
 import sys
 import threading
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 from urllib.parse import quote, unquote_plus
 
 from datasette import hookimpl
@@ -27,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # `python -m datasette serve` from elsewhere
     sys.path.insert(0, str(ROOT))
 
-from core.display import SafeCsvWriter  # noqa: E402 (after the path above)
+from core.display import SafeCsvWriter, shown  # after the path above
 
 Message = dict[str, Any]
 Send = Callable[[Message], Awaitable[None]]
@@ -61,7 +65,7 @@ def render_cell(row, value, column, table, database, datasette):
     if not isinstance(value, str) or not _OPINION_ID.match(value):
         return None
     href = datasette.urls.database(database) + "/opinion?id=" + quote(value, safe="")
-    return Markup(f'<a class="smc-opinion" href="{escape(href)}">{escape(value)}</a>')
+    return Markup(f'<a class="smc-opinion" href="{escape(href)}">{escape(shown(value))}</a>')
 
 
 @hookimpl
@@ -110,36 +114,48 @@ def _header(message: Message, name: bytes) -> str:
     return ""
 
 
-class CsvCells:
-    """An ASGI send that re-writes a CSV response through safe_csv, record by record (a
-    download may stream a whole table); any other response passes unchanged."""
+class SafeResponse:
+    """An ASGI send that re-writes what the centre sends: a CSV response through safe_csv,
+    record by record (a download may stream a whole table), an HTML page whole through
+    core.display.shown (cells, facets, titles: wherever others' words appear). Anything else
+    (JSON is data) passes unchanged."""
 
     def __init__(self, send: Send, csv_request: bool) -> None:
         self.send, self.csv_request = send, csv_request
-        self.active, self.pending = False, b""
+        self.rewrite: Callable[[str], str] | None = None
+        self.pending = b""
+
+    def _rewrite_for(self, start: Message) -> Callable[[str], str] | None:
+        kind = _header(start, b"content-type")
+        if kind.startswith("text/csv") or (
+                self.csv_request and start["status"] == 200 and kind.startswith("text/plain")):
+            return safe_csv
+        return shown if kind.startswith("text/html") else None
 
     async def __call__(self, message: Message) -> None:
         if message["type"] == "http.response.start":
-            kind = _header(message, b"content-type")
-            self.active = kind.startswith("text/csv") or (
-                self.csv_request and message["status"] == 200 and kind.startswith("text/plain"))
-            if self.active:  # the length changes
+            self.rewrite = self._rewrite_for(message)
+            if self.rewrite:  # the length changes
                 message = dict(message, headers=[(k, v) for k, v in message.get("headers", [])
                                                  if k.lower() != b"content-length"])
             return await self.send(message)
-        if message["type"] != "http.response.body" or not self.active:
+        if message["type"] != "http.response.body" or self.rewrite is None:
             return await self.send(message)
         more = message.get("more_body", False)
         self.pending += message.get("body", b"")
-        cut = whole_records(self.pending) if more else len(self.pending)
+        if not more:
+            cut = len(self.pending)
+        elif self.rewrite is safe_csv:
+            cut = whole_records(self.pending)
+        else:
+            return  # a page is re-written whole
         ready, self.pending = self.pending[:cut], self.pending[cut:]
         if ready or not more:
-            text = safe_csv(ready.decode("utf-8", "surrogateescape"))
-            message = dict(message, body=text.encode("utf-8", "surrogateescape"))
-            await self.send(message)
+            text = self.rewrite(ready.decode("utf-8", "surrogateescape"))
+            await self.send(dict(message, body=text.encode("utf-8", "surrogateescape")))
 
 
-def safe_downloads(app: ASGIApp) -> ASGIApp:
+def safe_responses(app: ASGIApp) -> ASGIApp:
     async def wrapped(scope: Message, receive: Callable[[], Awaitable[Message]],
                       send: Send) -> None:
         if scope["type"] != "http":
@@ -147,11 +163,11 @@ def safe_downloads(app: ASGIApp) -> ASGIApp:
         csv_request = is_csv_request(scope)
         if csv_request:
             scope = dict(scope, query_string=without_trace(scope.get("query_string", b"")))
-        await app(scope, receive, CsvCells(send, csv_request))
+        await app(scope, receive, SafeResponse(send, csv_request))
 
     return wrapped
 
 
 @hookimpl
 def asgi_wrapper(datasette):
-    return safe_downloads
+    return safe_responses
