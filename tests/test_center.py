@@ -628,3 +628,25 @@ def test_status_shows_no_bidi_overrides(db_file, capsys):
     assert run(db_file, "status") == 0
     out = capsys.readouterr().out
     assert_shown(out, account, "derorri nekot")
+
+
+def test_search_holding_nul_finds_nothing_not_an_error(db_file, hostile, capsys):
+    ds, name = served(db_file), db_file.stem
+    rows = get(ds, f"/{name}/search.json?_shape=objects&q=택시").json()["rows"]
+    found = {r["id"] for r in rows}
+    assert hostile[RLO] in found and hostile[ESC] in found
+    for q in ("택시%00", "%00", "%00택시", "택%00시", "%00%00"):
+        for path in (f"/{name}/search.json?q={q}", f"/{name}/search?q={q}",
+                     f"/{name}/search.csv?q={q}"):
+            assert get(ds, path).status_code == 200, path
+        assert get(ds, f"/{name}/search.json?q={q}").json()["rows"] == [], q
+    # other control characters only separate words
+    rows = get(ds, f"/{name}/search.json?_shape=objects&q=%01택시%1b%7f").json()["rows"]
+    assert {r["id"] for r in rows} == found
+
+    assert run(db_file, "search", "택시\x00") == 0
+    assert capsys.readouterr().out.startswith("-- 0 opinions match")
+    assert run(db_file, "search", "\x01택시\x1b", "--limit", "100") == 0
+    out = capsys.readouterr().out
+    assert f"-- {len(found)} opinions match" in out
+    assert run(db_file, "search", "\x1b[2J\x07\x08") == 0  # nothing to search: no crash

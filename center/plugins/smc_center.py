@@ -1,9 +1,9 @@
 """Datasette plugin of the Social Media Center view.
 
 - `smc_match(q)`: the FTS5 MATCH expression of a Korean (or English/Chinese/Japanese) query,
-  made by normalize.morph.query_tokens, so that `comments_fts MATCH smc_match(:q)` finds
-  택시요금이 for 택시. An empty query gives a phrase that matches nothing (MATCH of an
-  empty string is an FTS5 syntax error).
+  made by store.search.match_expression, so that `comments_fts MATCH smc_match(:q)` finds
+  택시요금이 for 택시. An empty query, or one holding NUL, gives a phrase that matches
+  nothing (MATCH of an empty string is an FTS5 syntax error).
 - opinion ids in the centre's tables and queries link to the opinion page (canned query
   `opinion`: the post, the parent chain, the replies and the official answer).
 - every CSV download (tables, views, canned and custom SQL queries) is re-written cell by
@@ -44,13 +44,14 @@ NOTHING = '"\ue000"'  # a private-use character: a valid token that no text cont
 
 
 def smc_match(query: str | None) -> str:
-    """FTS5 MATCH expression for a user's query (NOTHING when there is nothing to search)."""
+    """FTS5 MATCH expression for a user's query (NOTHING when there is nothing to search,
+    e.g. a query holding NUL: store.search.match_expression, as the CLI's search)."""
     if not query or not str(query).strip():
         return NOTHING
-    from normalize.morph import query_tokens
+    from store.search import match_expression
 
     with _lock:
-        return query_tokens(str(query)) or NOTHING
+        return match_expression(str(query)) or NOTHING
 
 
 @hookimpl
