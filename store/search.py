@@ -41,7 +41,8 @@ def search(db: sqlite_utils.Database, query: str, limit: int = 20, *,
     expression = match_expression(query)
     if not expression:
         return []
-    where, params = ["comments_fts MATCH :match"], {"match": expression}
+    where = ["comments_fts MATCH :match"]
+    params: dict[str, str | int] = {"match": expression}
     for column, value in (("account", account), ("status", status), ("platform", platform)):
         if value:
             where.append(f"o.{column} = :{column}")

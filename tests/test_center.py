@@ -650,3 +650,27 @@ def test_search_holding_nul_finds_nothing_not_an_error(db_file, hostile, capsys)
     out = capsys.readouterr().out
     assert f"-- {len(found)} opinions match" in out
     assert run(db_file, "search", "\x1b[2J\x07\x08") == 0  # nothing to search: no crash
+
+
+def test_served_centre_is_read_only(db_file):
+    ds, name = served(db_file), db_file.stem
+    q = ids(db_file)["SCNA"]
+    routes = ["/", "/.json", f"/{name}", f"/{name}.json", f"/{name}/center",
+              f"/{name}/center.csv", f"/{name}/center/{q.replace(':', '~3A')}",
+              f"/{name}/search?q=택시", f"/{name}/opinion?id={q}", f"/{name}/overdue",
+              f"/{name}/raw", f"/{name}/quarantine", f"/{name}/-/create",
+              f"/{name}/center/-/insert", f"/{name}/cases/-/upsert", f"/{name}/cases/-/drop",
+              "/-/messages", "/-/permissions", "/-/logout", "/-/allow-debug", "/-/versions",
+              "/-/static/app.css", "/nowhere"]
+    for path in routes:
+        for method in ("POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
+            page = asyncio.run(ds.client.request(method, path, data={"sql": "select 1"}))
+            assert page.status_code == 405, (method, path, page.status_code)
+            assert page.headers["allow"] == "GET, HEAD"
+            assert "read-only" in page.text and "canned" not in page.text
+    # reading works as before: pages 200, raw payloads 403
+    assert get(ds, "/").status_code == 200
+    assert asyncio.run(ds.client.request("HEAD", f"/{name}/center")).status_code == 200
+    assert get(ds, f"/{name}/raw").status_code == 403
+    assert get(ds, f"/{name}/quarantine").status_code == 403
+    assert get(ds, f"/{name}.json?sql=select+1").status_code == 403

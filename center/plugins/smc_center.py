@@ -11,6 +11,7 @@
 - every HTML page passes core.display.shown: a citizen's bidi override or control
   character cannot reorder or hide what staff read (render_cell alone would miss facets,
   titles and the filters' descriptions). Stored text and JSON stay as they came.
+- any method but GET and HEAD gets 405 Method Not Allowed: the centre is read-only.
 """
 from __future__ import annotations
 
@@ -156,11 +157,26 @@ class SafeResponse:
             await self.send(dict(message, body=text.encode("utf-8", "surrogateescape")))
 
 
+# The served centre is read-only: Datasette answers a POST to a table with a 500 naming its
+# internals, and takes POSTs on some /-/ routes. OPTIONS too: the centre serves no CORS.
+READ_METHODS = ("GET", "HEAD")
+
+
+async def not_allowed(send: Send) -> None:
+    await send({"type": "http.response.start", "status": 405,
+                "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                            (b"allow", ", ".join(READ_METHODS).encode("ascii"))]})
+    await send({"type": "http.response.body",
+                "body": b"405 Method Not Allowed: the centre is read-only\n"})
+
+
 def safe_responses(app: ASGIApp) -> ASGIApp:
     async def wrapped(scope: Message, receive: Callable[[], Awaitable[Message]],
                       send: Send) -> None:
         if scope["type"] != "http":
             return await app(scope, receive, send)
+        if scope.get("method", "GET").upper() not in READ_METHODS:
+            return await not_allowed(send)
         csv_request = is_csv_request(scope)
         if csv_request:
             scope = dict(scope, query_string=without_trace(scope.get("query_string", b"")))
