@@ -18,9 +18,9 @@ from urllib.parse import quote, urlsplit
 # ';' of other Excel locales) cannot start a new cell that begins with one of them.
 FORMULA_START = frozenset("=+-@\t\r\n")
 # Also after leading whitespace (e.g. "  =1"): some importers trim cells before they look.
-# A cell that is wholly a plain decimal number ("-5", "+1.5", "-2e3") is left alone: a
-# spreadsheet reads it as that number, which can hold no formula (OWASP's trade-off: only
-# text needs the quote), so negative numbers stay numbers. "-2+3" is not plain: quoted.
+# Our one exception to OWASP's list: a cell that is wholly a plain decimal number ("-5",
+# "+1.5", "-2e3") is left alone. A spreadsheet reads it as that number, which holds no
+# formula, and a quote would turn a negative number into text. "-2+3" is not plain: quoted.
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
