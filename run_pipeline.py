@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 from zoneinfo import ZoneInfo
 
+from core.display import shown
 from pipeline.cli import (
     EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, add_collect_options, iso_date, load_config,
     open_db, positive_int, run_collect, stop_on_signals, summarize, traffic,
@@ -168,7 +169,7 @@ def print_status(rows: list[dict], health: dict) -> None:
             line += "  TOKEN"
         if r["last_error"]:
             line += f"  | {r['last_error']}"
-        print(line)
+        print(shown(line))  # names and errors may carry others' words
     bad = health["unhealthy_accounts"]
     quota = health["quota"]
     print(f"\nintegrity_check: {health['integrity_check']}")

@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from core.display import SafeCsvWriter, shown
 from pipeline.cli import EXIT_OK, UsageError, hours, open_db, positive_int
 
 CENTER = Path(__file__).resolve().parent
@@ -69,6 +70,11 @@ def _login() -> str | None:
         return None
 
 
+def say(text: str) -> None:
+    """Print text for a reader: others' words may not reorder, hide or draw over it."""
+    print(shown(text))
+
+
 def _short(text: str | None, width: int) -> str:
     text = " ".join((text or "").split())
     return text if len(text) <= width else text[: width - 1] + "…"
@@ -88,7 +94,7 @@ def cmd_case_set(args: argparse.Namespace) -> int:
         event = cases.set_status(db, change, at=args.at)
     except cases.CaseError as exc:
         raise UsageError(str(exc)) from None
-    print(f"{event['comment_id']}: {event['from_status']} -> {event['to_status']}"
+    say(f"{event['comment_id']}: {event['from_status']} -> {event['to_status']}"
           + (f" [{event['department']}]" if event["department"] else "")
           + f" by {event['by']} at {event['at']}")
     return EXIT_OK
@@ -143,7 +149,7 @@ def cmd_case_show(args: argparse.Namespace) -> int:
                    f"  by {e['by'] or '?'}"
                    + (f"  [{e['department']}]" if e["department"] else "")
                    + (f"  {e['note']}" if e["note"] else ""))
-    print("\n".join(out))
+    say("\n".join(out))
     return EXIT_OK
 
 
@@ -160,18 +166,17 @@ def cmd_case_list(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.format == "csv":
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else
-                                ["id", "created_at", "status"], lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
+        writer = SafeCsvWriter(buffer, lineterminator="\n")  # no cell may run as a formula
+        writer.writerow(list(rows[0]) if rows else ["id", "created_at", "status"])
+        writer.writerows(r.values() for r in rows)
         sys.stdout.write(buffer.getvalue())
         return EXIT_OK
     for r in rows:
-        print(f"{r['created_at']}  {r['status']:<11} {r['account']:<20} "
+        say(f"{r['created_at']}  {r['status']:<11} {r['account']:<20} "
               f"{_short(r['department'], 12):<12} {r['id']:<32} {_short(r['text'], 60)}")
     _, overall = cases.reflection(db)
     what = "overdue " if args.overdue is not None else ""
-    print(f"-- {len(rows)} {what}opinions listed; reflection rate (answered or resolved): "
+    say(f"-- {len(rows)} {what}opinions listed; reflection rate (answered or resolved): "
           f"{_pct(overall['reflected'], overall['opinions'])}")
     return EXIT_OK
 
@@ -188,16 +193,16 @@ def _print_summary(db: Any, args: argparse.Namespace) -> int:
         print(json.dumps({"accounts": rows, "overall": overall, "counts": counts},
                          ensure_ascii=False, indent=1))
         return EXIT_OK
-    print(f"{'account':<22} {'platform':<9} {'opinions':>8} {'answered':>8} {'resolved':>8} "
+    say(f"{'account':<22} {'platform':<9} {'opinions':>8} {'answered':>8} {'resolved':>8} "
           f"{'open':>6} {'reflection':>10}")
     for r in rows:
         pct = f"{r['reflection_pct']:.1f} %" if r["reflection_pct"] is not None else "-"
-        print(f"{r['account']:<22} {r['platform']:<9} {r['opinions']:>8} {r['answered']:>8} "
+        say(f"{r['account']:<22} {r['platform']:<9} {r['opinions']:>8} {r['answered']:>8} "
               f"{r['resolved']:>8} {r['open']:>6} {pct:>10}")
-    print("\nstatus: " + ", ".join(f"{s} {counts[s]}" for s in cases.STATUSES)
+    say("\nstatus: " + ", ".join(f"{s} {counts[s]}" for s in cases.STATUSES)
           + f"; total {counts['total']}")
-    print(f"overdue (open for more than {hours:g} h): {counts['overdue']}")
-    print(f"reflection rate (answered or resolved): "
+    say(f"overdue (open for more than {hours:g} h): {counts['overdue']}")
+    say(f"reflection rate (answered or resolved): "
           f"{_pct(overall['reflected'], overall['opinions'])}")
     return EXIT_OK
 
@@ -214,7 +219,7 @@ def cmd_case_import(args: argparse.Namespace) -> int:
         events = cases.apply_all(db, changes, at=args.at)
     except cases.CaseError as exc:
         raise UsageError(f"{path}: {exc}") from None
-    print(f"{path}: {len(events)} case changes recorded in one transaction")
+    say(f"{path}: {len(events)} case changes recorded in one transaction")
     return EXIT_OK
 
 
@@ -271,11 +276,11 @@ def cmd_search(args: argparse.Namespace) -> int:
         print(json.dumps(rows, ensure_ascii=False, indent=1))
         return EXIT_OK
     for r in rows:
-        print(f"{r['created_at']}  {r['status']:<11} {r['account']:<20} {r['id']}")
-        print(f"    {_short(r['text'], 110)}")
+        say(f"{r['created_at']}  {r['status']:<11} {r['account']:<20} {r['id']}")
+        say(f"    {_short(r['text'], 110)}")
         if r["answer_text"]:
-            print(f"    ↳ {r['answered_by']}: {_short(r['answer_text'], 100)}")
-    print(f"-- {len(rows)} opinions match {args.query!r} (newest first)")
+            say(f"    ↳ {r['answered_by']}: {_short(r['answer_text'], 100)}")
+    say(f"-- {len(rows)} opinions match {args.query!r} (newest first)")
     return EXIT_OK
 
 

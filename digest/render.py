@@ -11,7 +11,6 @@ browser; in charts such labels are left out and the table next to the chart list
 from __future__ import annotations
 
 import base64
-import csv
 import importlib.util
 import io
 import logging
@@ -23,7 +22,9 @@ from pathlib import Path
 
 import jinja2
 import sqlite_utils
+from markupsafe import Markup
 
+from core.display import SafeCsvWriter, safe_href, shown
 from digest.build import (
     CRISIS_MIN_COUNT,
     CRISIS_MIN_RATIO,
@@ -260,14 +261,22 @@ def md_escape(value: object) -> str:
     return text
 
 
+def shown_value(value: object) -> object:
+    """Every {{ }} of the digests passes here (finalize): text as it may be shown."""
+    if isinstance(value, Markup):
+        return Markup(shown(str(value)))
+    return shown(value) if isinstance(value, str) else value
+
+
 def _env(autoescape: bool) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=autoescape,
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-        keep_trailing_newline=True,
+        keep_trailing_newline=True, finalize=shown_value,
     )
+    # href: the one way a URL becomes a link (http(s) only; "" otherwise: no link)
     env.filters.update(pct=fmt_pct, num=fmt_num, minutes=fmt_minutes, change=fmt_change,
-                       points=fmt_points, md=md_escape)
+                       points=fmt_points, md=md_escape, href=safe_href)
     env.globals.update(
         PLATFORM=PLATFORM_LABELS, CATEGORY=CATEGORY_LABELS, LANG=LANG_LABELS,
         CRISIS=CRISIS_LABELS, STATUS=STATUS_LABELS, PREVIOUS_DAYS=PREVIOUS_DAYS,
@@ -301,7 +310,7 @@ def write_overdue_csv(d: Digest, path: Path, rows: Iterable[tuple] | None = None
     if rows is None:
         rows = (astuple(o) for o in d.overdue)
     with open(path, "w", encoding="utf-8-sig", newline="") as fh:
-        writer = csv.writer(fh)
+        writer = SafeCsvWriter(fh)  # citizens' text: no cell may run as a formula
         writer.writerow(CSV_COLUMNS)
         # OverdueItem order: id, created_at, seoul_time, hours_open, platform, account,
         # account_name, department, status, url, text

@@ -7,6 +7,8 @@ stored), which costs ~0.1 ms for a top-20 at a million rows where bm25 costs ~60
 """
 from __future__ import annotations
 
+import re
+
 import sqlite_utils
 
 from normalize.morph import query_tokens
@@ -15,9 +17,17 @@ COLUMNS = ("id, seoul_day, created_at, status, platform, account, account_name, 
            "department, district, category, text, answer_text, answered_by, url")
 
 
-def match_expression(query: str) -> str:
-    """The FTS5 MATCH expression of a user's query ("" when it has no searchable term)."""
-    return query_tokens(query or "")
+# Control characters separate words. NUL cannot be searched at all: FTS5 reads the expression
+# only up to it, mid-quote ("unterminated string").
+_CONTROLS = re.compile(r"[\x01-\x1f\x7f-\x9f]")
+
+
+def match_expression(query: str | None) -> str:
+    """The FTS5 MATCH expression of a user's query ("" when it has no searchable term;
+    a query holding NUL finds nothing)."""
+    if not query or "\x00" in query:
+        return ""
+    return query_tokens(_CONTROLS.sub(" ", query))
 
 
 def search(db: sqlite_utils.Database, query: str, limit: int = 20, *,
@@ -31,7 +41,8 @@ def search(db: sqlite_utils.Database, query: str, limit: int = 20, *,
     expression = match_expression(query)
     if not expression:
         return []
-    where, params = ["comments_fts MATCH :match"], {"match": expression}
+    where = ["comments_fts MATCH :match"]
+    params: dict[str, str | int] = {"match": expression}
     for column, value in (("account", account), ("status", status), ("platform", platform)):
         if value:
             where.append(f"o.{column} = :{column}")

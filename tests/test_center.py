@@ -259,7 +259,7 @@ def test_case_list_overdue_oldest_first(db_file, capsys):
     assert run(db_file, "case", "list", "--overdue", "24", "--now", now, "--format",
                "csv") == 0
     csv_out = capsys.readouterr().out.splitlines()
-    assert csv_out[0].startswith("id,created_at,status") and len(csv_out) == len(out)
+    assert csv_out[0].startswith('"id","created_at","status"') and len(csv_out) == len(out)
     assert run(db_file, "case", "list", "--status", "answered", "--limit", "3") == 0
     listed = capsys.readouterr().out.splitlines()[:-1]
     assert len(listed) == 3 and all(" answered " in line for line in listed)
@@ -455,3 +455,223 @@ def test_datasette_app(db_file):
         assert get(ds, f"/{name}/{table}").status_code == 404
     ds_sql = build_datasette(db_file, sql=True)
     assert get(ds_sql, f"/{name}.json?sql=select+1").status_code == 200
+
+
+# --- hostile text (issue #14): formulas, bidi overrides, control characters ---------------
+FORMULAS = ('=HYPERLINK("http://evil","x")', "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1")
+RLO = "SCNR 택시 요금 \u202e요금 환불\u202c 바랍니다"  # U+202E draws what follows right to left
+ESC = "SCNT 택시 \x1b]0;owned\x07\x1b[2J 끝"  # a terminal title and a cleared screen
+
+
+def add_opinions(db_file: Path, texts, like_count: int | None = None) -> list[str]:
+    """Citizens' comments with exactly these texts on the X world's first post, handed to the
+    writer as a normalizer hands them (search tokens included); their ids, in order."""
+    from normalize.morph import search_tokens
+    from normalize.schema import Comment
+    from store.writer import Writer
+
+    db = connect(db_file)
+    post, account = db.execute("SELECT id, account FROM posts ORDER BY id LIMIT 1").fetchone()
+    records = [Comment(
+        id=f"x:hostile-{n}", platform="x", account=account, native_id=f"hostile-{n}",
+        post_id=post, parent_id=None, author_key=f"k-hostile-{n}", author_name=None,
+        is_official=0, text=text, lang="ko", created_at=f"2026-11-22T00:{n:02d}:00Z",
+        like_count=like_count, url=f"https://x.com/i/status/hostile-{n}",
+        tokens=search_tokens(text)) for n, text in enumerate(texts)]
+    Writer(db).write_page(account, "comments", records, [{}] * len(records), platform="x")
+    db.conn.close()
+    return [r.id for r in records]
+
+
+@pytest.fixture
+def hostile(db_file) -> dict[str, str]:
+    """db_file plus opinions of hostile text: {text: opinion id}."""
+    texts = (*FORMULAS, RLO, ESC)
+    return dict(zip(texts, add_opinions(db_file, texts, like_count=-2)))
+
+
+def csv_cells(text: str) -> list[list[str]]:
+    import csv
+    import io
+
+    return list(csv.reader(io.StringIO(text, newline="")))
+
+
+def test_csv_safe_follows_owasp():
+    from core.display import csv_safe
+
+    for text in FORMULAS + ("\n=1", "  =1+1", "\u3000@x", "-", "+", "=", "-1-1", "-5 "):
+        assert csv_safe(text) == "'" + text, repr(text)
+    for value in ("-5", "+1.5", "-2e3", "0", -5, -2.5, None, "", "서울 =1", "'=1", "a-b"):
+        assert csv_safe(value) == value, repr(value)
+
+
+def test_case_list_csv_neutralizes_formulas(db_file, hostile, capsys):
+    assert run(db_file, "case", "list", "--overdue", "24", "--now", "2026-11-25T00:00:00Z",
+               "--format", "csv") == 0
+    rows = csv_cells(capsys.readouterr().out)
+    header, body = rows[0], rows[1:]
+    assert header[:3] == ["id", "created_at", "status"]
+    text = {r[header.index("id")]: r[header.index("text")] for r in body}
+    for formula, oid in hostile.items():
+        if formula in FORMULAS:
+            assert text[oid] == "'" + formula, (oid, text[oid])
+    assert text[hostile[RLO]] == RLO  # text that cannot start a formula is left as it is
+
+
+def served(db_file: Path, sql: bool = False):
+    from center.cli import build_datasette
+
+    ds = build_datasette(db_file, sql=sql)
+    asyncio.run(ds.invoke_startup())
+    return ds
+
+
+def test_served_csv_exports_neutralize_formulas(db_file, hostile):
+    ds, name = served(db_file, sql=True), db_file.stem
+    ids = ",".join(hostile.values())
+    exports = {
+        "table": f"/{name}/center.csv?_size=max&id__in={ids}",
+        "download": f"/{name}/center.csv?_dl=1&_stream=on&id__in={ids}",
+        "trace": f"/{name}/center.csv?_dl=1&_trace=1&id__in={ids}",
+        "raw table": f"/{name}/comments.csv?_size=max&id__in={ids}",
+        "sql": f"/{name}.csv?sql=select+id,+text,+like_count+from+comments+where+id+like+"
+               f"'x:hostile-%25'",
+    }
+    for what, path in exports.items():
+        page = get(ds, path)
+        assert page.status_code == 200, what
+        assert page.headers["content-type"].startswith(("text/plain", "text/csv")), what
+        rows = csv_cells(page.text)
+        header = rows[0]
+        text = {r[header.index("id")]: r[header.index("text")] for r in rows[1:]}
+        assert set(text) == set(hostile.values()), what
+        for formula, oid in hostile.items():
+            expected = "'" + formula if formula in FORMULAS else formula
+            assert text[oid] == expected, (what, formula, text[oid])
+        assert {r[header.index("like_count")] for r in rows[1:]} == {"-2"}, what
+    for formula, oid in hostile.items():  # a canned query
+        rows = csv_cells(get(ds, f"/{name}/opinion.csv?id={oid}").text)
+        opinion = next(r for r in rows if r[0].startswith("opinion"))
+        assert opinion[rows[0].index("text")] == (
+            "'" + formula if formula in FORMULAS else formula)
+    rows = csv_cells(get(ds, f"/{name}.csv?sql=select+-5+as+n,+'-2%2B3'+as+f,+"
+                             f"'%3D1'+as+%22%3Dh%22").text)
+    assert rows == [["n", "f", "'=h"], ["-5", "'-2+3", "'=1"]]  # headers are cells too
+    # JSON is data, not a spreadsheet: the stored text comes back as it is
+    back = get(ds, f"/{name}/comments.json?_shape=objects&id__in={ids}").json()["rows"]
+    assert {r["text"] for r in back} == set(hostile)
+
+
+def test_every_csv_writer_goes_through_csv_safe():
+    """No module writes CSV but through core.display.SafeCsvWriter."""
+    offenders = []
+    for path in ROOT.rglob("*.py"):
+        rel = path.relative_to(ROOT)
+        if rel.parts[0] in ("tests", ".venv") or rel == Path("core/display.py"):
+            continue
+        source = path.read_text(encoding="utf-8")
+        if "csv.writer(" in source or "csv.DictWriter(" in source:
+            offenders.append(str(rel))
+    assert not offenders, offenders
+
+
+def assert_shown(text: str, *words: str) -> None:
+    """Shown text: no bidi override or terminal control left, the words still there."""
+    from core.display import BIDI_CONTROLS
+
+    assert not set(BIDI_CONTROLS + "\x1b\x07") & set(text)
+    for word in words:
+        assert word in text, word
+
+
+def test_centre_pages_show_no_bidi_overrides(db_file, hostile):
+    ds, name = served(db_file), db_file.stem
+    rlo = hostile[RLO]
+    pages = [f"/{name}/center?id={rlo}", f"/{name}/center?_facet=text&id={rlo}",
+             f"/{name}/comments/{rlo.replace(':', '~3A')}", f"/{name}/opinion?id={rlo}",
+             f"/{name}/search?q=택시", f"/{name}/center?text__contains=%E2%80%AE"]
+    for path in pages:
+        page = get(ds, path)
+        assert page.status_code == 200, path
+        assert_shown(page.text, "요금 환불", "SCNR 택시")
+        assert "\ufffd" in page.text, path
+    # the stored text, and JSON (data, not a page), keep what the citizen sent
+    back = get(ds, f"/{name}/center.json?_shape=objects&id={rlo}").json()["rows"]
+    assert back[0]["text"] == RLO
+    assert connect(db_file).execute("SELECT text FROM comments WHERE id = ?",
+                                    [rlo]).fetchone()[0] == RLO
+
+
+def test_cli_shows_no_bidi_overrides_or_terminal_controls(db_file, hostile, capsys):
+    for oid in (hostile[RLO], hostile[ESC]):
+        assert run(db_file, "case", "show", oid) == 0
+        assert_shown(capsys.readouterr().out, oid, "THIS OPINION")
+    assert run(db_file, "case", "list", "--limit", "50") == 0
+    assert_shown(capsys.readouterr().out, hostile[RLO], hostile[ESC])
+    assert run(db_file, "search", "택시") == 0
+    assert_shown(capsys.readouterr().out, "요금 환불", "SCNT 택시", "2J 끝")
+    assert run(db_file, "case", "set", hostile[RLO], "--status", "assigned", "--department",
+               "\u202e과통교", "--by", "kim\u2067") == 0
+    assert_shown(capsys.readouterr().out, "과통교", "kim")
+
+
+def test_status_shows_no_bidi_overrides(db_file, capsys):
+    from store.writer import PageStats, Writer
+
+    writer = Writer(connect(db_file))
+    account, platform = writer.db.execute("SELECT key, platform FROM accounts "
+                                          "ORDER BY key LIMIT 1").fetchone()
+    row = writer.start_run("run", account, platform)
+    writer.finish_run(row, "failed", PageStats(), requests=1,
+                      error="HTTP 400: \u202e\x1b[31mderorri nekot\u202c")
+    writer.db.conn.close()
+    assert run(db_file, "status") == 0
+    out = capsys.readouterr().out
+    assert_shown(out, account, "derorri nekot")
+
+
+def test_search_holding_nul_finds_nothing_not_an_error(db_file, hostile, capsys):
+    ds, name = served(db_file), db_file.stem
+    rows = get(ds, f"/{name}/search.json?_shape=objects&q=택시").json()["rows"]
+    found = {r["id"] for r in rows}
+    assert hostile[RLO] in found and hostile[ESC] in found
+    for q in ("택시%00", "%00", "%00택시", "택%00시", "%00%00"):
+        for path in (f"/{name}/search.json?q={q}", f"/{name}/search?q={q}",
+                     f"/{name}/search.csv?q={q}"):
+            assert get(ds, path).status_code == 200, path
+        assert get(ds, f"/{name}/search.json?q={q}").json()["rows"] == [], q
+    # other control characters only separate words
+    rows = get(ds, f"/{name}/search.json?_shape=objects&q=%01택시%1b%7f").json()["rows"]
+    assert {r["id"] for r in rows} == found
+
+    assert run(db_file, "search", "택시\x00") == 0
+    assert capsys.readouterr().out.startswith("-- 0 opinions match")
+    assert run(db_file, "search", "\x01택시\x1b", "--limit", "100") == 0
+    out = capsys.readouterr().out
+    assert f"-- {len(found)} opinions match" in out
+    assert run(db_file, "search", "\x1b[2J\x07\x08") == 0  # nothing to search: no crash
+
+
+def test_served_centre_is_read_only(db_file):
+    ds, name = served(db_file), db_file.stem
+    q = ids(db_file)["SCNA"]
+    routes = ["/", "/.json", f"/{name}", f"/{name}.json", f"/{name}/center",
+              f"/{name}/center.csv", f"/{name}/center/{q.replace(':', '~3A')}",
+              f"/{name}/search?q=택시", f"/{name}/opinion?id={q}", f"/{name}/overdue",
+              f"/{name}/raw", f"/{name}/quarantine", f"/{name}/-/create",
+              f"/{name}/center/-/insert", f"/{name}/cases/-/upsert", f"/{name}/cases/-/drop",
+              "/-/messages", "/-/permissions", "/-/logout", "/-/allow-debug", "/-/versions",
+              "/-/static/app.css", "/nowhere"]
+    for path in routes:
+        for method in ("POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
+            page = asyncio.run(ds.client.request(method, path, data={"sql": "select 1"}))
+            assert page.status_code == 405, (method, path, page.status_code)
+            assert page.headers["allow"] == "GET, HEAD"
+            assert "read-only" in page.text and "canned" not in page.text
+    # reading works as before: pages 200, raw payloads 403
+    assert get(ds, "/").status_code == 200
+    assert asyncio.run(ds.client.request("HEAD", f"/{name}/center")).status_code == 200
+    assert get(ds, f"/{name}/raw").status_code == 403
+    assert get(ds, f"/{name}/quarantine").status_code == 403
+    assert get(ds, f"/{name}.json?sql=select+1").status_code == 403

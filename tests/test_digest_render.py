@@ -159,3 +159,107 @@ def test_digest_holds_the_first_overdue_csv_streams_all(known_db, tmp_path, monk
     db.conn.close()
     csv_path = next(p for p in paths if p.suffix == ".csv")
     assert csv_path.read_bytes() == files[".csv"].read_bytes()
+
+
+# --- hostile text (issue #14) ---------------------------------------------------------------
+FORMULAS = ('=HYPERLINK("http://evil","x")', "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1")
+BAD_URLS = ("JaVaScRiPt:alert(1)", "javascript:alert(2)", " data:text/html,<b>x</b>",
+            "vbscript:msgbox(1)", "/relative/path", "//evil.example/x")
+RLO = "반지하 침수 \u202e요금 환불\u202c 바랍니다"  # U+202E draws what follows right to left
+
+
+def add_hostile(path: Path) -> None:
+    """Citizens' comments of hostile text and links, as a normalizer hands them to the writer:
+    overdue formulas (in the previous week) and a crisis example with a bidi override."""
+    from normalize.schema import Comment
+    from store.writer import Writer
+
+    db = connect(path)
+    records = [Comment(
+        id=f"x:h{n}", platform="x", account="x_seoulmania", native_id=f"h{n}",
+        post_id="x:post-x_seoulmania", parent_id=None, author_key=f"k-h{n}", author_name=None,
+        is_official=0, text=text, lang="ko", created_at=f"2026-11-20T0{n}:00:00Z", url=url,
+        crisis="") for n, (text, url) in enumerate(zip(FORMULAS, BAD_URLS))]
+    records.append(Comment(
+        id="x:hr", platform="x", account="x_seoulmania", native_id="hr",
+        post_id="x:post-x_seoulmania", parent_id=None, author_key="k-hr", author_name=None,
+        is_official=0, text=RLO, lang="ko", created_at="2026-11-23T15:05:00Z",
+        url="jAvAsCrIpT:alert(3)", crisis="flooding"))
+    Writer(db).write_page("x_seoulmania", "comments", records, [{}] * len(records),
+                          platform="x")
+    db.conn.close()
+
+
+@pytest.fixture(scope="module")
+def hostile_files(known_db, tmp_path_factory) -> dict[str, Path]:
+    import sqlite3
+
+    path = tmp_path_factory.mktemp("hostile") / "smc.db"
+    src, dst = sqlite3.connect(known_db), sqlite3.connect(path)
+    src.backup(dst)
+    src.close()
+    dst.close()
+    add_hostile(path)
+    db = connect(path)
+    paths = write_digest(db, DAY, path.parent / "out", now=NOW)
+    db.conn.close()
+    return {p.suffix: p for p in paths}
+
+
+def test_overdue_csv_neutralizes_formulas(hostile_files):
+    text = hostile_files[".csv"].read_bytes().decode("utf-8-sig")
+    rows = {r["id"]: r for r in csv.DictReader(io.StringIO(text, newline=""))}
+    for n, formula in enumerate(FORMULAS):
+        assert rows[f"x:h{n}"]["text"] == "'" + formula, formula
+    assert rows["x:o4"]["text"] == "택시 민원입니다" and rows["x:o4"]["hours_open"] == "25.0"
+
+
+def test_digests_link_only_http_urls(hostile_files):
+    html = hostile_files[".html"].read_text(encoding="utf-8")
+    md = hostile_files[".md"].read_text(encoding="utf-8")
+    hrefs = re.findall(r'href="([^"]*)"', html)
+    assert hrefs and all(h.startswith("https://example.org/") for h in hrefs), hrefs
+    autolinks = re.findall(r"<([a-zA-Z][a-zA-Z0-9+.-]*:[^>\s]*)>", md)
+    assert autolinks and all(a.startswith("https://example.org/") for a in autolinks)
+    for bad in (*BAD_URLS, "jAvAsCrIpT:alert(3)"):
+        assert bad.strip() not in html and bad.strip() not in md, bad
+    # the opinions are still listed, as text
+    assert "@SUM(A1)" in html and "@SUM(A1)" in md
+    assert "반지하 침수" in html and "반지하 침수" in md
+
+
+def test_safe_href():
+    from core.display import safe_href
+
+    for url in (*BAD_URLS, "jAvAsCrIpT:alert(3)", "java\tscript:alert(1)", "\x01javascript:x",
+                "https:evil.example", "http://[::1", "", None, 5):
+        assert safe_href(url) == "", url
+    assert safe_href("https://example.org/o2") == "https://example.org/o2"
+    assert safe_href(" HTTPS://Example.org/a b") == "https://Example.org/a%20b"
+    # cannot end a Markdown <autolink> or an attribute early
+    assert safe_href('https://x.org/a>"<[x](javascript:alert(1))') == \
+        "https://x.org/a%3E%22%3C[x](javascript:alert(1))"
+    assert safe_href("https://news.seoul.go.kr/택시?q=요금") == \
+        "https://news.seoul.go.kr/%ED%83%9D%EC%8B%9C?q=%EC%9A%94%EA%B8%88"
+
+
+def test_digests_show_no_bidi_overrides(hostile_files):
+    from core.display import BIDI_CONTROLS
+
+    for suffix in (".html", ".md"):
+        text = hostile_files[suffix].read_text(encoding="utf-8")
+        assert not set(BIDI_CONTROLS) & set(text), suffix
+        assert "반지하 침수 \ufffd요금 환불\ufffd 바랍니다" in text, suffix
+    # the stored text keeps what the citizen sent
+    db = connect(hostile_files[".csv"].parent.parent / "smc.db")
+    assert db.execute("SELECT text FROM comments WHERE id = 'x:hr'").fetchone()[0] == RLO
+
+
+def test_shown():
+    from core.display import shown
+
+    assert shown("abc\u202eFED\u202c \u2066x\u2069") == "abc\ufffdFED\ufffd \ufffdx\ufffd"
+    assert shown("\x1b[2J\x07ok\x08\x00\x9b1m") == "\ufffd[2J\ufffdok\ufffd\ufffd\ufffd1m"
+    assert shown("a\r\nb\rc\td") == "a\r\nb\ufffdc\td"  # a lone CR draws over the line
+    text = "서울 \u200f\u200eשלום 택시"  # marks of ordinary right-to-left text are kept
+    assert shown(text) == text
