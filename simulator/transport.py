@@ -383,8 +383,12 @@ def _requests_error(kind: str, request: requests.PreparedRequest,
     from urllib3.connection import HTTPConnection, HTTPSConnection
     from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
     from urllib3.exceptions import (
-        ConnectTimeoutError, MaxRetryError, NameResolutionError, NewConnectionError,
-        ProtocolError, ReadTimeoutError,
+        ConnectTimeoutError,
+        MaxRetryError,
+        NameResolutionError,
+        NewConnectionError,
+        ProtocolError,
+        ReadTimeoutError,
     )
 
     parts = urlsplit(request.url or "")
@@ -428,7 +432,7 @@ def _httplib2_error(kind: str, method: str, uri: str) -> Exception:
         return ConnectionRefusedError(111, f"Connection refused ({method} {uri})")
     if kind == "reset":
         return ConnectionResetError(104, f"Connection reset by peer ({method} {uri})")
-    return socket.timeout(f"timed out ({method} {uri})")
+    return TimeoutError(f"timed out ({method} {uri})")
 
 
 FAULTS_ENV = "SMC_SIM_FAULTS"

@@ -19,7 +19,8 @@ catches truncated copies), may appear on any surface:
   --check) and of `digest`, both databases, the files the digest and the recording wrote,
   and the pages Datasette serves (/, the database, every table and view as HTML,
   `?_shape=array` JSON and CSV, every canned query);
-- the recordings of real HTTP traffic (vcrpy over a local server, as test_recording.py).
+- the recordings of real HTTP traffic (vcrpy over a local server, as test_recording.py);
+- a database stored before the fix, once migrated: its rows and its files.
 
 A leak is reported by surface with an excerpt around it; the excerpt is test data and is NOT
 redacted.
@@ -121,8 +122,7 @@ def leaks(surfaces: Mapping[str, str | bytes]) -> list[str]:
             value = FAKE.get(name, "")
             at = text[match.start():]
             form = ("whole value" if at.startswith(value) else
-                    "URL-encoded value" if at.startswith(quote_plus(value))
-                    or at.startswith(quote(value, safe="")) else "part of the value")
+                    "URL-encoded value" if at.startswith((quote_plus(value), quote(value, safe=""))) else "part of the value")
             lo, hi = max(0, match.start() - EXCERPT), match.end() + EXCERPT
             excerpt = text[lo:hi].replace("\n", "\\n")
             found.append(f"{surface}: {form} of {name}: ...{excerpt}...")
@@ -356,7 +356,7 @@ def cli_env(extra: Mapping[str, str] = {}) -> dict[str, str]:
 def run_cli(args: list[str], env: Mapping[str, str], timeout: int = 120) -> \
         subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "run_pipeline.py", *args], cwd=ROOT, env=dict(env),
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def collect_chain(platform: str, db: Path, log_format: str, record: Path | None) -> \
@@ -475,8 +475,9 @@ class _Httplib2ToLocal:
 def test_recorded_traffic_holds_no_secret(platform, tmp_path, cli_logging):
     """`collect --record` as the CLI does it (recorded_traffic, the credential values of
     accounts.yaml as secrets) over real HTTP to the simulator, with the HTTP failures."""
-    from collectors.recording import recorded_traffic
     from test_recording import LocalTransport, _Handler
+
+    from collectors.recording import recorded_traffic
 
     available = platform_accounts(platform)
     kinds = [k for failure in RECORDED_FAILURES for k in kinds_for(platform, failure)]
@@ -509,6 +510,87 @@ def test_recorded_traffic_holds_no_secret(platform, tmp_path, cli_logging):
     surfaces: dict[str, str | bytes] = dict(tree_surfaces(tmp_path / "recording", "recording"))
     surfaces.update(log_surfaces(cli_logging.records))
     assert_no_leak(surfaces, f"recording of {platform} ({', '.join(kinds)})")
+
+
+# --- rows stored before the fix ----------------------------------------------------------------
+SHIPPED_VERSION = 10  # the schema of the databases that hold unredacted errors (issue #14)
+
+
+def leaked_errors() -> list[tuple[str, str, str]]:
+    """(account, platform, runs.error) as the code before the fix stored them (taken from the
+    cases above on that code): URLs with access_token / key, an echoed Authorization header,
+    and a token quoted bare by Graph."""
+    fb, fb2, ig = FAKE["FB_PAGE_TOKEN_SEOUL"], FAKE["FB_PAGE_TOKEN_MAYOR"], FAKE["IG_ACCESS_TOKEN"]
+    x, yt = FAKE["X_BEARER_TOKEN"], FAKE["YOUTUBE_API_KEY"]
+    return [
+        ("fb_seoul", "facebook",
+         ("fb_seoul: GET the posts of page 100000000000001: gave up after 3 attempts: _Retry: "
+          "connection failed: HTTPSConnectionPool(host='graph.facebook.com', port=443): Max "
+          "retries exceeded with url: /v21.0/100000000000001/posts?fields=id%2Cmessage&limit=100"
+          f"&access_token={quote_plus(fb)} (Caused by NameResolutionError(\"HTTPSConnection("
+          "host='graph.facebook.com', port=443): Failed to resolve 'graph.facebook.com'\"))")),
+        ("fb_mayor", "facebook",
+         ("fb_mayor: the access token in FB_PAGE_TOKEN_MAYOR was rejected (Graph error 190: "
+          f"Malformed access token {fb2}); it has expired or been revoked: generate a new token "
+          "and set FB_PAGE_TOKEN_MAYOR")),
+        ("ig_seoul", "instagram",
+         ("ig_seoul: the Graph API refused to serve the media of 17841000000000001 (HTTP 400) "
+          "(Graph error 100: (#100) Invalid parameter: the request GET https://graph.facebook.com"
+          f"/v21.0/17841000000000001/media?limit=25&access_token={quote_plus(ig)} could not be "
+          "served)")),
+        ("x_seoulmania", "x",
+         ("x_seoulmania: X user lookup: gave up after 3 attempts: TwitterServerError: 503 Error\n"
+          "Service Unavailable while proxying GET https://api.twitter.com/2/users/by/username/"
+          f"seoulmania (Authorization: Bearer {x})")),
+        ("yt_seoul", "youtube",
+         ("yt_seoul: YouTube channels.list answered HTTP 400 badRequest (Invalid request: GET "
+          "https://youtube.googleapis.com/youtube/v3/channels?part=contentDetails&maxResults=1"
+          f"&key={quote_plus(yt)}&alt=json)")),
+    ]
+
+
+def old_database(path: Path) -> None:
+    """A database at the shipped schema, holding the errors the old code stored."""
+    import sqlite_utils
+
+    from store.db import migrate
+
+    db = sqlite_utils.Database(sqlite3.connect(str(path), isolation_level=None))
+    migrate(db, SHIPPED_VERSION)
+    for n, (account, platform, error) in enumerate(leaked_errors()):
+        db.execute("INSERT INTO runs (run_id, account, platform, started_at, finished_at, "
+                   "status, error) VALUES (?, ?, ?, ?, ?, 'failed', ?)",
+                   (f"old{n}", account, platform, "2026-11-25T00:00:00Z",
+                    "2026-11-25T00:00:01Z", error))
+    db.conn.close()
+
+
+@pytest.fixture
+def migrated(tmp_path, monkeypatch) -> Path:
+    """The old database opened as every command opens it (store.db.connect migrates), in an
+    environment holding the fake values, as the CLI's would."""
+    db = tmp_path / "old.db"
+    old_database(db)
+    assert leaks(db_surfaces(db, "before"))  # the rows do hold the values
+    for name, value in FAKE.items():
+        monkeypatch.setenv(name, value)
+    connect(db).conn.close()
+    return db
+
+
+def test_migration_scrubs_rows_already_stored(migrated):
+    rows = db_surfaces(migrated, "migrated db")
+    assert_no_leak({k: v for k, v in rows.items() if "raw bytes" not in k},
+                   "rows stored before the fix, after the migration")
+    errors = [r[0] for r in db_text(migrated, "SELECT error FROM runs ORDER BY id")]
+    assert len(errors) == len(leaked_errors()) and all(PLACEHOLDER in e for e in errors), errors
+
+
+def test_migration_leaves_no_copy_in_the_database_file(migrated):
+    """Rewritten rows stay in SQLite's free pages and the WAL until overwritten (backups copy
+    them): the scrub needs secure_delete / a VACUUM and a checkpoint."""
+    assert_no_leak({k: v for k, v in db_surfaces(migrated, "migrated db").items()
+                    if "raw bytes" in k}, "database files after the migration")
 
 
 # --- the redaction function itself ------------------------------------------------------------
