@@ -84,8 +84,15 @@ def run_collect(args: argparse.Namespace, simulate: bool,
     )
     if simulate:
         from simulator import SimTransport, World
+        from simulator.transport import FAULTS_ENV, faults_from_env
 
-        transport = SimTransport(World(accounts, seed=args.seed))
+        try:
+            faults = faults_from_env(os.environ)  # failures on demand, for tests
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        if faults:
+            log.warning("simulator: %d faults injected from $%s", len(faults), FAULTS_ENV)
+        transport = SimTransport(World(accounts, seed=args.seed), faults)
         environ = {**simulated_environ(accounts), **os.environ}
     else:
         from collectors.http import LiveTransport

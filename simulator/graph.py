@@ -15,9 +15,11 @@ on both platforms: a reply to a reply hangs under the top-level comment. A comme
 thread start was deleted disappears with it. `fields` selects the top-level fields returned.
 
 Errors use Graph's own shape: {"error": {"message", "type", "code", "fbtrace_id"}}; faults
-"graph:N" (4, 17, 32, 613, 190, 10, 200, ...) and "graph:usage" (a normal answer with
+"graph:N" (4, 17, 32, 613, 190, 10, 200, ...), "graph:malformed_token" (code 190 quoting the
+token, as Graph does for a token it cannot parse) and "graph:usage" (a normal answer with
 X-Business-Use-Case-Usage at 100 %) are rendered by `render_fault`, as are the generic
-"429", "5xx", "expired_token" and "permission" (timeouts and broken bodies stay generic).
+"429", "5xx", "expired_token", "permission", "quota" (code 4), "4xx_echo" (code 100) and
+"5xx_echo" (HTTP 500, code 1) (network faults and broken bodies stay generic).
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 from urllib.parse import urlencode
 
-from simulator.transport import Fault, SimRequest, SimResponse
+from simulator.transport import Fault, SimRequest, SimResponse, echo
 from simulator.world import SimComment, SimPost, World
 
 HOST = "https://graph.facebook.com"
@@ -414,6 +416,17 @@ class Server:
             answer.headers["x-app-usage"] = json.dumps(
                 {"call_count": 100, "total_cputime": 38, "total_time": 45})
             return answer
+        if kind == "graph:malformed_token":  # Graph quotes the token it could not parse
+            token = req.params.get("access_token", "")
+            return graph_error(400, 190, f"Malformed access token {token}")
+        if kind == "4xx_echo":
+            return graph_error(400, 100, f"(#100) Invalid parameter: the request {echo(req)} "
+                                         "could not be served")
+        if kind == "5xx_echo":
+            return graph_error(500, 1, f"An unknown error occurred while processing {echo(req)}",
+                               is_transient=True)
+        if kind == "quota":
+            return self._error_for(4, req, minutes)
         if kind.startswith("graph:"):
             code = int(kind.split(":", 1)[1])
             return self._error_for(code, req, minutes)

@@ -17,6 +17,27 @@ Besides errors, three kinds tamper with what a server answered (generic, every p
   originals are kept in `Fault.replaced`.
 When there is nothing to repeat or corrupt, the request is served normally and the fault
 does not count as fired.
+
+Network faults never reach a server: `handle` raises `NetworkFault` and each adapter raises
+what its library raises when the network fails, worded as the library words it:
+- requests (tweepy, facebook-sdk), built from the real urllib3 exceptions the way
+  `requests.adapters.HTTPAdapter.send` wraps them: "dns" -> ConnectionError(MaxRetryError(...
+  NameResolutionError)), "connection" -> ConnectionError(MaxRetryError(... NewConnectionError
+  "Connection refused")), "connect_timeout" -> ConnectTimeout(MaxRetryError(...
+  ConnectTimeoutError)): all three say "Max retries exceeded with url: /path?query", query
+  (access_token, appsecret_proof) included, as urllib3 does; "reset" -> ConnectionError(
+  ProtocolError("Connection aborted.", ConnectionResetError(104, ...))) and "timeout" ->
+  ReadTimeout(ReadTimeoutError) name only the host, as the real ones do.
+- httplib2 (googleapiclient): "dns" -> httplib2.ServerNotFoundError, "connection" /
+  "reset" -> ConnectionRefusedError / ConnectionResetError (OSError), "timeout" /
+  "connect_timeout" -> socket.timeout. Real httplib2 names only the host; these messages
+  add the full request URI (`key=` included), the worst a wrapping library or proxy does.
+
+Errors that echo the request (what proxies, gateways and some API errors do), rendered in each
+platform's error shape by its server: "4xx_echo" (400) and "5xx_echo" (503 on X and YouTube,
+500 on Graph) whose message repeats the method, the full request URL (tokens and keys
+included) and the Authorization header. "quota" is each platform's quota or rate limit (X:
+429 with x-rate-limit-reset; Graph: code 4; YouTube: 403 quotaExceeded).
 """
 from __future__ import annotations
 
@@ -27,7 +48,7 @@ import socket
 import threading
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import requests
 from requests.adapters import BaseAdapter
@@ -88,8 +109,10 @@ class Fault:
     """Answer matching requests with a fault instead of the world.
 
     kind: "429", "500", "503", "timeout", "bad_json", "truncated", "expired_token",
-    "permission", "repeat", "loop", "corrupt_item" (module docstring), or a
-    platform-specific kind its server renders (e.g. "graph:613").
+    "permission", "quota", "repeat", "loop", "corrupt_item", network kinds ("dns",
+    "connection", "reset", "timeout", "connect_timeout") and echoing errors ("4xx_echo",
+    "5xx_echo") (module docstring), or a platform-specific kind its server renders (e.g.
+    "graph:613").
     """
 
     kind: str
@@ -109,6 +132,32 @@ PAGE_PARAMS = frozenset({"pagination_token", "pageToken", "after", "before", "__
                          "__previous", "access_token", "appsecret_proof", "key"})
 REPLAY_KINDS = ("repeat", "loop")
 TAMPER_KINDS = (*REPLAY_KINDS, "corrupt_item")
+NETWORK_KINDS = ("dns", "connection", "reset", "timeout", "connect_timeout")
+
+
+class NetworkFault(TimeoutError):
+    """The network failed before any server answered; each adapter raises its library's error.
+
+    A TimeoutError (hence an OSError) so that code calling `SimTransport.handle` directly
+    still sees the timeouts it always saw.
+    """
+
+    def __init__(self, kind: str):
+        super().__init__(f"simulated {kind}")
+        self.kind = kind
+
+
+def request_url(req: SimRequest) -> str:
+    """The full URL of a request, query (tokens, keys) included."""
+    query = urlencode(req.params)
+    return f"https://{req.host}{req.path}" + (f"?{query}" if query else "")
+
+
+def echo(req: SimRequest) -> str:
+    """What an echoing error says about the request: method, full URL, Authorization."""
+    text = f"{req.method} {request_url(req)}"
+    auth = req.headers.get("authorization")
+    return f"{text} (Authorization: {auth})" if auth else text
 
 
 class SimTransport:
@@ -146,10 +195,12 @@ class SimTransport:
         server = self._server(module) if module else None
         if fault is not None and fault.kind in TAMPER_KINDS and server is not None:
             return self._tampered(fault, server, req)
+        if fault is not None and fault.kind in NETWORK_KINDS:
+            raise NetworkFault(fault.kind)
         if fault is not None:
             render = getattr(server, "render_fault", None)
             rendered = render(fault, req) if render else None
-            return rendered or _generic_fault(fault, self.world)
+            return rendered or _generic_fault(fault, self.world, req)
         if server is None:
             return SimResponse(501, {"error": f"the simulator does not serve {req.host} yet"})
         return self._remember(req, server.handle(req))
@@ -227,10 +278,11 @@ def _list_key(req: SimRequest) -> tuple:
     return req.method, req.host, req.path, params
 
 
-def _generic_fault(fault: Fault, world: World) -> SimResponse:
-    if fault.kind == "timeout":
-        raise TimeoutError("simulated timeout")
-    if fault.kind == "429":
+def _generic_fault(fault: Fault, world: World, req: SimRequest) -> SimResponse:
+    """Faults no server rendered, in X's (problem JSON) shape."""
+    if fault.kind in NETWORK_KINDS:
+        raise NetworkFault(fault.kind)
+    if fault.kind in ("429", "quota"):
         reset = int(world.now.timestamp()) + fault.reset_seconds
         return SimResponse(429, {"title": "Too Many Requests", "detail": "Too Many Requests"},
                            {"x-rate-limit-reset": str(reset), "retry-after": str(fault.reset_seconds)})
@@ -245,6 +297,15 @@ def _generic_fault(fault: Fault, world: World) -> SimResponse:
         return SimResponse(401, {"title": "Unauthorized", "detail": "token expired"})
     if fault.kind == "permission":
         return SimResponse(403, {"title": "Forbidden", "detail": "permission missing"})
+    if fault.kind == "4xx_echo":
+        said = f"Invalid Request: {echo(req)}"
+        return SimResponse(400, {"errors": [{"message": said}], "title": "Invalid Request",
+                                 "detail": said,
+                                 "type": "https://api.twitter.com/2/problems/invalid-request"})
+    if fault.kind == "5xx_echo":
+        said = f"Service Unavailable while proxying {echo(req)}"
+        return SimResponse(503, {"errors": [{"message": said}], "title": "Service Unavailable",
+                                 "detail": said})
     raise ValueError(f"unknown fault kind {fault.kind!r}")
 
 
@@ -271,6 +332,8 @@ class _Adapter(BaseAdapter):
         sim = _sim_request(request.method or "GET", request.url or "", request.headers, request.body)
         try:
             answer = self.transport.handle(sim)
+        except NetworkFault as exc:
+            raise _requests_error(exc.kind, request, timeout) from None
         except TimeoutError as exc:
             raise requests.exceptions.ReadTimeout(str(exc), request=request) from None
         response = requests.Response()
@@ -302,6 +365,8 @@ class _Httplib2:
 
         try:
             answer = self.transport.handle(_sim_request(method, uri, headers, body))
+        except NetworkFault as exc:
+            raise _httplib2_error(exc.kind, method, uri) from None
         except TimeoutError:
             raise socket.timeout("simulated timeout") from None
         info = {"status": str(answer.status), "content-type": "application/json; charset=UTF-8"}
@@ -310,3 +375,81 @@ class _Httplib2:
 
     def close(self) -> None:
         pass
+
+
+def _requests_error(kind: str, request: requests.PreparedRequest,
+                    timeout: Any) -> requests.exceptions.RequestException:
+    """What requests raises when the network fails, built as HTTPAdapter.send builds it."""
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+    from urllib3.exceptions import (
+        ConnectTimeoutError,
+        MaxRetryError,
+        NameResolutionError,
+        NewConnectionError,
+        ProtocolError,
+        ReadTimeoutError,
+    )
+
+    parts = urlsplit(request.url or "")
+    host = parts.hostname or ""
+    https = parts.scheme == "https"
+    port = parts.port or (443 if https else 80)
+    pool = (HTTPSConnectionPool if https else HTTPConnectionPool)(host, port)
+    conn = (HTTPSConnection if https else HTTPConnection)(host, port)
+    connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+    url = request.path_url  # what requests hands urllib3: path and query, tokens included
+    errors = requests.exceptions
+    if kind == "dns":
+        reason = NameResolutionError(host, conn, socket.gaierror(
+            socket.EAI_NONAME, "Name or service not known"))
+        return errors.ConnectionError(MaxRetryError(pool, url, reason), request=request)
+    if kind == "connection":
+        reason = NewConnectionError(
+            conn, "Failed to establish a new connection: [Errno 111] Connection refused")
+        return errors.ConnectionError(MaxRetryError(pool, url, reason), request=request)
+    if kind == "connect_timeout":
+        reason = ConnectTimeoutError(
+            conn, f"Connection to {host} timed out. (connect timeout={connect})")
+        return errors.ConnectTimeout(MaxRetryError(pool, url, reason), request=request)
+    if kind == "reset":
+        return errors.ConnectionError(ProtocolError(
+            "Connection aborted.", ConnectionResetError(104, "Connection reset by peer")),
+            request=request)
+    return errors.ReadTimeout(ReadTimeoutError(pool, url, f"Read timed out. (read timeout={read})"),
+                              request=request)
+
+
+def _httplib2_error(kind: str, method: str, uri: str) -> Exception:
+    """What httplib2 raises when the network fails, its message carrying the whole URI."""
+    import httplib2
+
+    host = urlsplit(uri).hostname
+    if kind == "dns":
+        return httplib2.ServerNotFoundError(f"Unable to find the server at {host} "
+                                            f"({method} {uri})")
+    if kind == "connection":
+        return ConnectionRefusedError(111, f"Connection refused ({method} {uri})")
+    if kind == "reset":
+        return ConnectionResetError(104, f"Connection reset by peer ({method} {uri})")
+    return TimeoutError(f"timed out ({method} {uri})")
+
+
+FAULTS_ENV = "SMC_SIM_FAULTS"
+
+
+def faults_from_env(environ: Any) -> list[Fault]:
+    """Faults for `collect --simulate` from $SMC_SIM_FAULTS (tests and demos of failures only).
+
+    A JSON list of Fault fields, in the order they fire, e.g.
+    `[{"kind": "dns", "platform": "graph", "times": 3}, {"kind": "graph:613"}]`.
+    """
+    text = (environ.get(FAULTS_ENV) or "").strip()
+    if not text:
+        return []
+    try:
+        specs = json.loads(text)
+        return [Fault(**spec) for spec in specs]
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"${FAULTS_ENV}: expected a JSON list of faults "
+                         f'like [{{"kind": "dns", "platform": "x"}}]: {exc}') from None

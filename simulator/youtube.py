@@ -22,7 +22,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from simulator.transport import Fault, SimRequest, SimResponse
+from simulator.transport import Fault, SimRequest, SimResponse, echo
 from simulator.world import ANSWERS, DISTRICTS, KO_TOPICS, SimComment, SimPost, World
 
 PREFIX = "/youtube/v3/"
@@ -487,7 +487,13 @@ class Server:
     def render_fault(self, fault: Fault, req: SimRequest) -> SimResponse | None:
         """Faults in YouTube's error shape; None lets the transport render it (timeouts...)."""
         kind = fault.kind
-        if kind == "youtube:quotaExceeded":
+        if kind == "4xx_echo":
+            return error(400, "badRequest", f"Invalid request: {echo(req)}", "global",
+                         "INVALID_ARGUMENT")
+        if kind == "5xx_echo":
+            return error(503, "backendError", f"Backend Error while serving {echo(req)}",
+                         "global", "UNAVAILABLE")
+        if kind in ("youtube:quotaExceeded", "quota"):
             return error(403, "quotaExceeded", "The request cannot be completed because you "
                          "have exceeded your quota.", "youtube.quota")
         if kind in ("youtube:forbidden", "permission"):
