@@ -24,7 +24,7 @@ from pipeline.cli import (
     open_db, positive_int, run_collect, stop_on_signals, summarize, traffic,
 )
 from pipeline.config import ConfigError
-from pipeline.secrets import install_log_scrubber, secret_values
+from pipeline.secrets import RedactingFormatter, install_log_scrubber, secret_values
 
 log = logging.getLogger("smc")
 ROOT = Path(__file__).resolve().parent
@@ -48,8 +48,9 @@ class JsonFormatter(logging.Formatter):
 
 def setup_logging(level: str, fmt: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else
-                         logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+    handler.setFormatter(RedactingFormatter(
+        JsonFormatter() if fmt == "json" else
+        logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S")))
     logging.basicConfig(level=getattr(logging, level.upper()), handlers=[handler], force=True)
     # Client libraries log request headers and URLs (tokens, API keys) at DEBUG: keep them
     # quiet, and scrub whatever is logged anyway.

@@ -11,7 +11,7 @@ import os
 import re
 import threading
 from typing import Iterable, Mapping
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
 PLACEHOLDER = "REDACTED"
 SECRET_HEADERS = ("authorization", "x-goog-api-key", "cookie", "set-cookie", "proxy-authorization")
@@ -22,12 +22,13 @@ _MIN_SECRET = 6  # shorter values would blank ordinary words
 
 # name=value in URLs and messages, also URL-encoded (%3D) and JSON/dict style ("name": "v").
 _NAMES = "|".join(SECRET_PARAMS)
-_PARAM = re.compile(r"(?<![A-Za-z0-9_])((?:%s)(?:=|%%3D))[^&\"'\s\\<>,;)]+" % _NAMES,
-                    re.IGNORECASE)
+# Also inside a URL-encoded URL: after %3F (?) or %26 (&).
+_PARAM = re.compile(r"(?:(?<![A-Za-z0-9_])|(?<=%%3F)|(?<=%%26))((?:%s)(?:=|%%3D))"
+                    r"[^&\"'\s\\<>,;)]+" % _NAMES, re.IGNORECASE)
 _QUOTED = re.compile(r"""(["'](?:%s)["']\s*:\s*["'])[^"']+""" % _NAMES, re.IGNORECASE)
 _HEADER = re.compile(r"""((?:%s)["']?\s*[:=]\s*["']?(?:(?:Bearer|Basic|OAuth)\s+)?)"""
                      r"""[^\s"',}]+""" % "|".join(SECRET_HEADERS), re.IGNORECASE)
-_BEARER = re.compile(r"((?:Bearer|OAuth)\s+)[A-Za-z0-9%._~+/=-]{6,}")
+_BEARER = re.compile(r"((?:Bearer|OAuth)\s+)[A-Za-z0-9%._~+/=|-]{6,}")  # app tokens: id|secret
 
 _known: set[str] = set()
 _lock = threading.Lock()
@@ -48,13 +49,18 @@ def register(values: Iterable[str]) -> None:
 
 
 def known() -> list[str]:
+    """Registered values and those of every variable whose name says it is a secret (read
+    each time: a migration or a library may run before any config is loaded)."""
     with _lock:
-        return sorted(_known, key=len, reverse=True)
+        values = _known | set(secret_values(os.environ))
+    return sorted(values, key=len, reverse=True)
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """`text` with every known secret and every token-looking value replaced."""
-    values = sorted({*known(), *(s for s in secrets if s and len(s) >= _MIN_SECRET)},
+    plain = {*known(), *(s for s in secrets if s and len(s) >= _MIN_SECRET)}
+    # as they appear in URLs too (a Graph app token's "|" is "%7C" there)
+    values = sorted(plain | {quote(v, safe="") for v in plain} | {quote_plus(v) for v in plain},
                     key=len, reverse=True)
     for secret in values:
         if secret in text:

@@ -41,3 +41,15 @@ def install_log_scrubber(secrets: Iterable[str]) -> None:
 
 def _redacted(value: Any) -> Any:
     return redact(value) if isinstance(value, str) else value
+
+
+class RedactingFormatter(logging.Formatter):
+    """A formatter whose output is redacted as a whole: fields a record got after it was
+    made (`extra=`) and tracebacks, formatted only now, included."""
+
+    def __init__(self, inner: logging.Formatter):
+        super().__init__()
+        self.inner = inner
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(self.inner.format(record))

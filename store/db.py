@@ -789,6 +789,7 @@ PRAGMAS = (
     "busy_timeout = 30000",
     "cache_size = -65536",  # 64 MB: 1.6x faster inserts (DESIGN.md figures)
     "temp_store = MEMORY",
+    "secure_delete = FAST",  # what is erased (tombstones, purges) does not linger in pages
 )
 
 
