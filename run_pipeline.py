@@ -11,6 +11,7 @@ import importlib
 import json
 import logging
 import os
+import sqlite3
 import sys
 import time
 from datetime import timedelta
@@ -24,6 +25,7 @@ from pipeline.cli import (
     open_db, positive_int, run_collect, stop_on_signals, summarize, traffic,
 )
 from pipeline.config import ConfigError
+from store.db import UnusableDatabase, describe
 from pipeline.secrets import RedactingFormatter, install_log_scrubber, secret_values
 
 log = logging.getLogger("smc")
@@ -114,17 +116,29 @@ def cmd_status(args: argparse.Namespace) -> int:
     from store import queries
     from store.writer import quota_day, utc_now
 
-    db = open_db(args)
+    try:
+        db = open_db(args)
+    except UnusableDatabase as exc:
+        if not (args.check and exc.corrupt):
+            raise
+        print(f"integrity check failed: {exc}", file=sys.stderr)  # what a monitor reports
+        return EXIT_FAILED
     now = utc_now()
     keys = {a.key for a in load_config(args)}  # accounts dropped from the config are not watched
-    rows = [r for r in queries.account_status(db) if r["account"] in keys]
+    checked = queries.integrity(db)
+    try:
+        rows = [r for r in queries.account_status(db) if r["account"] in keys]
+    except sqlite3.DatabaseError as exc:
+        print(f"{args.db}: corrupted, status unreadable ({exc}); integrity check: {checked}",
+              file=sys.stderr)
+        return EXIT_FAILED if args.check else EXIT_USAGE
     for r in rows:
         r["lag_minutes"] = _minutes_between(r["last_success"], now)
         limit = args.max_lag or 4 * r["interval_minutes"]
         r["healthy"] = r["lag_minutes"] is not None and r["lag_minutes"] <= limit
         r["token_trouble"] = r["last_status"] in ("auth", "permission")
     health = {
-        "integrity_check": queries.integrity(db),
+        "integrity_check": checked,
         "quota": {"platform": "youtube", "pacific_day": quota_day(now),
                   "used": queries.quota_used(db, "youtube", quota_day(now)),
                   "budget": args.youtube_quota},
@@ -270,8 +284,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)
-    except (ConfigError, UsageError) as exc:
+    except (ConfigError, UsageError, UnusableDatabase) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except sqlite3.DatabaseError as exc:  # a database that went bad under a command
+        print(f"error: {describe(args.db, exc)} (run `status --check`)", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -88,6 +88,18 @@ class Skipped:
     native_id: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Compliance:
+    """What a platform's compliance output asks of an item we may hold (X batch compliance,
+    the compliance stream): delete its words, or record where it is withheld."""
+
+    action: str  # "delete" or "withheld"
+    native_id: str
+    reason: str  # the platform's: deleted, suspended, protected, deactivated, withheld, ...
+    countries: str | None = None  # withheld: ISO codes, comma-joined
+    at: str | None = None  # when the platform says it happened (ISO UTC)
+
+
 class RawPage(Protocol):
     """What a normalizer reads of a collector's page (normalize/ never imports collectors/)."""
 

@@ -19,7 +19,9 @@ from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from normalize.common import make_comment, make_post, quarantine, with_tokens
-from normalize.schema import Context, Outcome, RawPage, id_order, parse_time, utc_iso
+from normalize.schema import (
+    Compliance, Context, Outcome, RawPage, Skipped, id_order, parse_time, utc_iso,
+)
 
 TWITTER_EPOCH_MS = 1288834974657  # snowflake ids carry their creation time since this
 
@@ -188,3 +190,50 @@ def _times(tweet: dict, native: str, current: str) -> tuple[str, str | None]:
     if native == current:
         return this_version, None
     return snowflake_time(native), this_version
+
+
+# --- compliance ------------------------------------------------------------------------------
+# Batch compliance results say "delete" for each of these reasons (the developer terms ask
+# that what an author deleted, protected or lost with the account be removed); scrub_geo
+# asks to drop geo data, which we never store.
+_DELETE_REASONS = ("deleted", "suspended", "protected", "deactivated")
+
+
+def compliance_event(doc: Mapping) -> Compliance | Skipped | None:
+    """One line of X compliance output, or None when the line is not compliance output.
+
+    Batch job results: {"id", "action": "delete", "reason", "created_at", "redacted_at"}.
+    Compliance stream: {"data": {"delete" | "withheld": {"tweet": {"id", "author_id"},
+    "event_at", "withheld_in_countries"}}}.
+    """
+    data = doc.get("data")
+    if isinstance(data, Mapping) and len(data) == 1 and isinstance(data.get(
+            next(iter(data))), Mapping) and isinstance(data[next(iter(data))].get("tweet"),
+                                                         Mapping):
+        action, event = next(iter(data.items()))
+        return _event(action, event["tweet"].get("id"), action, event.get("event_at"),
+                      event.get("withheld_in_countries"))
+    if isinstance(doc.get("action"), str) and "id" in doc and "text" not in doc:
+        return _event(doc["action"], doc.get("id"), doc.get("reason"),
+                      doc.get("redacted_at") or doc.get("created_at"),
+                      doc.get("withheld_in_countries"))
+    return None
+
+
+def _event(action: str, native: Any, reason: Any, at: Any,
+           countries: Any) -> Compliance | Skipped:
+    native = str(native) if isinstance(native, (str, int)) and str(native).isdigit() else None
+    reason = reason if isinstance(reason, str) else action
+    if native is None:
+        return Skipped(f"X compliance {action} without a tweet id")
+    try:
+        stamp = parse_time(at) if isinstance(at, str) else None
+    except ValueError:
+        stamp = None
+    if action == "withheld" or reason == "withheld":
+        where = ",".join(sorted(c for c in countries if isinstance(c, str))) if isinstance(
+            countries, list) else None
+        return Compliance("withheld", native, "withheld", where or None, stamp)
+    if action == "delete" or action in _DELETE_REASONS:
+        return Compliance("delete", native, reason, None, stamp)
+    return Skipped(f"X compliance {action} ({reason}): nothing we store", native)

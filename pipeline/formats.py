@@ -15,6 +15,8 @@ becomes the collector pages it holds (`pages_of`), so `import` needs no hand wra
 | Instagram mentions | `mentioned_comment` / `mentioned_media` | the comment / the citizen's media |
 | YouTube list page | `kind` youtube#...ListResponse, `items` | one page (live chat: the video from `--post` or the page's `videoId`) |
 | YouTube resource | `kind` youtube#commentThread, #comment, ... | one item |
+| X batch compliance result | `{"id", "action": "delete", "reason", "redacted_at"}` | an event: the item's words deleted |
+| X compliance stream event | `{"data": {"delete" or "withheld": {"tweet": {"id"}, ...}}}` | an event: deleted, or withheld where |
 
 Pure: documents in, pages out; no I/O.
 """
@@ -27,7 +29,8 @@ from typing import Any, Callable, Literal
 from collectors.base import Page
 from normalize.graph import more_to_fetch, nested, obj, str_id
 from normalize.instagram import is_media
-from normalize.schema import SIMULATED_KEY
+from normalize.schema import SIMULATED_KEY, Compliance, Skipped
+from normalize.x import compliance_event
 
 Kind = Literal["post", "comment"]
 _GRAPH_ID = re.compile(r"^\d+(?:_\d+)?$")
@@ -50,6 +53,7 @@ class Found:
     simulated: bool = False
     problem: str | None = None  # why the document holds nothing importable
     skips: list[tuple[str, str | None]] = field(default_factory=list)  # (rule, native id)
+    events: list[Compliance] = field(default_factory=list)  # compliance output to apply
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,11 @@ def _error(doc: dict) -> str | None:
 # --- X ---------------------------------------------------------------------------------------
 def _x(platform: str, doc: dict, options: Options) -> Found:
     kind: Kind = options.kind or "comment"
+    event = compliance_event(doc)
+    if isinstance(event, Compliance):
+        return Found("X compliance output", events=[event])
+    if isinstance(event, Skipped):
+        return Found("X compliance output", skips=[(event.reason, event.native_id)])
     includes = dict(obj(doc.get("includes")))
     if isinstance(doc.get("errors"), list):
         includes["errors"] = doc["errors"]

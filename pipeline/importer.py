@@ -96,6 +96,8 @@ class FileImport:
                 self.extra.add(writer.write_page(account.key, "import", [], [],
                                                  [(Skipped(reason, native), {})],
                                                  platform=self.platform))
+            if found.events:
+                self.extra.add(writer.apply_compliance(account.platform, found.events))
             for page in found.pages:
                 yield account, page
 
@@ -144,7 +146,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise UsageError(f"no such file: {', '.join(missing)}")
     options = Options(post=args.post, kind=args.kind)
     simulated = _origin(files, args.platform, options)
-    if args.demo_key and not simulated:
+    if args.demo_key and simulated is False:
         raise UsageError("--demo-key hashes authors with a public key, which anyone can "
                          "reverse from the public user ids: it is for simulated data only; "
                          "set SMC_AUTHOR_KEY to import real data")
@@ -153,28 +155,30 @@ def cmd_import(args: argparse.Namespace) -> int:
     except SecretMissing as exc:
         raise UsageError(str(exc)) from None
     writer = Writer(open_db(args))
-    check_origin(writer, args.db, "simulated" if simulated else "live", "an import")
+    if simulated is not None:  # compliance output alone fits a database of either origin
+        check_origin(writer, args.db, "simulated" if simulated else "live", "an import")
     writer.sync_accounts(accounts)
     _, normalize = platforms.load(args.platform)
     ctx = for_account(platform_context(writer, accounts, args.platform, secret, load_tagger()),
                       account)
     failed = False
     for path in files:
-        failed |= not _import_file(writer, account, path, normalize, ctx, options, simulated,
-                                   args.workers)
+        failed |= not _import_file(writer, account, path, normalize, ctx, options,
+                                   bool(simulated), args.workers)
     writer.refresh_answers()
     return EXIT_FAILED if failed else EXIT_OK
 
 
-def _origin(files: list[Path], platform: str, options: Options) -> bool:
-    """True when the files hold simulated data, False for real; mixed files are refused."""
+def _origin(files: list[Path], platform: str, options: Options) -> bool | None:
+    """True when the files hold simulated data, False for real, None when they hold no
+    data at all (compliance output only); mixed files are refused."""
     origins = {f: first_origin(f, platform, options) for f in files}
     kinds = {o for o in origins.values() if o is not None}
     if len(kinds) > 1:
         sim = ", ".join(str(f) for f, o in origins.items() if o)
         raise UsageError(f"these files hold simulated data and the others real data: {sim}; "
                          "import them into separate databases")
-    return kinds == {True}
+    return None if not kinds else kinds == {True}
 
 
 def _import_file(writer: Writer, account: Account, path: Path, normalize: Any, ctx: Any,

@@ -793,6 +793,9 @@ PRAGMAS = (
 )
 
 
+_PER_FILE = ("journal_mode", "synchronous", "secure_delete")
+
+
 def unmasked_path(path: str | Path) -> str:
     """The file of unmasked payloads next to the database: smc.db -> smc.unmasked.db."""
     if str(path) == ":memory:":
@@ -801,7 +804,46 @@ def unmasked_path(path: str | Path) -> str:
     return str(p.with_name(f"{p.stem}.unmasked{p.suffix or '.db'}"))
 
 
+class UnusableDatabase(Exception):
+    """A database file this program cannot or must not use; the message says which, why."""
+
+    def __init__(self, message: str, corrupt: bool = False):
+        super().__init__(message)
+        self.corrupt = corrupt  # the file's content is damaged (not its path or version)
+
+
+_PROBLEMS = (
+    ("file is not a database", "is not an SQLite database (or is encrypted or corrupted)"),
+    ("malformed", "is corrupted ({error}): restore it from a backup"),
+    ("unable to open", "cannot be opened (a directory, a missing folder, or no permission?)"),
+    ("readonly", "is read-only: a writing command needs write access to it and its folder"),
+    ("disk i/o error", "cannot be read or written (disk I/O error)"),
+)
+
+
+def describe(path: str | Path, exc: sqlite3.Error) -> str:
+    """One line for a person: which file, what is wrong with it."""
+    error = str(exc)
+    for needle, text in _PROBLEMS:
+        if needle in error.lower():
+            return f"{path} " + text.format(error=error)
+    return f"{path}: database error: {error}"
+
+
 def connect(path: str | Path, unmasked: bool = True) -> sqlite_utils.Database:
+    """`open_database`, with every SQLite failure turned into an UnusableDatabase."""
+    try:
+        return open_database(path, unmasked)
+    except UnusableDatabase:
+        raise
+    except (sqlite3.Error, OSError) as exc:
+        if isinstance(exc, OSError):
+            raise UnusableDatabase(f"{path} cannot be created: {exc.strerror}") from None
+        damaged = any(n in str(exc).lower() for n in ("malformed", "not a database"))
+        raise UnusableDatabase(describe(path, exc), corrupt=damaged) from None
+
+
+def open_database(path: str | Path, unmasked: bool = True) -> sqlite_utils.Database:
     """Open (creating if needed) the database with WAL and our pragmas, migrated to current.
 
     unmasked: attach the file of raw and quarantined payloads (the writer's view). Without
@@ -849,7 +891,7 @@ def attach_unmasked(db: sqlite_utils.Database, file: str) -> None:
     if file != ":memory:" and not Path(file).exists():
         Path(file).touch(mode=0o600)
     db.conn.execute(f"ATTACH DATABASE ? AS {UNMASKED}", (file,))
-    for pragma in PRAGMAS[:2]:
+    for pragma in (p for p in PRAGMAS if p.split()[0] in _PER_FILE):
         db.conn.execute(f"PRAGMA {UNMASKED}.{pragma}")
     with db.atomic():
         for ddl in (*UNMASKED_TABLES.values(), *UNMASKED_INDEXES):
@@ -900,6 +942,12 @@ def _has_table(db: sqlite_utils.Database, schema: str, table: str) -> bool:
         return False
 
 
+def db_file(db: sqlite_utils.Database) -> str:
+    """The main file of a connection (':memory:' when it has none)."""
+    row = db.conn.execute("PRAGMA database_list").fetchone()
+    return row[2] or ":memory:"
+
+
 def _redact_sql(text: str | None) -> str | None:
     return None if text is None else redact(text)
 
@@ -913,6 +961,10 @@ def migrate(db: sqlite_utils.Database, target: int | None = None) -> int:
     """Apply pending migrations, each in its own transaction; returns the new version."""
     target = len(MIGRATIONS) if target is None else target
     current = schema_version(db)
+    if current > len(MIGRATIONS):
+        raise UnusableDatabase(
+            f"{db_file(db)} was made by a newer version of this program (schema {current}; "
+            f"this one knows {len(MIGRATIONS)}): upgrade the program, or use a backup")
     db.conn.create_function("smc_redact", 1, _redact_sql, deterministic=True)
     for version in range(current + 1, target + 1):
         with db.atomic():

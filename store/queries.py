@@ -111,8 +111,12 @@ def quota_used(db: sqlite_utils.Database, platform: str, day: str) -> int:
 
 
 def integrity(db: sqlite_utils.Database) -> str:
-    """PRAGMA integrity_check: 'ok' or the first problems found."""
-    rows = db.execute("PRAGMA integrity_check").fetchall()
+    """PRAGMA integrity_check: 'ok' or the first problems found (also when the check itself
+    cannot read the file)."""
+    try:
+        rows = db.execute("PRAGMA integrity_check").fetchall()
+    except sqlite3.DatabaseError as exc:
+        return f"integrity check failed: {exc}"
     return "; ".join(r[0] for r in rows[:5])
 
 

@@ -15,7 +15,9 @@ import sqlite_utils
 from store.db import erase_pending
 
 from core.redact import redact
-from normalize.schema import Comment, Post, Quarantine, Record, Skipped, id_order
+from normalize.schema import (
+    Comment, Compliance, Post, Quarantine, Record, Skipped, id_order, record_id,
+)
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
 _CHUNK = 500  # ids per IN (...) lookup, under SQLite's variable limit
@@ -567,6 +569,49 @@ class Writer:
         with self.db.atomic():
             self.db.conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) "
                                  "DO UPDATE SET value = excluded.value", (key, value))
+
+    def apply_compliance(self, platform: str, events: Sequence[Compliance]) -> PageStats:
+        """Apply compliance output to what we hold, in one transaction: a deletion blanks
+        the words (the erase trigger; payloads at the run's end), a withholding records its
+        countries. Each event is read once: updated when it changed a row, unchanged when
+        already applied, skipped when we hold no such item."""
+        stats = PageStats(fetched=len(events))
+        now = self.clock()
+        with self.db.atomic():
+            for event in events:
+                rid = self._resolve(record_id(platform, event.native_id))
+                changed = sum(self._comply(table, rid, event, now)
+                              for table in ("comments", "posts"))
+                held = changed or self._holds(rid)
+                if not held:
+                    reason = f"compliance {event.action}: an item we do not hold"
+                    stats.skip_reasons[reason] = stats.skip_reasons.get(reason, 0) + 1
+                stats.updated += bool(changed)
+                stats.unchanged += bool(held and not changed)
+            stats.skipped = sum(stats.skip_reasons.values())
+        return stats
+
+    def _comply(self, table: str, rid: str, event: Compliance, now: str) -> int:
+        conn = self.db.conn
+        if event.action == "delete":
+            blank = ", text = ''" if table == "posts" else ""  # comments: the erase trigger
+            return conn.execute(f"UPDATE {table} SET deleted = 1, content_hash = 0{blank} "
+                                "WHERE id = ? AND deleted = 0", (rid,)).rowcount
+        return conn.execute(
+            f"UPDATE {table} SET restricted = 'withheld', restricted_countries = ?, "
+            "restricted_at = coalesce(restricted_at, ?) WHERE id = ? AND "
+            "(restricted, restricted_countries) IS NOT ('withheld', ?)",
+            (event.countries, event.at or now, rid, event.countries)).rowcount
+
+    def _resolve(self, rid: str) -> str:
+        """The row an id names: itself, or the row its edit history belongs to."""
+        row = self.db.conn.execute("SELECT id FROM record_aliases WHERE alias = ?",
+                                   (rid,)).fetchone()
+        return row[0] if row else rid
+
+    def _holds(self, rid: str) -> bool:
+        return any(self.db.conn.execute(f"SELECT 1 FROM {t} WHERE id = ?", (rid,)).fetchone()
+                   for t in ("comments", "posts"))
 
     def purge_raw(self, older_than: str) -> int:
         """Delete raw payloads fetched before `older_than` (ISO UTC): the only unmasked copy."""
