@@ -280,7 +280,7 @@ _ADDRESS = (
     _re(_STREET + r" ?" + _STREET_NO + _BETWEEN + "(" + _UNIT + ")"),
     # after 저희 집/자택/배송지 …: a home's street number (and unit) as well
     _re(_HOME + _HOME_GAP + _STREET + r" ?(" + _STREET_NO + r"(?:" + _BETWEEN
-               + _UNIT + r")?)(?!\d|-\d| ?(?:단지|차|층|호선|번|분|시|개|명|원|km|m|%|도|년|월|일))"),
+               + _UNIT + r")?)(?!\d|-\d|길|로| ?(?:단지|차|층|호선|번|분|시|개|명|원|km|m|%|도|년|월|일))"),
     _re(_HOME + _HOME_GAP + r"(" + _UNIT + ")"),
 )
 _DIGIT = re.compile(_char_class(_BMP_DIGITS))
@@ -466,10 +466,10 @@ def _find_pii(text: str, every: bool = False) -> list[tuple[int, int, str]]:
         canon = _claim(canon, claims, _GUARDED)
     if emails:
         canon = _claim(canon, claims, emails)
-    if ko:
-        canon = _claim(canon, claims, _KO)
     if numeric:
         canon = _claim(canon, claims, _NUMERIC)
+    if ko:  # after the digits: a masked number next to it reads as the token it becomes
+        canon = _claim(canon, claims, _KO)
     if addresses:
         _claim(canon, claims, addresses)
     return claims
@@ -485,23 +485,35 @@ def _apply(text: str, claims: list[tuple[int, int, str]]) -> str:
     return "".join(parts)
 
 
+def _mask(text: str, every: bool = False, claims: list | None = None
+          ) -> tuple[str, dict[str, int]]:
+    """Mask until nothing more is found: a number masked first can free its neighbour
+    (hong@naver4327...: the card's digits kept the e-mail from ending), and masking masked
+    text must change nothing. Each round removes digits or letters, so it ends."""
+    counts: dict[str, int] = {}
+    for _ in range(8):
+        if claims is None:
+            claims = _find_pii(text, every)
+        if not claims:
+            break
+        for _, _, token in claims:
+            kind = _KIND_OF[token]
+            counts[kind] = counts.get(kind, 0) + 1
+        text = _apply(text, claims)
+        claims = None
+    return text, counts
+
+
 def mask_pii(text: str) -> str:
     """Replace phone, RRN, e-mail, card and bank numbers and household address units with
     fixed Korean tokens (PII_TOKENS). Returns `text` itself when nothing was masked."""
     claims = _find_pii(text)
-    return _apply(text, claims) if claims else text
+    return _mask(text, claims=claims)[0] if claims else text
 
 
 def mask_pii_counts(text: str) -> tuple[str, dict[str, int]]:
     """mask_pii, and how many items of each kind (PII_TOKENS' keys) it masked."""
-    claims = _find_pii(text)
-    if not claims:
-        return text, {}
-    counts: dict[str, int] = {}
-    for _, _, token in claims:
-        kind = _KIND_OF[token]
-        counts[kind] = counts.get(kind, 0) + 1
-    return _apply(text, claims), counts
+    return _mask(text)
 
 
 # --------------------------------------------------------------------------- language
