@@ -7,7 +7,9 @@
     search QUERY [--limit N] [--account KEY] [--status S]
     serve [--host H] [--port P] [--sql]
 
-Status and the reflection rate are defined in docs/SCHEMA.md.
+Status and the reflection rate are defined in docs/SCHEMA.md. Notes and departments typed
+by staff (case set, case import) are PII-masked (normalize.text.mask_pii) before they are
+stored: case_events is append-only, so what is stored there is never erased.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import io
 import json
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +83,43 @@ def _short(text: str | None, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+# What staff type (a note, a department) is stored in case_events, which is append-only:
+# it is PII-masked here, before the store sees it (store/ does not import normalize/).
+_PII_WORDS = {
+    "phone": ("phone number", "phone numbers"),
+    "rrn": ("resident registration number", "resident registration numbers"),
+    "email": ("e-mail address", "e-mail addresses"),
+    "card": ("card number", "card numbers"),
+    "account": ("account number", "account numbers"),
+    "address": ("address unit", "address units"),
+}
+
+
+def _mask_typed(text: str | None, counts: dict[str, int]) -> str | None:
+    """`text` PII-masked (None stays None); adds what was masked to `counts`."""
+    if not text:
+        return text
+    from normalize.text import mask_pii_counts, nfc
+
+    masked, found = mask_pii_counts(nfc(text))
+    for kind, n in found.items():
+        counts[kind] = counts.get(kind, 0) + n
+    return masked
+
+
+def mask_change(change: Any, counts: dict[str, int]) -> Any:
+    """The change with its note and department PII-masked (what every path that writes a
+    case change must store); what was masked is added to `counts`, never the values."""
+    return replace(change, note=_mask_typed(change.note, counts),
+                   department=_mask_typed(change.department, counts))
+
+
+def describe_masked(counts: dict[str, int]) -> str:
+    """'1 phone number and 2 e-mail addresses' (kinds in PII_TOKENS order)."""
+    parts = [f"{counts[k]} {_PII_WORDS[k][counts[k] != 1]}" for k in _PII_WORDS if counts.get(k)]
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
 def _pct(reflected: int, total: int) -> str:
     return f"{reflected} of {total:,} = {100.0 * reflected / total:.1f} %" if total else "no opinions"
 
@@ -89,7 +129,9 @@ def cmd_case_set(args: argparse.Namespace) -> int:
     from store import cases
 
     db = open_db(args)
-    change = cases.Change(args.id, args.status, args.department, args.note, _who(args))
+    masked: dict[str, int] = {}
+    change = mask_change(
+        cases.Change(args.id, args.status, args.department, args.note, _who(args)), masked)
     try:
         event = cases.set_status(db, change, at=args.at)
     except cases.CaseError as exc:
@@ -97,6 +139,9 @@ def cmd_case_set(args: argparse.Namespace) -> int:
     say(f"{event['comment_id']}: {event['from_status']} -> {event['to_status']}"
           + (f" [{event['department']}]" if event["department"] else "")
           + f" by {event['by']} at {event['at']}")
+    if masked:
+        print(f"note: masked {describe_masked(masked)} before storing (case history is "
+              "never erased)")
     return EXIT_OK
 
 
@@ -214,12 +259,22 @@ def cmd_case_import(args: argparse.Namespace) -> int:
     if not path.exists():
         raise UsageError(f"{path}: no such file")
     changes = read_case_csv(path, default_by=_who(args))
+    masked: dict[str, int] = {}
+    lines: list[int] = []
+    for i, change in enumerate(changes):
+        before = sum(masked.values())
+        changes[i] = mask_change(change, masked)
+        if sum(masked.values()) > before and change.line is not None:
+            lines.append(change.line)
     db = open_db(args)
     try:
         events = cases.apply_all(db, changes, at=args.at)
     except cases.CaseError as exc:
         raise UsageError(f"{path}: {exc}") from None
     say(f"{path}: {len(events)} case changes recorded in one transaction")
+    if masked:
+        say(f"{path}: notes: masked {describe_masked(masked)} before storing (line"
+            f"{'s' if len(lines) != 1 else ''} {', '.join(map(str, lines))})")
     return EXIT_OK
 
 
@@ -347,7 +402,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--status", required=True, type=_status_arg, metavar="S",
                    help=f"new status: {statuses}")
     p.add_argument("--department", metavar="D", help="department handling it")
-    p.add_argument("--note", metavar="N", help="what was done or decided")
+    p.add_argument("--note", metavar="N",
+                   help="what was done or decided (PII in it is masked before it is stored)")
     p.add_argument("--by", metavar="NAME", help="who records it (default: $SMC_USER or login)")
     p.add_argument("--at", type=_time_arg, metavar="ISO",
                    help="record the change at this ISO-8601 UTC time (default: now)")

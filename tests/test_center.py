@@ -312,6 +312,72 @@ def test_case_import_all_or_nothing(db_file, tmp_path, capsys):
     assert cases.opinion(db, q["SCNA"])["status"] == "answered"
 
 
+def _stored_notes(db_file: Path) -> list[tuple]:
+    db = connect(db_file)
+    rows = db.execute("SELECT note, department FROM case_events ORDER BY id").fetchall()
+    rows += db.execute("SELECT note, department FROM cases ORDER BY comment_id").fetchall()
+    db.conn.close()
+    return rows
+
+
+def test_case_set_masks_pii_in_note_before_storing(db_file, capsys):
+    q = ids(db_file)["SCNE"]
+    note = "민원인 홍길동 010-1234-5678, hong[at]naver.com, 래미안 101동 1203호로 회신 예정"
+    assert run(db_file, "case", "set", q, "--status", "in_progress", "--note", note,
+               "--department", "문화본부 (담당 02-2133-1234)", "--by", "kim",
+               "--at", "2026-11-25T01:00:00Z") == 0
+    out = capsys.readouterr().out
+    assert "received -> in_progress" in out
+    assert ("note: masked 2 phone numbers, 1 e-mail address and 1 address unit before "
+            "storing") in out
+    for secret in ("010-1234-5678", "1234", "hong", "naver", "1203", "2133"):
+        assert secret not in out  # the message never echoes what it masked
+    masked = "민원인 홍길동 [전화번호], [이메일], 래미안 [주소]로 회신 예정"
+    dept = "문화본부 (담당 [전화번호])"
+    assert _stored_notes(db_file) == [(masked, dept), (masked, dept)]
+    db = connect(db_file)  # nothing unmasked anywhere in the database's case tables
+    dump = "\n".join(db.conn.iterdump())
+    assert "010-1234-5678" not in dump and "hong[at]" not in dump and "1203호" not in dump
+    db.conn.close()
+    # a note without PII: stored as typed, nothing said about masking
+    assert run(db_file, "case", "set", q, "--status", "resolved", "--note", "주말 연장 결정",
+               "--by", "lee") == 0
+    out = capsys.readouterr().out
+    assert "masked" not in out
+    assert _stored_notes(db_file)[2] == ("주말 연장 결정", dept)
+    assert run(db_file, "case", "show", q) == 0
+    out = capsys.readouterr().out
+    assert masked in out and "010-1234-5678" not in out
+
+
+def test_case_import_masks_pii_in_notes(db_file, tmp_path, capsys):
+    q = ids(db_file)
+    path = write_csv(tmp_path / "answers.csv",
+                     "id,status,department,note,by\n"
+                     f"{q['SCNE']},assigned,문화본부,,park\n"
+                     f"{q['SCNE']},resolved,,\"환불 국민 123456-01-234567, 문의 ０１０－２２２２－３３３３\",\n"
+                     f"{q['SCNB']},in_progress,도시교통실,교체 예정 (공일공 일이삼사 오육칠팔),choi\n")
+    assert run(db_file, "case", "import", str(path), "--by", "import-bot") == 0
+    out = capsys.readouterr().out
+    assert "3 case changes" in out
+    assert ("notes: masked 2 phone numbers and 1 account number before storing (lines 3, 4)"
+            in out)
+    assert "234567" not in out and "일이삼사" not in out
+    db = connect(db_file)
+    notes = [r[0] for r in db.execute("SELECT note FROM case_events ORDER BY id")]
+    assert notes == [None, "환불 국민 [계좌번호], 문의 [전화번호]", "교체 예정 ([전화번호])"]
+    assert cases.opinion(db, q["SCNB"])["staff_note"] == "교체 예정 ([전화번호])"
+    db.conn.close()
+
+
+def test_describe_masked_words() -> None:
+    from center.cli import describe_masked
+
+    assert describe_masked({"phone": 1}) == "1 phone number"
+    assert describe_masked({"email": 2, "rrn": 1}) == \
+        "1 resident registration number and 2 e-mail addresses"
+
+
 def test_reflection_rate_per_account_and_overall(db_file, capsys):
     db = connect(db_file)
     rows, overall = cases.reflection(db)

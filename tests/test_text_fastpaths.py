@@ -27,18 +27,8 @@ def _nfc_full(text: str) -> str:
 
 
 def _mask_full(text: str) -> str:
-    """mask_pii with no pre-check but the original ones (@, any digit)."""
-    if "@" in text:
-        text = T._EMAIL.sub("[이메일]", text)
-    if not T._DIGIT.search(text):
-        return text
-    text = T._CARD.sub(T._card_repl, text)
-    text = T._MOBILE.sub("[전화번호]", text)
-    text = T._LANDLINE_INTL.sub("[전화번호]", text)
-    text = T._LANDLINE.sub("[전화번호]", text)
-    text = T._ACCOUNT_KEYWORD.sub(T._account_keyword_repl, text)
-    text = T._RRN.sub("[주민번호]", text)
-    return T._ACCOUNT_HYPHEN.sub(T._account_hyphen_repl, text)
+    """mask_pii with no pre-check at all: every pattern runs over every text."""
+    return T._mask(text, every=True)[0]
 
 
 def _lang_full(text: str) -> str:
@@ -63,10 +53,20 @@ _PIECES = st.sampled_from([
     "http://a.b/c?d=1", "www.seoul.go.kr", "0", "1", "7", "٣", "１２", "-", " ", ".", "@", "\r\n",
     "\x00", "\x85", "\ufeff", "\ud800", "가", "e\u0301", "ᄀ\u1161", "日本", "ひらがな", "中文",
     "abc", "ABC", "😀", "👨‍👩‍👧", "\t", "\n",
+    # what the later patterns and their pre-checks look for
+    "０１０－１２３４－５６７８", "010\u20111234\u20115678", "010/1234/5678", "(02) 123-4567",
+    "010)1234-5678", "공일공 일이삼사 오육칠팔", "공일공-1234-5678", "010 일이삼사", "공이", "영",
+    "hong[at]naver.com", "hong (at) gmail (dot) com", "x at y dot com", "＠", "골뱅이", "앳",
+    "[at]", "(.)", " dot ", "쩜", "hong@naver", "101동 1203호", "래미안 ", "101-1203", "호",
+    "2호선", "테헤란로 123, ", "4층 401호", "저희 집 주소는 ", "망원로12길 34", "역삼동 ",
+    "ISBN 978-89-1234-567-8", "제2024-123호", "운송장 번호 ", "1234-5678-9012",
+    "2019 2020 2021 2022", "국민 ", "123456-01-234567", "카카오뱅크 3333-01-1234567",
+    "주민번호 앞자리 900101 뒷자리 1234567", "버스 ", "7016 7022 7212 1711", "번", "\u00a0",
+    "ㅡ", "·", "٠١٠-١٢٣٤-٥٦٧٨", "𝟎𝟏𝟎",
 ])
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=1500, deadline=None)
 @given(st.lists(_PIECES, max_size=8).map("".join) | st.text(max_size=40))
 def test_shortcuts_change_nothing(text: str) -> None:
     assert T.nfc(text) == _nfc_full(text)
@@ -75,10 +75,21 @@ def test_shortcuts_change_nothing(text: str) -> None:
 
 
 def test_mask_pii_digit_threshold() -> None:
+    """The numeric patterns need 7 digits; fewer still reach the address and e-mail ones."""
     assert T.mask_pii("900101-1******") == "[주민번호]"  # 7 digits: the fewest masked
     assert T.mask_pii("90010-1****** 123456") == "90010-1****** 123456"
     assert T.mask_pii("@seoulmania 2호선 30분째") == "@seoulmania 2호선 30분째"
     assert T.mask_pii("메일 a.b@c.kr 로") == "메일 [이메일] 로"
+    assert T.mask_pii("빌라 B동 302호") == "빌라 [주소]"  # 3 digits
+    assert T.mask_pii("공일공 일이삼사 오육칠팔") == "[전화번호]"  # no digit at all
+
+
+def test_pre_checks_cover_the_canonical_forms() -> None:
+    """Pre-checks look at the text as given: full-width and other-script forms pass them."""
+    for text in ["ｈｏｎｇ［ａｔ］ｎａｖｅｒ．ｃｏｍ", "hong\u00a0at\u00a0naver\u00a0dot\u00a0com",
+                 "９００１０１－１２３４５６７", "래미안 １０１－１２０３", "A동\u3000302호",
+                 "저희 집 주소는 망원로\u00a034", "٠١٠-١٢٣٤-٥٦٧٨"]:
+        assert T.mask_pii(text) == _mask_full(text) != text, text
 
 
 @given(st.binary(max_size=80), st.sampled_from(["x", "facebook", "youtube"]),
