@@ -26,7 +26,9 @@ from pipeline.cli import (
 )
 from pipeline.config import ConfigError
 from store.db import UnusableDatabase, describe
-from pipeline.secrets import RedactingFormatter, install_log_scrubber, secret_values
+from pipeline.secrets import (
+    RedactingFormatter, RedactingHandler, install_log_scrubber, secret_values,
+)
 
 log = logging.getLogger("smc")
 ROOT = Path(__file__).resolve().parent
@@ -49,7 +51,7 @@ class JsonFormatter(logging.Formatter):
 
 
 def setup_logging(level: str, fmt: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    handler = RedactingHandler(sys.stderr)
     handler.setFormatter(RedactingFormatter(
         JsonFormatter() if fmt == "json" else
         logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S")))

@@ -7,6 +7,7 @@ from typing import Any, Iterable
 from core.redact import redact, register, secret_values
 
 __all__ = ["install_log_scrubber", "secret_values"]
+_TRACEBACKS = logging.Formatter()
 
 
 def install_log_scrubber(secrets: Iterable[str]) -> None:
@@ -27,6 +28,9 @@ def install_log_scrubber(secrets: Iterable[str]) -> None:
         except Exception:  # noqa: BLE001 - a bad format string is the caller's bug, not ours
             return record
         record.msg, record.args = redact(message), None
+        if record.exc_info and not record.exc_text:
+            # formatted now, redacted: formatters use this text instead of their own
+            record.exc_text = _TRACEBACKS.formatException(record.exc_info)
         if record.exc_text:
             record.exc_text = redact(record.exc_text)
         fields = getattr(record, "fields", None)
@@ -53,3 +57,16 @@ class RedactingFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         return redact(self.inner.format(record))
+
+
+class RedactingHandler(logging.StreamHandler):
+    """A stream handler that, when writing fails (a closed stderr), says so in one redacted
+    line: logging's own report prints the exception being handled, tokens and all."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        import sys
+
+        try:
+            sys.__stderr__.write(redact(f"logging failed: {sys.exc_info()[1]!r}\n"))
+        except Exception:  # noqa: BLE001 - nowhere left to report it
+            pass

@@ -735,9 +735,9 @@ def test_served_centre_is_read_only(db_file):
             assert page.status_code == 405, (method, path, page.status_code)
             assert page.headers["allow"] == "GET, HEAD"
             assert "read-only" in page.text and "canned" not in page.text
-    # reading works as before: pages 200, raw payloads 403
+    # reading works as before: pages 200, raw payloads absent from the served file
     assert get(ds, "/").status_code == 200
     assert asyncio.run(ds.client.request("HEAD", f"/{name}/center")).status_code == 200
-    assert get(ds, f"/{name}/raw").status_code == 403
-    assert get(ds, f"/{name}/quarantine").status_code == 403
+    assert get(ds, f"/{name}/raw").status_code == 404
+    assert get(ds, f"/{name}/quarantine").status_code == 404
     assert get(ds, f"/{name}.json?sql=select+1").status_code == 403
