@@ -26,7 +26,7 @@ from pipeline import ingest, platforms
 from pipeline.config import Account, load_accounts
 from pipeline.runner import DEMO_AUTHOR_KEY, for_account, load_tagger, platform_context
 from simulator.bulk import bulk_pages
-from store.db import connect
+from store.db import connect, remove_database
 from store.writer import PageStats, Writer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-rerun", action="store_true")
     args = ap.parse_args(argv)
     accounts = load_accounts(ACCOUNTS)
-    Path(args.db).unlink(missing_ok=True)
+    remove_database(args.db)
     writer = Writer(connect(args.db), clock=lambda: BENCH_NOW)
     writer.sync_accounts(accounts)
     out: dict = {"workers": args.workers}

@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.ingest import ACCOUNTS, write_pages  # noqa: E402
 from pipeline.config import load_accounts  # noqa: E402
-from store.db import connect  # noqa: E402
+from store.db import connect, remove_database  # noqa: E402
 
 DIGEST_DAY = date(2026, 11, 24)  # the Seoul day before the simulator's clock (SIM_NOW)
 QUERIES = [
@@ -69,7 +69,7 @@ def baseline(source: Path, target: Path) -> dict:
         rows = src.execute(f"SELECT {', '.join(cols)} FROM {table} ORDER BY rowid").fetchall()
         tables[table] = (cols, rows)
     src.close()
-    target.unlink(missing_ok=True)
+    remove_database(target)
     db = connect(target)
     conn = db.conn
     t0 = time.perf_counter()
@@ -134,7 +134,7 @@ def incremental_requests(workdir: Path) -> dict:
     accounts = load_accounts(ACCOUNTS)
     world = World(accounts)
     path = workdir / "incremental.db"
-    path.unlink(missing_ok=True)
+    remove_database(path)
     writer = Writer(connect(path))
     options = RunOptions(simulate=True, extra={"sleep": lambda s: None, "live_seconds": 0})
     env = simulated_environ(accounts)

@@ -867,6 +867,13 @@ def open_database(path: str | Path, unmasked: bool = True) -> sqlite_utils.Datab
     return db
 
 
+def remove_database(path: str | Path) -> None:
+    """Delete a database with its unmasked file and their WAL files (fresh benches, tests)."""
+    for file in (Path(path), Path(unmasked_path(path))):
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{file}{suffix}").unlink(missing_ok=True)
+
+
 def copy_database(source: str | Path, target: str | Path) -> None:
     """Copy a closed database with its unmasked file (a backup needs both)."""
     import shutil
