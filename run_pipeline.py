@@ -22,9 +22,9 @@ from zoneinfo import ZoneInfo
 from core.display import shown
 from pipeline.cli import (
     EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, add_collect_options, iso_date, load_config,
-    open_db, positive_int, run_collect, stop_on_signals, summarize, traffic,
+    open_db, positive_int, read_db, run_collect, stop_on_signals, summarize, traffic,
 )
-from pipeline.config import ConfigError
+from pipeline.config import Account, ConfigError
 from store.db import UnusableDatabase, describe
 from pipeline.secrets import (
     RedactingFormatter, RedactingHandler, install_log_scrubber, secret_values,
@@ -119,25 +119,26 @@ def cmd_status(args: argparse.Namespace) -> int:
     from store.writer import quota_day, utc_now
 
     try:
-        db = open_db(args)
+        db = read_db(args)
     except UnusableDatabase as exc:
         if not (args.check and exc.corrupt):
             raise
         print(f"integrity check failed: {exc}", file=sys.stderr)  # what a monitor reports
         return EXIT_FAILED
     now = utc_now()
-    keys = {a.key for a in load_config(args)}  # accounts dropped from the config are not watched
+    accounts = load_config(args)  # accounts dropped from the config are not watched
     checked = queries.integrity(db)
     try:
-        rows = [r for r in queries.account_status(db) if r["account"] in keys]
+        held = {r["account"]: r for r in queries.account_status(db)}
     except sqlite3.DatabaseError as exc:
         print(f"{args.db}: corrupted, status unreadable ({exc}); integrity check: {checked}",
               file=sys.stderr)
         return EXIT_FAILED if args.check else EXIT_USAGE
+    rows = [held.get(a.key) or never_ran(a) for a in accounts]
     for r in rows:
         r["lag_minutes"] = _minutes_between(r["last_success"], now)
-        limit = args.max_lag or 4 * r["interval_minutes"]
-        r["healthy"] = r["lag_minutes"] is not None and r["lag_minutes"] <= limit
+        r["lag_limit_minutes"] = args.max_lag or 4 * r["interval_minutes"]
+        r["healthy"] = r["lag_minutes"] is not None and r["lag_minutes"] <= r["lag_limit_minutes"]
         r["token_trouble"] = r["last_status"] in ("auth", "permission")
     health = {
         "integrity_check": checked,
@@ -151,9 +152,33 @@ def cmd_status(args: argparse.Namespace) -> int:
     else:
         print_status(rows, health)
     if args.check:
+        for r in rows:
+            if not r["healthy"]:
+                print(f"over its lag limit: {lag_problem(r)}", file=sys.stderr)
         return EXIT_FAILED if health["unhealthy_accounts"] or health["integrity_check"] != "ok" \
             else EXIT_OK
     return EXIT_OK
+
+
+def never_ran(account: Account) -> dict:
+    """The status row of a configured account the database has never collected."""
+    return {"account": account.key, "platform": account.platform, "name": account.name,
+            "interval_minutes": account.interval_minutes, "last_status": None,
+            "last_run": None, "last_success": None, "last_error": None, "comments": 0,
+            "citizen": 0, "cursors": None, "retry_after": None, "reported_comments": None,
+            "stored_comments": None, "last_read": None, "last_stored": None,
+            "last_quarantined": None, "last_skipped": None, "last_skip_reasons": None,
+            "last_quarantine_reasons": None, "restricted": 0}
+
+
+def lag_problem(r: dict) -> str:
+    """Why an account fails --check, with its limit."""
+    limit = r["lag_limit_minutes"]
+    if r["last_success"] is None:
+        ran = "never ran" if r["last_status"] is None else f"never succeeded ({r['last_status']})"
+        return f"{r['account']}: {ran}; limit {limit} min"
+    return (f"{r['account']}: last success {r['lag_minutes']} min ago, over its limit of "
+            f"{limit} min")
 
 
 def _minutes_between(start: str | None, end: str) -> int | None:
@@ -193,6 +218,17 @@ def print_status(rows: list[dict], health: dict) -> None:
     print(f"youtube quota: {quota['used']} of {quota['budget']} units used today "
           f"(Pacific day {quota['pacific_day']})")
     print(f"{len(rows) - len(bad)}/{len(rows)} accounts succeeded within their lag limit")
+    for r in rows:
+        if not r["healthy"]:
+            print(f"  {lag_problem(r)}")
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from store.db import schema_version
+
+    db = open_db(args)
+    print(f"{args.db}: schema {schema_version(db)}, current")
+    return EXIT_OK
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -264,6 +300,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--youtube-quota", type=positive_int, default=10000, metavar="UNITS",
                    help="the daily YouTube budget to show usage against (default 10000)")
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("migrate", help="create the database, or upgrade it to this version",
+                       description="Create --db, or apply the migrations it lacks (read "
+                                   "commands never change a database; writing ones migrate "
+                                   "on their own).")
+    p.set_defaults(func=cmd_migrate)
 
     p = sub.add_parser("check-config", help="validate accounts.yaml without any request",
                        description="Validate the accounts file; exit 2 on the first problem.")

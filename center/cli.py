@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from core.display import SafeCsvWriter, shown
-from pipeline.cli import EXIT_OK, UsageError, hours, open_db, positive_int
+from pipeline.cli import EXIT_OK, UsageError, hours, open_db, read_db, positive_int
 
 CENTER = Path(__file__).resolve().parent
 METADATA = CENTER / "metadata.yaml"
@@ -148,7 +148,7 @@ def cmd_case_set(args: argparse.Namespace) -> int:
 def cmd_case_show(args: argparse.Namespace) -> int:
     from store import cases
 
-    db = open_db(args)
+    db = read_db(args)
     row = cases.opinion(db, args.id)
     if row is None:
         raise UsageError(f"id: unknown opinion id {args.id!r}")
@@ -201,7 +201,7 @@ def cmd_case_show(args: argparse.Namespace) -> int:
 def cmd_case_list(args: argparse.Namespace) -> int:
     from store import cases
 
-    db = open_db(args)
+    db = read_db(args)
     if args.summary:
         return _print_summary(db, args)
     rows = cases.list_cases(db, status=args.status, overdue_hours=args.overdue, now=args.now,
@@ -325,7 +325,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     if not args.query.strip():
         raise UsageError("search: empty query")
-    rows = search(open_db(args), args.query, limit=args.limit, account=args.account,
+    rows = search(read_db(args), args.query, limit=args.limit, account=args.account,
                   status=args.status)
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=1))
@@ -372,8 +372,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    # Create and migrate first (Datasette only reads), without the unmasked payloads.
-    db = open_db(args, unmasked=False)
+    db = read_db(args)  # it must exist and be current: Datasette only reads
     db.conn.close()
     ds = build_datasette(args.db, sql=args.sql)
     asyncio.run(ds.invoke_startup())

@@ -5,7 +5,7 @@ import argparse
 from datetime import UTC, date, datetime
 
 from digest.build import SEOUL, seoul_yesterday
-from pipeline.cli import EXIT_OK, UsageError, open_db, positive_hours
+from pipeline.cli import EXIT_OK, UsageError, read_db, positive_hours
 
 
 def seoul_date(text: str) -> date:
@@ -30,7 +30,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
     if day > now.astimezone(SEOUL).date():
         raise UsageError(f"--date {day} is in the future (today in Seoul is "
                          f"{now.astimezone(SEOUL).date()})")
-    db = open_db(args)
+    db = read_db(args)
     try:
         paths = write_digest(db, day, args.out, overdue_hours=args.overdue_hours, now=now)
     finally:

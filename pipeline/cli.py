@@ -41,11 +41,19 @@ def load_config(args: argparse.Namespace) -> list[Account]:
 
 
 def open_db(args: argparse.Namespace, unmasked: bool = True) -> sqlite_utils.Database:
-    """The database of --db, created and migrated if needed (unmasked: with the file of
-    raw and quarantined payloads attached)."""
+    """The database of --db for a writing command: created and migrated if needed
+    (unmasked: with the file of raw and quarantined payloads attached)."""
     from store.db import connect
 
     return connect(args.db, unmasked=unmasked)
+
+
+def read_db(args: argparse.Namespace) -> sqlite_utils.Database:
+    """The database of --db for a reading command: it must exist and be current; opened
+    read-only, never created or changed."""
+    from store.db import open_readonly
+
+    return open_readonly(args.db)
 
 
 # --- one collect pass, as collect, demo and schedule run it -------------------------

@@ -5,6 +5,7 @@ import json
 import logging
 import sqlite3
 from pathlib import Path
+from urllib.parse import quote
 
 import sqlite_utils
 
@@ -815,7 +816,7 @@ class UnusableDatabase(Exception):
 _PROBLEMS = (
     ("file is not a database", "is not an SQLite database (or is encrypted or corrupted)"),
     ("malformed", "is corrupted ({error}): restore it from a backup"),
-    ("unable to open", "cannot be opened (a directory, a missing folder, or no permission?)"),
+    ("unable to open", "cannot be opened (a directory? a missing folder? no permission?)"),
     ("readonly", "is read-only: a writing command needs write access to it and its folder"),
     ("disk i/o error", "cannot be read or written (disk I/O error)"),
 )
@@ -841,6 +842,48 @@ def connect(path: str | Path, unmasked: bool = True) -> sqlite_utils.Database:
             raise UnusableDatabase(f"{path} cannot be created: {exc.strerror}") from None
         damaged = any(n in str(exc).lower() for n in ("malformed", "not a database"))
         raise UnusableDatabase(describe(path, exc), corrupt=damaged) from None
+
+
+def open_readonly(path: str | Path) -> sqlite_utils.Database:
+    """Open an existing database for reading only: never created, never migrated, nothing
+    written (works on a read-only file system); UnusableDatabase when it cannot serve."""
+    file = Path(path)
+    if not file.exists():
+        raise UnusableDatabase(f"no database at {path} (run collect or demo first)")
+    if not file.is_file():
+        raise UnusableDatabase(f"{path} is not a file (a directory?)")
+    try:
+        conn = _readonly_connection(file)
+        db = sqlite_utils.Database(conn)
+        version = schema_version(db)
+    except sqlite3.Error as exc:
+        damaged = any(n in str(exc).lower() for n in ("malformed", "not a database"))
+        raise UnusableDatabase(describe(path, exc), corrupt=damaged) from None
+    if version > len(MIGRATIONS):
+        raise UnusableDatabase(f"{path} was made by a newer version of this program (schema "
+                               f"{version}; this one knows {len(MIGRATIONS)}): upgrade it")
+    if version < len(MIGRATIONS):
+        raise UnusableDatabase(f"{path} is at schema {version} and needs upgrading to "
+                               f"{len(MIGRATIONS)}: run `migrate` (or any collect) first")
+    return db
+
+
+def _readonly_connection(file: Path) -> sqlite3.Connection:
+    """mode=ro; on a read-only file system, where SQLite cannot make the WAL's shared
+    memory file, as an immutable file (nobody can be writing it there)."""
+    uri = f"file:{quote(str(file.resolve()))}"
+    conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=30, check_same_thread=False,
+                           isolation_level=None)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError as exc:
+        if "unable to open" not in str(exc) and "readonly" not in str(exc):
+            raise
+        conn.close()
+        conn = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, timeout=30,
+                               check_same_thread=False, isolation_level=None)
+    conn.execute("PRAGMA busy_timeout = 30000")
+    return conn
 
 
 def open_database(path: str | Path, unmasked: bool = True) -> sqlite_utils.Database:
@@ -1010,7 +1053,8 @@ def _m11_rewrite(db: sqlite_utils.Database) -> None:
     conn.execute("INSERT INTO meta (key, value) VALUES ('migration_11', ?) "
                  "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                  (json.dumps(done, sort_keys=True),))
-    log.info("migration 11 rewrote: %s", done)
+    if any(done.values()):
+        log.info("migration 11 rewrote: %s", done)
 
 
 # Data a migration rewrites in Python, in the same transaction as its SQL.

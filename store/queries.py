@@ -53,9 +53,13 @@ def account_status(db: sqlite_utils.Database, counts: bool = True) -> list[dict]
 
     counts=False leaves out the comments held per account (0): counting them reads every
     comment, which the digest's health section does not need."""
-    held = ("SELECT account, count(*) AS comments, sum(is_official = 0) AS citizen, "
-            "sum(is_official = 0 AND restricted IS NOT NULL) AS restricted "
-            "FROM comments GROUP BY account") if counts else \
+    # Comments held: live ones, under the account's posts (whoever collected them) or
+    # collected by it outside any post: the completeness figure counts a subset of these.
+    held = ("SELECT coalesce(p.account, c.account) AS account, count(*) AS comments, "
+            "sum(c.is_official = 0) AS citizen, "
+            "sum(c.is_official = 0 AND c.restricted IS NOT NULL) AS restricted "
+            "FROM comments c LEFT JOIN posts p ON p.id = c.post_id WHERE c.deleted = 0 "
+            "GROUP BY 1") if counts else \
         "SELECT NULL AS account, 0 AS comments, 0 AS citizen, 0 AS restricted WHERE 0"
     sql = f"""
     WITH last_run AS (

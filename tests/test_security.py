@@ -270,14 +270,15 @@ def test_a_database_of_a_newer_version_is_refused_and_left_alone(tmp_path):
 
 @pytest.mark.parametrize("make, words", [
     (lambda p: p.write_text("not a database", encoding="utf-8"), "is not an SQLite database"),
-    (lambda p: p.mkdir(), "cannot be opened"),
+    (lambda p: p.mkdir(), "a directory"),
 ])
 def test_an_unusable_path_gives_one_line_and_exit_2(tmp_path, make, words):
     path = tmp_path / "bad.db"
     make(path)
-    proc = cli("status", db=path)
-    assert proc.returncode == 2 and words in proc.stderr and "Traceback" not in proc.stderr
-    assert len(proc.stderr.strip().splitlines()) == 1
+    for command in (("status",), ("migrate",)):  # a reading and a writing command
+        proc = cli(*command, db=path)
+        assert proc.returncode == 2 and words in proc.stderr and "Traceback" not in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
 
 
 def _corrupt_table(path: Path, table: str) -> None:

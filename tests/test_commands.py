@@ -1,0 +1,97 @@
+"""Issue #15: commands tell the truth about the database they are given (read commands never
+create or change one; status --check fails on what it cannot vouch for)."""
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+
+from store.db import MIGRATIONS, UnusableDatabase, migrate, open_readonly
+
+from conftest import ROOT, sim_collect
+from test_x import small_world
+
+READ_COMMANDS = (("status",), ("status", "--check"), ("search", "택시"), ("case", "show", "x:1"),
+                 ("case", "list"), ("digest", "--date", "2026-11-30"))
+
+
+def cli(*args: str, db: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "run_pipeline.py", "--db", str(db), *args],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+                          env={"PATH": "/usr/bin:/bin"})
+
+
+@pytest.mark.parametrize("command", READ_COMMANDS, ids=" ".join)
+def test_a_read_command_never_creates_a_database(tmp_path, command):
+    path = tmp_path / "typo" / "smc.db"
+    proc = cli(*command, db=path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert f"no database at {path} (run collect or demo first)" in proc.stderr
+    assert "Traceback" not in proc.stderr and not path.parent.exists()
+
+
+def test_read_commands_open_read_only_and_change_nothing(accounts, tmp_path):
+    path = tmp_path / "smc.db"
+    sim_collect(path, accounts, small_world(accounts), platforms=("x",))
+    before = path.read_bytes()
+    for command in READ_COMMANDS[:5]:
+        proc = cli(*command, db=path)
+        assert proc.returncode in (0, 1, 2) and "Traceback" not in proc.stderr, command
+    assert path.read_bytes() == before
+    db = open_readonly(path)
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        db.execute("DELETE FROM comments")
+
+
+def test_an_older_schema_is_not_upgraded_by_a_read_command(tmp_path):
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(sqlite_utils.Database(conn), len(MIGRATIONS) - 1)
+    conn.close()
+    with pytest.raises(UnusableDatabase, match="needs upgrading"):
+        open_readonly(path)
+    proc = cli("status", db=path)
+    assert proc.returncode == 2 and "run `migrate`" in proc.stderr
+    assert cli("migrate", db=path).returncode == 0
+    assert cli("status", db=path).returncode == 0
+
+
+def test_status_check_fails_on_an_empty_database_naming_each_account(tmp_path):
+    path = tmp_path / "smc.db"
+    assert cli("migrate", db=path).returncode == 0
+    proc = cli("status", "--check", db=path)
+    assert proc.returncode == 1
+    assert "0/44 accounts succeeded" in proc.stdout
+    assert "over its lag limit: x_seoulmania: never ran; limit 60 min" in proc.stderr
+
+
+def test_status_check_names_accounts_over_their_limit_with_it(accounts, tmp_path):
+    path = tmp_path / "smc.db"
+    sim_collect(path, accounts, small_world(accounts), platforms=("x",))
+    proc = cli("status", "--check", db=path)
+    assert proc.returncode == 1  # the other platforms never ran
+    assert "fb_seoul: never ran; limit" in proc.stderr
+    assert "x_seoulmania" not in proc.stderr
+    with sqlite3.connect(path) as conn:  # its last success two hours ago
+        conn.execute("UPDATE runs SET finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now', "
+                     "'-120 minutes') WHERE account = 'x_seoulmania'")
+    proc = cli("status", "--check", "--max-lag", "60", db=path)
+    assert "over its lag limit: x_seoulmania: last success 120 min ago, over its limit of " \
+           "60 min" in proc.stderr
+
+
+def test_status_columns_agree(accounts, tmp_path):
+    import json
+
+    path = tmp_path / "smc.db"
+    sim_collect(path, accounts, small_world(accounts))
+    rows = json.loads(cli("status", "--json", db=path).stdout)["accounts"]
+    for r in rows:
+        if r["stored_comments"] is not None:
+            assert r["stored_comments"] <= r["comments"], r["account"]
+    assert sum(r["comments"] for r in rows) == sqlite3.connect(path).execute(
+        "SELECT count(*) FROM comments WHERE deleted = 0").fetchone()[0]
