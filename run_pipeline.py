@@ -20,6 +20,7 @@ from typing import Callable, Sequence
 from zoneinfo import ZoneInfo
 
 from core.display import shown
+from core.redact import redact
 from pipeline.cli import (
     EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, add_collect_options, iso_date, load_config,
     open_db, positive_int, read_db, run_collect, stop_on_signals, summarize, traffic,
@@ -32,6 +33,7 @@ from pipeline.secrets import (
 
 log = logging.getLogger("smc")
 ROOT = Path(__file__).resolve().parent
+DEFAULT_CONFIG = ROOT / "config" / "accounts.yaml"
 SEOUL = ZoneInfo("Asia/Seoul")
 # Modules that add commands with `register(subparsers)`; missing ones are simply absent.
 COMMAND_MODULES = ("center.cli", "digest.cli", "pipeline.ops")
@@ -106,12 +108,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
     paths = write_digest(db, day, Path(args.digest_out), now=SIM_NOW)
     print(f"digest of {day} (Seoul): " + ", ".join(str(p) for p in paths))
     print(f"took {time.monotonic() - started:.1f} s. Next:")
+    smc = f"{command_name()} --db {args.db}"
     print(f"  sqlite3 {args.db} 'SELECT status, count(*) FROM opinions GROUP BY 1'")
-    print(f"  python run_pipeline.py --db {args.db} status        # per account health")
-    print(f"  python run_pipeline.py --db {args.db} case list --overdue 24")
-    print(f"  python run_pipeline.py --db {args.db} search 택시")
-    print(f"  python run_pipeline.py --db {args.db} serve         # the centre in a browser")
+    print(f"  {smc} status        # per account health")
+    print(f"  {smc} case list --overdue 24")
+    print(f"  {smc} search 택시")
+    print(f"  {smc} serve         # the centre in a browser")
     return code
+
+
+def command_name() -> str:
+    """How to run this program again from here: the `smc` script beside this interpreter
+    (the project's virtualenv), as a path relative to the working directory when shorter."""
+    script = Path(sys.executable).parent / "smc"
+    if not script.exists():
+        return f"{sys.executable} {Path(__file__).resolve()}"
+    try:
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -256,8 +271,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--db", default=os.environ.get("SMC_DB", "data/smc.db"),
                         help="SQLite database (default: $SMC_DB or data/smc.db)")
-    parser.add_argument("--config", default="config/accounts.yaml",
-                        help="accounts file (default: config/accounts.yaml)")
+    parser.add_argument("--config", default=os.environ.get("SMC_CONFIG", str(DEFAULT_CONFIG)),
+                        help="accounts file (default: $SMC_CONFIG, else the project's "
+                             "config/accounts.yaml, wherever you run it from)")
+    parser.add_argument("--debug", action="store_true",
+                        help="log at debug level and show the traceback of an unexpected error")
     parser.add_argument("--log-level", default="info",
                         choices=("debug", "info", "warning", "error"), help="log verbosity")
     parser.add_argument("--log-format", default="text", choices=("text", "json"),
@@ -321,22 +339,45 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_PIPE = 141  # 128 + SIGPIPE, what a shell reports for `... | head`
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    setup_logging(args.log_level, args.log_format)
+    setup_logging("debug" if args.debug else args.log_level, args.log_format)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
-        return func(args)
+        code = func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return code
     except (ConfigError, UsageError, UnusableDatabase) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return fail(f"error: {exc}", EXIT_USAGE)
     except sqlite3.DatabaseError as exc:  # a database that went bad under a command
-        print(f"error: {describe(args.db, exc)} (run `status --check`)", file=sys.stderr)
-        return EXIT_USAGE
+        return fail(f"error: {describe(args.db, exc)} (run `status --check`)", EXIT_USAGE)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        return fail("interrupted", 130)
+    except BrokenPipeError:  # `status | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PIPE
+    except OSError as exc:  # a full disk, a read-only folder, a missing file
+        where = f"{exc.filename}: " if exc.filename else ""
+        return fail(f"error: {args.command}: {where}{exc.strerror or exc}", EXIT_FAILED,
+                    args.debug)
+    except Exception as exc:  # noqa: BLE001 - one line for a person, the traceback on demand
+        return fail(f"error: {args.command} failed unexpectedly: {type(exc).__name__}: "
+                    f"{exc} (run again with --debug for the traceback; logs on stderr)",
+                    EXIT_FAILED, args.debug)
+
+
+def fail(message: str, code: int, traceback: bool = False) -> int:
+    """One redacted line on stderr (and, with --debug, the traceback), then the exit code."""
+    if traceback:
+        import traceback as tb
+
+        print(redact(tb.format_exc()), file=sys.stderr, end="")
+    print(redact(message.replace("\n", " ")), file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ import sqlite_utils
 from markupsafe import Markup
 
 from core.display import SafeCsvWriter, safe_href, shown
+from core.files import atomic_write
 from digest.build import (
     CRISIS_MIN_COUNT,
     CRISIS_MIN_RATIO,
@@ -309,7 +310,7 @@ def write_overdue_csv(d: Digest, path: Path, rows: Iterable[tuple] | None = None
     held); None: the digest's own list (only the first OVERDUE_SHOWN when there are more)."""
     if rows is None:
         rows = (astuple(o) for o in d.overdue)
-    with open(path, "w", encoding="utf-8-sig", newline="") as fh:
+    with atomic_write(path, encoding="utf-8-sig", newline="") as fh:
         writer = SafeCsvWriter(fh)  # citizens' text: no cell may run as a formula
         writer.writerow(CSV_COLUMNS)
         # OverdueItem order: id, created_at, seoul_time, hours_open, platform, account,
@@ -331,8 +332,9 @@ def write_files(d: Digest, out_dir: str | Path,
     out.mkdir(parents=True, exist_ok=True)
     html, md, csv_path = (out / f"{d.day}.html", out / f"{d.day}.md",
                           out / f"{d.day}-overdue.csv")
-    html.write_text(render_html(d), encoding="utf-8")
-    md.write_text(render_markdown(d), encoding="utf-8")
+    for path, text in ((html, render_html(d)), (md, render_markdown(d))):
+        with atomic_write(path) as fh:
+            fh.write(text)
     rows = None
     if db is not None and d.overdue_count > len(d.overdue):
         rows = overdue_rows(db, d.reference, d.overdue_threshold)

@@ -95,3 +95,81 @@ def test_status_columns_agree(accounts, tmp_path):
             assert r["stored_comments"] <= r["comments"], r["account"]
     assert sum(r["comments"] for r in rows) == sqlite3.connect(path).execute(
         "SELECT count(*) FROM comments WHERE deleted = 0").fetchone()[0]
+
+
+# --- no traceback reaches a user -------------------------------------------------------------
+def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(monkeypatch, capsys):
+    import run_pipeline
+
+    def broken(args):
+        raise RuntimeError("boom access_token=EAAsecretvalue123")
+
+    monkeypatch.setattr(run_pipeline, "cmd_check_config", broken)
+    assert run_pipeline.main(["check-config"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "check-config failed unexpectedly: RuntimeError: boom" in err
+    assert "--debug" in err and "EAAsecretvalue123" not in err
+    assert run_pipeline.main(["--debug", "check-config"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and "EAAsecretvalue123" not in err
+
+
+def test_a_pipe_into_head_ends_quietly(accounts, tmp_path):
+    path = tmp_path / "smc.db"
+    sim_collect(path, accounts, small_world(accounts), platforms=("x",))
+    proc = subprocess.run(f"{sys.executable} run_pipeline.py --db {path} status | head -1; "
+                          "exit ${PIPESTATUS[0]}", shell=True, executable="/bin/bash",
+                          cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.stderr == "" and proc.stdout.startswith("account")
+    assert proc.returncode == 141
+
+
+def test_a_digest_is_written_whole_or_not_at_all(accounts, tmp_path, monkeypatch):
+    from digest import render
+
+    path = tmp_path / "smc.db"
+    sim_collect(path, accounts, small_world(accounts), platforms=("x",))
+    out = tmp_path / "out"
+    db = open_readonly(path)
+    first = render.write_digest(db, "2026-11-30", out)
+    kept = {p.name: p.read_bytes() for p in first}
+
+    def full_disk(d):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(render, "render_markdown", full_disk)
+    with pytest.raises(OSError):
+        render.write_digest(db, "2026-11-30", out)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == kept  # no half file, no temp
+
+
+def test_a_read_only_folder_for_the_digest_is_one_clear_line(accounts, tmp_path):
+    path = tmp_path / "smc.db"
+    sim_collect(path, accounts, small_world(accounts), platforms=("x",))
+    blocker = tmp_path / "file"
+    blocker.write_text("x", encoding="utf-8")  # a folder path through a file: unwritable
+    proc = cli("digest", "--date", "2026-11-30", "--out", str(blocker / "out"), db=path)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("error: digest: ") and str(blocker) in proc.stderr
+
+
+# --- the commands the demo prints work as printed ---------------------------------------------
+def test_the_demo_prints_commands_that_work(tmp_path):
+    script = Path(sys.executable).parent / "smc"
+    assert script.exists(), "pip install -e . makes the smc console script"
+    proc = subprocess.run([str(script), "--db", str(tmp_path / "d.db"), "demo", "--digest-out",
+                           str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr
+    printed = [line.split("#")[0].strip() for line in proc.stdout.splitlines()
+               if "smc --db" in line]
+    assert len(printed) == 4
+    for line in printed:
+        run = subprocess.run(line, shell=True, cwd=ROOT, capture_output=True, text=True,
+                             timeout=300, check=False, env={"PATH": "/usr/bin:/bin"}) \
+            if not line.endswith("serve") else None
+        assert run is None or run.returncode in (0, 1), (line, run.stderr)
+    elsewhere = subprocess.run([str(script), "--db", str(tmp_path / "d.db"), "status"],
+                               cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                               check=False)
+    assert elsewhere.returncode == 0, elsewhere.stderr  # the project's config, from anywhere
