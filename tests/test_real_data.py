@@ -520,8 +520,8 @@ def test_a_truncated_last_stream_line_is_quarantined_and_exits_1(tmp_path, capsy
 def test_status_json_carries_the_last_runs_counts(tmp_path, capsys):
     db = tmp_path / "smc.db"
     from pipeline.config import load_accounts
-    from tests.conftest import sim_collect
-    from tests.test_x import small_world
+    from conftest import sim_collect
+    from test_x import small_world
     accounts = load_accounts(Path(run_pipeline.__file__).parent / "config" / "accounts.yaml")
     sim_collect(db, accounts, small_world(accounts), platforms=("youtube",))
     capsys.readouterr()
