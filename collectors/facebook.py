@@ -26,6 +26,7 @@ from typing import Any, Iterator, Mapping
 
 from collectors.base import Cursor, Page
 from collectors.graph import GraphClient, GraphCollector, parse_graph_time
+from core.shapes import seq
 from normalize.graph import more_to_fetch
 from normalize.schema import utc_iso
 from pipeline.config import Account
@@ -60,7 +61,7 @@ class FacebookCollector(GraphCollector):
         for body, _last in client.pages(page_id, "posts", params,
                                         permission="pages_read_engagement",
                                         what=f"the posts of page {page_id}"):
-            items = body.get("data") if isinstance(body.get("data"), list) else []
+            items = seq(body.get("data"))
             older = False
             for item in items:
                 if not isinstance(item, dict):
@@ -91,6 +92,6 @@ class FacebookCollector(GraphCollector):
         for body, last in client.pages(post_id, "comments", params,
                                        permission="pages_read_user_content",
                                        what=f"the comments of post {post_id}"):
-            items = body.get("data") if isinstance(body.get("data"), list) else []
+            items = seq(body.get("data"))
             yield Page(kind="comment", items=items, includes=includes,
                        scanned_post=post_id if last else None, requests=client.take_requests())

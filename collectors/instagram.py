@@ -23,6 +23,7 @@ from typing import Any, Iterator, Mapping
 
 from collectors.base import Cursor, Page
 from collectors.graph import GraphClient, GraphCollector, parse_graph_time
+from core.shapes import obj, seq
 from normalize.schema import utc_iso
 from pipeline.config import Account
 
@@ -53,7 +54,7 @@ class InstagramCollector(GraphCollector):
                                         {"fields": MEDIA_FIELDS, "limit": self.page_size},
                                         permission=PERMISSION_MEDIA,
                                         what=f"the media of Instagram account {ig_id}"):
-            items = body.get("data") if isinstance(body.get("data"), list) else []
+            items = seq(body.get("data"))
             older = False
             for item in items:
                 if not isinstance(item, dict) or not isinstance(item.get("id"), str):
@@ -95,7 +96,7 @@ class InstagramCollector(GraphCollector):
         for body, last in client.pages(media_id, "comments",
                                        {"fields": COMMENT_FIELDS, "limit": self.page_size},
                                        permission=PERMISSION_COMMENTS, what=what):
-            items = body.get("data") if isinstance(body.get("data"), list) else []
+            items = seq(body.get("data"))
             reached = False
             more: list[str] = []
             for item in items:
@@ -104,11 +105,11 @@ class InstagramCollector(GraphCollector):
                 created = self._note(state, item.get("timestamp"))
                 if stop_at is not None and created is not None and created <= stop_at:
                     reached = True
-                replies = item.get("replies") if isinstance(item.get("replies"), dict) else {}
+                replies = obj(item.get("replies"))
                 for reply in replies.get("data") or []:
                     if isinstance(reply, dict):
                         self._note(state, reply.get("timestamp"))
-                paging = replies.get("paging") if isinstance(replies.get("paging"), dict) else {}
+                paging = obj(replies.get("paging"))
                 if paging.get("next") and isinstance(item.get("id"), str):
                     more.append(item["id"])  # more replies than fit in the nested field
             closes = stop_at is None and last and not more
@@ -130,7 +131,7 @@ class InstagramCollector(GraphCollector):
                                         {"fields": REPLY_FIELDS, "limit": self.page_size},
                                         permission=PERMISSION_COMMENTS,
                                         what=f"the replies to Instagram comment {comment_id}"):
-            items = body.get("data") if isinstance(body.get("data"), list) else []
+            items = seq(body.get("data"))
             for item in items:
                 if isinstance(item, dict):
                     self._note(state, item.get("timestamp"))

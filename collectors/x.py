@@ -16,8 +16,14 @@ import requests
 import tweepy
 
 from collectors.base import (
-    AuthFailed, CollectorError, Cursor, Page, PaginationLoop, PermissionMissing,
-    RateLimited, TransientError,
+    AuthFailed,
+    CollectorError,
+    Cursor,
+    Page,
+    PaginationLoop,
+    PermissionMissing,
+    RateLimited,
+    TransientError,
 )
 from collectors.http import Transport
 from collectors.retry import with_retries
@@ -101,7 +107,7 @@ class XCollector:
                 includes["timeline_of"] = user_id  # whose timeline: the author of its tweets
             yield Page(kind="post" if stream == "tweets" else "comment",
                        items=list(body.get("data") or []), cursor=cursor, includes=includes)
-            if last:
+            if last or not token:
                 return
             if token in tokens_seen:
                 raise PaginationLoop(f"{account.key}: X {stream}: loop in pagination "

@@ -46,11 +46,18 @@ from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
 from collectors.base import (
-    AuthFailed, CollectorError, Cursor, MissingCredentials, Page, PaginationLoop,
-    PermissionMissing, RateLimited,
+    AuthFailed,
+    CollectorError,
+    Cursor,
+    MissingCredentials,
+    Page,
+    PaginationLoop,
+    PermissionMissing,
+    RateLimited,
 )
 from collectors.http import Transport
 from collectors.retry import with_retries
+from core.shapes import obj
 from pipeline.config import Account
 
 log = logging.getLogger(__name__)
@@ -155,9 +162,9 @@ def _thread_parts(thread: Any) -> tuple[str | None, str | None, str | None]:
     """(thread id, publishedAt ISO, videoId) of a commentThread."""
     if not isinstance(thread, dict):
         return None, None, None
-    snippet = thread.get("snippet") if isinstance(thread.get("snippet"), dict) else {}
-    top = snippet.get("topLevelComment") if isinstance(snippet.get("topLevelComment"), dict) else {}
-    top_snippet = top.get("snippet") if isinstance(top.get("snippet"), dict) else {}
+    snippet = obj(thread.get("snippet"))
+    top = obj(snippet.get("topLevelComment"))
+    top_snippet = obj(top.get("snippet"))
     tid = thread.get("id") if isinstance(thread.get("id"), str) else None
     video = snippet.get("videoId") or top_snippet.get("videoId")
     return tid, _iso(top_snippet.get("publishedAt")), video if isinstance(video, str) else None
@@ -279,7 +286,7 @@ class YouTubeCollector:
                 if not isinstance(details, dict) or not isinstance(details.get("videoId"), str):
                     continue
                 ids.append(details["videoId"])
-                snippet = item.get("snippet") if isinstance(item.get("snippet"), dict) else {}
+                snippet = obj(item.get("snippet"))
                 at = _iso(details.get("videoPublishedAt") or snippet.get("publishedAt"))
                 if at:
                     times.append(at)
@@ -292,7 +299,7 @@ class YouTubeCollector:
                     or (old is not None and any(t <= old for t in times)))
             yield self._page("post", items,
                              cursor=Cursor("videos", newest) if last and newest else None)
-            if last:
+            if last or not nxt:
                 return
             if nxt in tokens:
                 raise PaginationLoop(f"{account.key}: playlistItems.list repeated page token")
@@ -331,7 +338,7 @@ class YouTubeCollector:
             reached_here = False
             for thread in items:
                 tid, at, video = _thread_parts(thread)
-                snippet = thread.get("snippet") if isinstance(thread.get("snippet"), dict) else {}
+                snippet = obj(thread.get("snippet"))
                 if video:
                     state.videos.add(video)
                 if not tid or not at or not _well_formed(snippet.get("topLevelComment")):

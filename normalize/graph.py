@@ -69,8 +69,8 @@ def fb_ids_from_permalink(url: Any, post_object: str | None) -> tuple[str | None
         post_object = segments[segments.index("posts") + 1]
     if not post_object or not post_object.isdigit():
         return None, None
-    top = (query.get("comment_id") or [None])[0]
-    reply = (query.get("reply_comment_id") or [None])[0]
+    top = (query.get("comment_id") or [""])[0]
+    reply = (query.get("reply_comment_id") or [""])[0]
     if not top or not top.isdigit():
         return None, None
     if reply and reply.isdigit():

@@ -24,7 +24,14 @@ from typing import Any, Mapping
 
 from normalize.common import make_comment, make_post, quarantine, with_tokens
 from normalize.graph import (
-    graph_time, is_official, nested, obj, post_head, str_id, text_of, without_nested,
+    graph_time,
+    is_official,
+    nested,
+    obj,
+    post_head,
+    str_id,
+    text_of,
+    without_nested,
 )
 from normalize.schema import Context, Outcome, Quarantine, RawPage
 

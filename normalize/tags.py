@@ -205,8 +205,11 @@ class _Priority:
         return 0
 
     def _loop(self, text: str, limit: int) -> int:
-        return next((i for i in range(limit)
-                     if self.each[i] is not None and self.each[i].search(text)), limit)
+        for i in range(limit):
+            pattern = self.each[i]
+            if pattern is not None and pattern.search(text):
+                return i
+        return limit
 
     def _searcher(self, limit: int) -> re.Pattern[str] | None:
         """The cues of rules 0..limit-1 as one regex, in rule order (compiled when needed)."""
@@ -345,7 +348,7 @@ class Tagger:
             before = text[max(0, m.start() - 12): m.start()]
             if self._other_city_re and self._other_city_re.search(before):
                 continue  # 부산 중구, 대구 중구: same name, other city
-            kind = m.lastgroup
+            kind = m.lastgroup or ""
             value = m.group(kind)
             if kind == "full":
                 return self._full[value]

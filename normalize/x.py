@@ -18,9 +18,17 @@ import re
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
+from core.shapes import obj
 from normalize.common import make_comment, make_post, quarantine, with_tokens
 from normalize.schema import (
-    Compliance, Context, Outcome, RawPage, Skipped, id_order, parse_time, utc_iso,
+    Compliance,
+    Context,
+    Outcome,
+    RawPage,
+    Skipped,
+    id_order,
+    parse_time,
+    utc_iso,
 )
 
 TWITTER_EPOCH_MS = 1288834974657  # snowflake ids carry their creation time since this
@@ -76,7 +84,7 @@ def normalize_tweet(tweet: Any, users: Mapping[str, dict], ctx: Context,
     author_id = tweet.get("author_id") if isinstance(tweet.get("author_id"), str) else None
     author_id = author_id or timeline_of
     embedded = tweet.get("author") if isinstance(tweet.get("author"), dict) else None
-    author = users.get(author_id) or embedded or {}
+    author = (users.get(author_id) if author_id else None) or embedded or {}
     author_id = author_id or (author.get("id") if isinstance(author.get("id"), str) else None)
     restricted, countries, text = restriction(tweet, author)
     versions: dict[str, Any] = {
@@ -89,7 +97,7 @@ def normalize_tweet(tweet: Any, users: Mapping[str, dict], ctx: Context,
         timeline_of and author_id == timeline_of)
     # A citizen's link names no one: the handle would undo the author hash.
     url = f"https://x.com/{(username if official else None) or 'i/web'}/status/{native}"
-    metrics = tweet.get("public_metrics") if isinstance(tweet.get("public_metrics"), dict) else {}
+    metrics = obj(tweet.get("public_metrics"))
     replied_to = refs.get("replied_to")
     conversation = tweet.get("conversation_id")
     conversation = conversation if isinstance(conversation, str) and conversation.isdigit() else None

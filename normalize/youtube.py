@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from core.shapes import obj
 from normalize.common import make_comment, make_post, quarantine, skipped, with_tokens
 from normalize.schema import Context, Outcome, RawPage, parse_time
 from normalize.text import strip_html
@@ -213,7 +214,7 @@ def _chat(item: dict, ctx: Context, includes: Mapping) -> Pairs:
                      item)]
         raise _Bad("live chat text message without messageText or displayMessage")
     created = _time(snippet.get("publishedAt"), "publishedAt", "liveChatMessage")
-    author = item.get("authorDetails") if isinstance(item.get("authorDetails"), dict) else {}
+    author = obj(item.get("authorDetails"))
     author_id = _str(author.get("channelId")) or _str(snippet.get("authorChannelId"))
     official = author.get("isChatOwner") is True or _is_official(author_id, ctx)
     live = includes.get("live") if isinstance(includes, Mapping) else None
@@ -240,8 +241,8 @@ def _post(item: dict, ctx: Context) -> Outcome:
     """A video (videos.list) or playlistItem (playlistItems.list) of the channel."""
     snippet = _snippet(item, "video")
     if item.get("kind") == "youtube#playlistItem":
-        details = item.get("contentDetails") if isinstance(item.get("contentDetails"), dict) else {}
-        resource = snippet.get("resourceId") if isinstance(snippet.get("resourceId"), dict) else {}
+        details = obj(item.get("contentDetails"))
+        resource = obj(snippet.get("resourceId"))
         native = _str(details.get("videoId")) or _str(resource.get("videoId"))
         if native is None:
             raise _Bad("playlistItem without a videoId")
@@ -250,7 +251,7 @@ def _post(item: dict, ctx: Context) -> Outcome:
     else:
         native = _need_id(item, "video")
         published = snippet.get("publishedAt")
-        stats = item.get("statistics") if isinstance(item.get("statistics"), dict) else {}
+        stats = obj(item.get("statistics"))
     created = _time(published, "publishedAt", "video")
     title = _str(snippet.get("title"))
     description = snippet.get("description")

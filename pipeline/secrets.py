@@ -67,6 +67,7 @@ class RedactingHandler(logging.StreamHandler):
         import sys
 
         try:
-            sys.__stderr__.write(redact(f"logging failed: {sys.exc_info()[1]!r}\n"))
+            if sys.__stderr__ is not None:
+                sys.__stderr__.write(redact(f"logging failed: {sys.exc_info()[1]!r}\n"))
         except Exception:  # noqa: BLE001 - nowhere left to report it
             pass

@@ -27,12 +27,13 @@ import json
 import random
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Protocol
 
 from pipeline.config import Account
 from simulator import graph as graph_sim
 from simulator import x as x_sim
 from simulator import youtube as youtube_sim
+from simulator.transport import SimRequest
 from simulator.world import SIM_NOW, SimComment, SimPost, World
 
 X_PAGE = 100  # max_results of the X collector
@@ -86,11 +87,13 @@ class _Zipf:
         return noun + _PARTICLES[digest[5] % len(_PARTICLES)]
 
 
-class _Req:
-    """The few request parameters the renderers read."""
+class _Renderer(Protocol):
+    def pages(self, account: Account, posts: list[SimPost]) -> Iterator[BulkPage]: ...
 
-    def __init__(self, **params: str):
-        self.params = params
+
+def _req(**params: str) -> SimRequest:
+    """A request with the few parameters the renderers read."""
+    return SimRequest(method="GET", host="", path="", params=params, headers={})
 
 
 def _body(payload: Any) -> bytes:
@@ -105,8 +108,9 @@ def bulk_pages(accounts: Iterable[Account], n: int, *, seed: int = 2012_11_01,
     accounts = [a for a in accounts if a.platform in ("x", "facebook", "instagram", "youtube")]
     world = World(accounts, seed=seed, now=now, days=days, posts_per_account=0)
     zipf = _Zipf(vocabulary, random.Random(f"{seed}:zipf")) if zipf_words else None
-    renderers = {"x": _XRender(world), "facebook": _GraphRender(world),
-                 "instagram": _GraphRender(world), "youtube": _YouTubeRender(world)}
+    renderers: dict[str, _Renderer] = {"x": _XRender(world), "facebook": _GraphRender(world),
+                                   "instagram": _GraphRender(world),
+                                   "youtube": _YouTubeRender(world)}
     left = n
     for _round in itertools.count():
         for account in accounts:
@@ -266,7 +270,7 @@ class _YouTubeRender:
 
     def __init__(self, world: World):
         self.server = youtube_sim.Server(world)
-        self.req = _Req(textFormat="plainText", part="snippet,replies")
+        self.req = _req(textFormat="plainText", part="snippet,replies")
 
     def pages(self, account: Account, posts: list[SimPost]) -> Iterator[BulkPage]:
         s = self.server
@@ -284,7 +288,7 @@ class _YouTubeRender:
                     "items": items}
             yield BulkPage("youtube", account.key, "post", _body(body), "items", {},
                            ("videos", chunk[0]["id"]))
-        threads = []
+        threads: list[tuple[SimPost, SimComment, list[SimComment]]] = []
         for post in posts:
             shown = [c for c in post.comments if not c.hidden]
             tops = {c.seq: c for c in shown if c.parent is None}

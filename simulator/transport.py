@@ -401,7 +401,7 @@ def _requests_error(kind: str, request: requests.PreparedRequest,
     url = request.path_url  # what requests hands urllib3: path and query, tokens included
     errors = requests.exceptions
     if kind == "dns":
-        reason = NameResolutionError(host, conn, socket.gaierror(
+        reason: Exception = NameResolutionError(host, conn, socket.gaierror(
             socket.EAI_NONAME, "Name or service not known"))
         return errors.ConnectionError(MaxRetryError(pool, url, reason), request=request)
     if kind == "connection":

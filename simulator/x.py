@@ -89,7 +89,11 @@ class Server:
         parent = c.parent
         replied_to = (str(snowflake(parent.created, parent.seq)) if parent
                       else str(snowflake(c.post.created, c.post.seq)))
-        author = self.user_ids[c.official] if c.official else str(5_000_000 + c.author.uid)
+        if c.official:
+            author = self.user_ids[c.official]
+        else:
+            assert c.author is not None, "a citizen's comment has its citizen"
+            author = str(5_000_000 + c.author.uid)
         mention = "@" + self.world.accounts[c.post.account].handle
         return {
             "id": tid, "text": f"{mention} {c.text_at(self.world.now)}",

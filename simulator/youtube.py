@@ -136,7 +136,7 @@ class Server:
     def threads(self, key: str, video: str | None = None) -> list[tuple[SimPost, SimComment,
                                                                        list[SimComment]]]:
         """(post, top-level comment, replies oldest first), newest thread first."""
-        out = []
+        out: list[tuple[SimPost, SimComment, list[SimComment]]] = []
         for post in self.world.visible_posts(key):
             if video is not None and self.video_id(post) != video:
                 continue
