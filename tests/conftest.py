@@ -61,25 +61,25 @@ def rows(db_path: Path, sql: str, *args: Any) -> list:
 
 # A normalizer returns outcomes (normalize.schema.Outcome); a test that reads a record's fields
 # first asserts what kind of outcome it expects.
-def post(outcome: Outcome) -> Post:
+def as_post(outcome: Outcome) -> Post:
     """The outcome, which must be a Post."""
     assert isinstance(outcome, Post), outcome
     return outcome
 
 
-def comment(outcome: Outcome) -> Comment:
+def as_comment(outcome: Outcome) -> Comment:
     """The outcome, which must be a Comment."""
     assert isinstance(outcome, Comment), outcome
     return outcome
 
 
-def quarantine(outcome: Outcome) -> Quarantine:
+def as_quarantine(outcome: Outcome) -> Quarantine:
     """The outcome, which must be a Quarantine."""
     assert isinstance(outcome, Quarantine), outcome
     return outcome
 
 
-def skipped(outcome: Outcome) -> Skipped:
+def as_skipped(outcome: Outcome) -> Skipped:
     """The outcome, which must be a Skipped."""
     assert isinstance(outcome, Skipped), outcome
     return outcome

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import comment, post
+from conftest import as_comment, as_post
 from googleapiclient.http import HttpMockSequence
 
 from collectors.base import AuthFailed, Page, PermissionMissing
@@ -210,7 +210,7 @@ def test_replay_records_whole() -> None:
 def test_channel_level_threads_have_no_post() -> None:
     items = json.loads(fixture("comment_threads_by_channel.json"))["items"]
     page = Page(kind="comment", items=items)
-    out = [comment(o) for o in records([page])]
+    out = [as_comment(o) for o in records([page])]
     assert [(c.native_id, c.post_id, c.created_at, c.text) for c in out] == [
         ("UgyUBI0HsgL9emxcZpR4AaABAg", None, "2019-06-23T02:49:00Z", "Hello"),
         ("Ugzi3lkqDPfIOirGFLh4AaABAg", None, "2018-05-26T20:11:30Z", "exceptional content!"),
@@ -288,7 +288,7 @@ def test_text_display_html_is_stripped_when_text_original_is_missing() -> None:
     item = thread_item()
     del item["snippet"]["topLevelComment"]["snippet"]["textOriginal"]
     [(o, raw)] = normalize_page(Page(kind="comment", items=[item]), ctx())
-    c = comment(o)
+    c = as_comment(o)
     assert c.text.startswith("Lot's of good light coming in from here #ChromeDevSummit the web")
     assert "<a" not in c.text and "&#39;" not in c.text and "href" not in c.text
     assert "replies" not in raw and raw["id"] == item["id"]
@@ -298,7 +298,7 @@ def test_br_in_text_display_becomes_a_newline() -> None:
     item = copy.deepcopy(json.loads(fixture("comment_threads_by_video_paged_1.json"))["items"][3])
     del item["snippet"]["topLevelComment"]["snippet"]["textOriginal"]
     [(o, _)] = normalize_page(Page(kind="comment", items=[item]), ctx())
-    c = comment(o)
+    c = as_comment(o)
     assert "fordata show\n" in c.text and "<br" not in c.text
 
 
@@ -306,7 +306,7 @@ def test_updated_at_is_an_edit() -> None:
     item = thread_item()
     item["snippet"]["topLevelComment"]["snippet"]["updatedAt"] = "2019-11-15T01:02:03.000Z"
     [(o, _)] = normalize_page(Page(kind="comment", items=[item]), ctx())
-    c = comment(o)
+    c = as_comment(o)
     assert c.edited_at == "2019-11-15T01:02:03Z" and c.created_at == "2019-11-14T23:31:33Z"
 
 
@@ -327,7 +327,7 @@ def test_carried_replies_thread_and_the_channel_answers_officially() -> None:
     item["replies"] = {"comments": [reply, other_city]}
     out = normalize_page(Page(kind="comment", items=[item]),
                          ctx(official_ids=frozenset({CHANNEL, "UCcity2"})))
-    [(top, _), (answer, raw), (answer2, _)] = [(comment(o), r) for o, r in out]
+    [(top, _), (answer, raw), (answer2, _)] = [(as_comment(o), r) for o, r in out]
     assert top.is_official == 0 and top.author_name is None
     assert raw is reply
     assert (answer.parent_id, answer.post_id, answer.is_official, answer.author_name,
@@ -360,7 +360,7 @@ def test_non_object_and_missing_author() -> None:
     del item["snippet"]["topLevelComment"]["snippet"]["authorChannelId"]
     page = Page(kind="comment", items=[item, "junk"])  # type: ignore[list-item]
     out = normalize_page(page, ctx())
-    first = comment(out[0][0])
+    first = as_comment(out[0][0])
     assert first.author_key is None and first.is_official == 0
     assert isinstance(out[1][0], Quarantine)
 
@@ -383,7 +383,7 @@ def test_live_chat_messages() -> None:
     page = Page(kind="comment", items=items, includes={"live": {"videoId": "live1"}})
     out = normalize_page(page, ctx(official_ids=frozenset()))
     [(o1, _), (o2, _), (ended, _), (bad, _)] = out
-    m1, m2 = comment(o1), comment(o2)
+    m1, m2 = as_comment(o1), as_comment(o2)
     assert ended == Skipped("live chat system event (chatEndedEvent)", "m3")
     assert (m1.id, m1.post_id, m1.parent_id, m1.created_at, m1.is_official) == (
         "youtube:m1", "youtube:live1", None, "2026-11-24T23:05:00Z", 0)
@@ -395,7 +395,7 @@ def test_live_chat_messages() -> None:
 def test_video_and_playlist_item_posts() -> None:
     [(o1, _)] = normalize_page(Page(kind="post", items=VIDEOS["items"]), ctx())
     [(o2, _)] = normalize_page(Page(kind="post", items=PLAYLIST["items"]), ctx())
-    video, item = post(o1), post(o2)
+    video, item = as_post(o1), as_post(o2)
     assert video.native_id == item.native_id == VIDEO
     assert item.created_at == "2019-11-13T17:55:00Z" and item.comment_count is None
     no_snippet = {"kind": "youtube#video", "id": "x"}
