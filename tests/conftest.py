@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from normalize.schema import Comment, Outcome, Post, Quarantine, Skipped
+from normalize.schema import Comment, Outcome, Post, Quarantine, Record, Skipped
 from pipeline.config import Account, load_accounts
 from pipeline.runner import RunOptions, collect, simulated_environ
 from simulator import Fault, SimTransport, World
@@ -70,6 +70,12 @@ def as_post(outcome: Outcome) -> Post:
 def as_comment(outcome: Outcome) -> Comment:
     """The outcome, which must be a Comment."""
     assert isinstance(outcome, Comment), outcome
+    return outcome
+
+
+def as_record(outcome: Outcome) -> Record:
+    """The outcome, which must be a Post or a Comment."""
+    assert isinstance(outcome, (Post, Comment)), outcome
     return outcome
 
 
