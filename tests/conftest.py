@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from normalize.schema import Comment, Outcome, Post, Quarantine, Record, Skipped
+from normalize.schema import Comment, Outcome, Post, Quarantine, Record
 from pipeline.config import Account, load_accounts
 from pipeline.runner import RunOptions, collect, simulated_environ
 from simulator import Fault, SimTransport, World
@@ -82,10 +82,4 @@ def as_record(outcome: Outcome) -> Record:
 def as_quarantine(outcome: Outcome) -> Quarantine:
     """The outcome, which must be a Quarantine."""
     assert isinstance(outcome, Quarantine), outcome
-    return outcome
-
-
-def as_skipped(outcome: Outcome) -> Skipped:
-    """The outcome, which must be a Skipped."""
-    assert isinstance(outcome, Skipped), outcome
     return outcome
