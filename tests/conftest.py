@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from normalize.schema import Comment, Outcome, Post, Quarantine, Record
 from pipeline.config import Account, load_accounts
 from pipeline.runner import RunOptions, collect, simulated_environ
 from simulator import Fault, SimTransport, World
@@ -56,3 +57,29 @@ def rows(db_path: Path, sql: str, *args: Any) -> list:
         return db.execute(sql, args).fetchall()
     finally:
         db.conn.close()
+
+
+# A normalizer returns outcomes (normalize.schema.Outcome); a test that reads a record's fields
+# first asserts what kind of outcome it expects.
+def as_post(outcome: Outcome) -> Post:
+    """The outcome, which must be a Post."""
+    assert isinstance(outcome, Post), outcome
+    return outcome
+
+
+def as_comment(outcome: Outcome) -> Comment:
+    """The outcome, which must be a Comment."""
+    assert isinstance(outcome, Comment), outcome
+    return outcome
+
+
+def as_record(outcome: Outcome) -> Record:
+    """The outcome, which must be a Post or a Comment."""
+    assert isinstance(outcome, (Post, Comment)), outcome
+    return outcome
+
+
+def as_quarantine(outcome: Outcome) -> Quarantine:
+    """The outcome, which must be a Quarantine."""
+    assert isinstance(outcome, Quarantine), outcome
+    return outcome

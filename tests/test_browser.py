@@ -79,6 +79,7 @@ def server(accounts, tmp_path_factory):
 
 
 def chromium(tmp_path: Path, url: str, *extra: str) -> str:
+    assert CHROMIUM is not None  # the server fixture skips without one
     profile = tmp_path / f"profile-{time.monotonic_ns()}"
     cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
            "--disable-background-networking", "--disable-component-update", "--disable-sync",

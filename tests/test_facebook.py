@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
-from conftest import rows
+from conftest import as_comment, as_post, as_quarantine, rows
 from conftest import sim_run as shared_sim_run
 
 from collectors.base import Page
@@ -117,9 +117,9 @@ def test_recorded_pages_through_facebook_sdk_collector_and_normalizer() -> None:
         id="facebook:4_10113477241177441", platform="facebook", account="fb_test",
         native_id="4_10113477241177441", text="Happy July 4th! 🇺🇸", lang=posts_out[0].lang,
         created_at="2021-07-04T19:50:58Z")
-    comments = [o for o, _ in outcomes if isinstance(o, Comment)]
-    assert len(comments) == 15 and all(c.author_key is None for c in comments)
-    assert all(c.post_id == "facebook:4_10113477241177441" for c in comments)
+    comments_out = [o for o, _ in outcomes if isinstance(o, Comment)]
+    assert len(comments_out) == 15 and all(c.author_key is None for c in comments_out)
+    assert all(c.post_id == "facebook:4_10113477241177441" for c in comments_out)
 
 
 def test_recorded_comments_become_whole_records() -> None:
@@ -127,7 +127,7 @@ def test_recorded_comments_become_whole_records() -> None:
                 includes={"post_id": "19292868552_10158407654328553"})
     pairs = normalize_page(page, ctx_for())
     assert [raw for _, raw in pairs] == page.items  # paired with the raw object, untouched
-    first, reply = pairs[0][0], pairs[7][0]
+    first, reply = as_comment(pairs[0][0]), as_comment(pairs[7][0])
     assert first == Comment(
         id="facebook:10158407654328553_10158407835073553", platform="facebook",
         account="fb_test", native_id="10158407654328553_10158407835073553",
@@ -141,24 +141,26 @@ def test_recorded_comments_become_whole_records() -> None:
     assert reply.native_id == "10158407654328553_10158409984103553"
     assert reply.parent_id == "facebook:10158407654328553_10158407835073553"
     assert reply.created_at == "2021-08-11T23:23:06Z"
-    assert "reply_comment_id=10158409984103553" in reply.url
+    assert reply.url is not None and "reply_comment_id=10158409984103553" in reply.url
     assert all(isinstance(o, Comment) for o, _ in pairs)
 
 
 def test_recorded_posts_become_posts() -> None:
     pairs = normalize_page(Page(kind="post", items=load("posts_feed_fields_p2.json")["data"]),
                            ctx_for("4"))
-    assert [o.native_id for o, _ in pairs] == [
+    posts = [as_post(o) for o, _ in pairs]
+    assert [p.native_id for p in posts] == [
         "4_10113477241177441", "4_10113449068715281", "4_10113400535556121",
         "4_10113332572050531", "4_10113319652002411"]
-    assert pairs[-1][0].created_at == "2021-06-22T18:06:08Z"
-    assert all(o.comment_count is None and o.edited_at is None for o, _ in pairs)
+    assert posts[-1].created_at == "2021-06-22T18:06:08Z"
+    assert all(p.comment_count is None and p.edited_at is None for p in posts)
 
 
 # --- one test per quirk --------------------------------------------------------------------
 def test_graph_time_with_offset_becomes_utc() -> None:
-    c = normalize_comment({"id": "1_2", "message": "x", "created_time": "2021-08-10T18:45:03+0900"},
-                          ctx_for(), {"post_id": "9_1"})
+    c = as_comment(normalize_comment(
+        {"id": "1_2", "message": "x", "created_time": "2021-08-10T18:45:03+0900"},
+        ctx_for(), {"post_id": "9_1"}))
     assert c.created_at == "2021-08-10T09:45:03Z"
 
 
@@ -172,9 +174,10 @@ def test_missing_from_is_stored_without_author_and_not_official() -> None:
 def test_author_is_hashed_and_city_pages_are_official() -> None:
     base = {"id": "1_2", "message": "답변", "created_time": "2021-08-10T18:45:03+0000"}
     ctx = ctx_for("100", official={"100", "200"})
-    citizen = normalize_comment({**base, "from": {"id": "555", "name": "Kim"}}, ctx, {})
-    own = normalize_comment({**base, "from": {"id": "100", "name": "Seoul"}}, ctx, {})
-    other = normalize_comment({**base, "from": {"id": "200", "name": "Seoul Safety"}}, ctx, {})
+    citizen = as_comment(normalize_comment({**base, "from": {"id": "555", "name": "Kim"}}, ctx, {}))
+    own = as_comment(normalize_comment({**base, "from": {"id": "100", "name": "Seoul"}}, ctx, {}))
+    other = as_comment(
+        normalize_comment({**base, "from": {"id": "200", "name": "Seoul Safety"}}, ctx, {}))
     assert citizen.author_key == author_key(SECRET, "facebook", "555")
     assert citizen.author_name is None and citizen.is_official == 0
     assert (own.is_official, own.author_name) == (1, "Seoul")
@@ -190,37 +193,42 @@ def test_comment_without_id_or_permalink_is_quarantined() -> None:
 
 
 def test_bad_items_are_quarantined_with_reasons() -> None:
-    page = Page(kind="comment", items=["text", {"id": "1_2", "message": "x"},
-                                       {"id": "1_3", "created_time": "yesterday"}])
-    out = normalize_page(page, ctx_for())
+    items: list[Any] = ["text", {"id": "1_2", "message": "x"},
+                        {"id": "1_3", "created_time": "yesterday"}]  # not all objects
+    out = normalize_page(Page(kind="comment", items=items), ctx_for())
     assert all(isinstance(o, Quarantine) for o, _ in out)
-    assert out[1][0].native_id == "1_2" and "created_time" in out[1][0].reason
+    bad = as_quarantine(out[1][0])
+    assert bad.native_id == "1_2" and "created_time" in bad.reason
 
 
 def test_reply_parent_hidden_and_attachment_only() -> None:
-    c = normalize_comment({"id": "1_3", "created_time": "2021-08-10T18:45:03+0000",
-                           "parent": {"id": "1_2"}, "is_hidden": True, "like_count": 3,
-                           "comment_count": 0}, ctx_for(), {"post_id": "9_1"})
+    c = as_comment(normalize_comment({"id": "1_3", "created_time": "2021-08-10T18:45:03+0000",
+                                      "parent": {"id": "1_2"}, "is_hidden": True,
+                                      "like_count": 3, "comment_count": 0},
+                                     ctx_for(), {"post_id": "9_1"}))
     assert c.parent_id == "facebook:1_2" and c.hidden == 1 and c.text == "" and c.like_count == 3
 
 
 def test_post_updated_time_counts_and_missing_message() -> None:
-    p = normalize_post({"id": "9_1", "created_time": "2021-08-10T18:45:03+0000",
-                        "updated_time": "2021-08-11T00:00:00+0000",
-                        "permalink_url": "https://www.facebook.com/9/posts/1",
-                        "comments": {"data": [], "summary": {"total_count": 12}},
-                        "reactions": {"data": [], "summary": {"total_count": 40}}}, ctx_for())
+    p = as_post(normalize_post({"id": "9_1", "created_time": "2021-08-10T18:45:03+0000",
+                                "updated_time": "2021-08-11T00:00:00+0000",
+                                "permalink_url": "https://www.facebook.com/9/posts/1",
+                                "comments": {"data": [], "summary": {"total_count": 12}},
+                                "reactions": {"data": [], "summary": {"total_count": 40}}},
+                               ctx_for()))
     assert (p.text, p.edited_at, p.comment_count, p.like_count) == (
         "", None, 12, 40)  # updated_time moves with comments: never an edit (point 9)
-    same = normalize_post({"id": "9_2", "message": "m", "created_time": "2021-08-10T18:45:03+0000",
-                           "updated_time": "2021-08-10T18:45:03+0000"}, ctx_for())
+    same = as_post(normalize_post({"id": "9_2", "message": "m",
+                                   "created_time": "2021-08-10T18:45:03+0000",
+                                   "updated_time": "2021-08-10T18:45:03+0000"}, ctx_for()))
     assert same.edited_at is None
     assert isinstance(normalize_post({"message": "no id"}, ctx_for()), Quarantine)
 
 
 def test_pii_is_masked_in_comments() -> None:
-    c = normalize_comment({"id": "1_2", "message": "연락처 010-2345-6789로 주세요",
-                           "created_time": "2021-08-10T18:45:03+0000"}, ctx_for(), {})
+    c = as_comment(normalize_comment({"id": "1_2", "message": "연락처 010-2345-6789로 주세요",
+                                      "created_time": "2021-08-10T18:45:03+0000"},
+                                     ctx_for(), {}))
     assert "010-2345-6789" not in c.text
 
 

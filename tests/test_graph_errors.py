@@ -193,7 +193,8 @@ def test_requests_use_our_version_token_and_timeout() -> None:
     c = client(graph_version="v22.0", graph_timeout=7)
     assert list(c.pages("1", "posts", {"limit": 5}, permission="p", what="w")) == [
         ({"data": []}, True)]
-    assert "access_token=tok" in responses.calls[0].request.url
+    url = responses.calls[0].request.url
+    assert url is not None and "access_token=tok" in url
     assert c.requests == 1 and c.take_requests() == 1 and c.take_requests() == 0
 
 

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
-from conftest import rows
+from conftest import as_comment, as_post, as_quarantine, rows
 from conftest import sim_run as shared_sim_run
 
 from collectors.base import Page
@@ -126,7 +126,7 @@ def test_recorded_fields_and_replies() -> None:
     pairs = normalize_page(Page(kind="comment", items=list(by_id.values()),
                                 includes={"post_id": "17846368219941692"}),
                            ctx_for(handles={"ikroskun"}))
-    official, citizen = pairs[0][0], pairs[1][0]
+    official, citizen = as_comment(pairs[0][0]), as_comment(pairs[1][0])
     assert official.is_official == 1 and official.author_name == "ikroskun"
     assert official.like_count == 1 and official.created_at == "2020-02-24T09:15:16Z"
     assert citizen.is_official == 0 and citizen.author_name is None
@@ -134,7 +134,7 @@ def test_recorded_fields_and_replies() -> None:
     replies = normalize_page(Page(kind="comment", items=load("comments_replies.json")["data"],
                                   includes={"post_id": "17846368219941692",
                                             "parent_id": "17858154961981086"}), ctx_for())
-    reply = replies[0][0]
+    reply = as_comment(replies[0][0])
     assert reply.parent_id == "instagram:17858154961981086"
     assert reply.post_id == "instagram:17846368219941692"
     assert reply.text == "@사용자 nihao" and reply.created_at == "2020-08-07T03:30:06Z"
@@ -150,7 +150,8 @@ def test_nested_replies_become_threaded_comments_paired_with_their_raw() -> None
            "replies": {"data": [reply]}}
     pairs = normalize_page(Page(kind="comment", items=[top], includes={"post_id": "5"}),
                            ctx_for())
-    (c, raw_c), (r, raw_r) = pairs
+    (o1, raw_c), (o2, raw_r) = pairs
+    c, r = as_comment(o1), as_comment(o2)
     # the comment's raw object keeps all but its replies (they keep their own)
     assert raw_c == {**top, "replies": {}} and raw_r is reply
     assert c.author_key == author_key(SECRET, "instagram", "999") and c.hidden == 1
@@ -160,22 +161,24 @@ def test_nested_replies_become_threaded_comments_paired_with_their_raw() -> None
 
 
 def test_comment_without_id_or_time_is_quarantined_and_its_replies_too() -> None:
-    items = [{"text": "no id", "timestamp": "2026-11-24T00:00:00+0000",
-              "replies": {"data": [{"id": "3", "text": "r", "timestamp":
-                                    "2026-11-24T00:00:00+0000"}]}},
-             {"id": "4", "text": "no time"}, 17]
+    items: list[Any] = [{"text": "no id", "timestamp": "2026-11-24T00:00:00+0000",
+                         "replies": {"data": [{"id": "3", "text": "r", "timestamp":
+                                               "2026-11-24T00:00:00+0000"}]}},
+                        {"id": "4", "text": "no time"}, 17]  # the last is not an object
     pairs = normalize_page(Page(kind="comment", items=items), ctx_for())
     assert len(pairs) == 4 and all(isinstance(o, Quarantine) for o, _ in pairs)
-    assert "without an id" in pairs[0][0].reason and pairs[1][0].native_id == "3"
-    assert pairs[2][0].native_id == "4"
+    quarantined = [as_quarantine(o) for o, _ in pairs]
+    assert "without an id" in quarantined[0].reason and quarantined[1].native_id == "3"
+    assert quarantined[2].native_id == "4"
 
 
 def test_media_without_caption_and_bad_media() -> None:
     pairs = normalize_page(Page(kind="post", items=[
         {"id": "9", "timestamp": "2026-11-24T00:00:00+0900", "comments_count": 3},
         {"caption": "no id"}]), ctx_for())
-    assert pairs[0][0].text == "" and pairs[0][0].created_at == "2026-11-23T15:00:00Z"
-    assert pairs[0][0].comment_count == 3
+    media = as_post(pairs[0][0])
+    assert media.text == "" and media.created_at == "2026-11-23T15:00:00Z"
+    assert media.comment_count == 3
     assert isinstance(pairs[1][0], Quarantine)
 
 

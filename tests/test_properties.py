@@ -21,7 +21,7 @@ import unicodedata
 from dataclasses import astuple, fields, replace
 from functools import cache
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any, Literal, get_type_hints
 
 import pytest
 import yaml
@@ -80,7 +80,8 @@ def _cassette(name: str) -> dict:
 @cache
 def recorded_pages(platform: str) -> tuple[Page, ...]:
     """Real recorded responses of other projects, as pages."""
-    def page(kind: str, body: dict, includes: dict | None = None) -> Page:
+    def page(kind: Literal["post", "comment"], body: dict,
+             includes: dict | None = None) -> Page:
         return Page(kind=kind, items=list(body.get("data") or body.get("items") or []),
                     includes=includes if includes is not None else dict(body.get("includes") or {}))
 
@@ -269,7 +270,7 @@ text = st.text(max_size=60)  # NFC or not, emoji, any plane: the store keeps wha
 maybe_text = st.none() | text
 stamp = st.datetimes().map(lambda d: d.strftime("%Y-%m-%dT%H:%M:%SZ"))
 count = st.none() | st.integers(min_value=-2**63, max_value=2**63 - 1)
-native = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=20)
+native = st.text(alphabet=st.characters(blacklist_categories=["Cs"]), min_size=1, max_size=20)
 
 
 @st.composite

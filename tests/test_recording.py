@@ -56,11 +56,13 @@ class _ToLocalhost(HTTPAdapter):
         super().__init__()
         self.port = port
 
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+    def send(self, request: requests.PreparedRequest, *args: Any,
+             **kwargs: Any) -> requests.Response:
+        assert request.url is not None
         parts = urlsplit(request.url)
         request.url = f"http://127.0.0.1:{self.port}/{parts.netloc}{parts.path}" + (
             f"?{parts.query}" if parts.query else "")
-        return super().send(request, **kwargs)
+        return super().send(request, *args, **kwargs)
 
 
 class LocalTransport:

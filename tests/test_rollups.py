@@ -7,6 +7,7 @@ import sqlite3
 from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlite_utils
@@ -24,11 +25,12 @@ POST = Post(id="x:1", platform="x", account="x_seoul_taxi", native_id="1", text=
             lang="ko", created_at="2026-11-20T01:00:00Z")
 
 
-def opinion(i: int, **kw) -> Comment:
-    base = dict(id=f"x:{i}", platform="x", account="x_seoul_taxi", native_id=str(i),
-                post_id="x:1", parent_id=None, author_key="k", author_name=None, is_official=0,
-                text="강남구 택시요금 🚕", lang="ko", created_at="2026-11-24T01:00:00Z",
-                district="강남구", category="complaint", keywords="택시 요금", crisis="")
+def opinion(i: int, **kw: Any) -> Comment:
+    base: dict[str, Any] = dict(
+        id=f"x:{i}", platform="x", account="x_seoul_taxi", native_id=str(i),
+        post_id="x:1", parent_id=None, author_key="k", author_name=None, is_official=0,
+        text="강남구 택시요금 🚕", lang="ko", created_at="2026-11-24T01:00:00Z",
+        district="강남구", category="complaint", keywords="택시 요금", crisis="")
     base.update(kw)
     return Comment(**base)
 

@@ -472,7 +472,8 @@ class _Httplib2ToLocal:
 
 
 @pytest.mark.parametrize("platform", PLATFORMS)
-def test_recorded_traffic_holds_no_secret(platform, tmp_path, cli_logging):
+def test_recorded_traffic_holds_no_secret(platform: str, tmp_path: Path,
+                                         cli_logging: pytest.LogCaptureFixture) -> None:
     """`collect --record` as the CLI does it (recorded_traffic, the credential values of
     accounts.yaml as secrets) over real HTTP to the simulator, with the HTTP failures."""
     from test_recording import LocalTransport, _Handler

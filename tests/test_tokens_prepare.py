@@ -2,9 +2,11 @@
 gives, and the per-word cache counts words as before."""
 from __future__ import annotations
 
+from conftest import as_record
+
 from normalize.common import token_fields, with_tokens
 from normalize.morph import analyse_many, cache_clear, cache_info
-from normalize.schema import Comment, Context, Post
+from normalize.schema import Comment, Context, Post, Record
 from store.writer import prepare
 
 
@@ -15,7 +17,7 @@ def _comment(cid: str, text: str, official: int) -> Comment:
 
 
 def test_token_fields_into_prepare_as_with_tokens() -> None:
-    records = [
+    records: list[Record] = [
         _comment("1", "지하철이 늦어요 😡 언제 오나요?", 0),
         Post(id="x:9", platform="x", account="a", native_id="9", text="안내", lang="ko",
              created_at=None),
@@ -26,7 +28,7 @@ def test_token_fields_into_prepare_as_with_tokens() -> None:
     ]
     raws = [{"n": i, "text": "원문 😀"} for i in range(len(records))]
     ctx = Context(platform="x", account="a", secret=b"k", tokenize=True)
-    tokened = [o for o, _ in with_tokens(list(zip(records, raws)), ctx)]
+    tokened = [as_record(o) for o, _ in with_tokens(list(zip(records, raws)), ctx)]
     assert prepare(tokened, raws, True) == prepare(records, raws, True,
                                                    token_fields(records, ctx))
     assert token_fields(records, Context("x", "a", b"k")) == {}

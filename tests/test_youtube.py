@@ -10,11 +10,12 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from conftest import as_comment, as_post
 from googleapiclient.http import HttpMockSequence
 
 from collectors.base import AuthFailed, Page, PermissionMissing
 from collectors.youtube import YouTubeCollector
-from normalize.schema import Comment, Context, Post, Quarantine, Skipped
+from normalize.schema import Comment, Context, Outcome, Post, Quarantine, Skipped
 from normalize.text import author_key
 from normalize.youtube import normalize_page
 from pipeline.config import Account, load_accounts
@@ -67,9 +68,10 @@ class MockTransport:
 
 
 def account(**overrides: Any) -> Account:
-    base = dict(key="yt_test", platform="youtube", handle="googledevs", name="Google Developers",
-                owner="city", field="general", department="test", language="en",
-                credentials=(KEY_ENV,), interval_minutes=60, native_id=CHANNEL)
+    base: dict[str, Any] = dict(
+        key="yt_test", platform="youtube", handle="googledevs", name="Google Developers",
+        owner="city", field="general", department="test", language="en",
+        credentials=(KEY_ENV,), interval_minutes=60, native_id=CHANNEL)
     base.update(overrides)
     return Account(**base)
 
@@ -82,14 +84,14 @@ def collector(transport: Any, accounts: list[Account] | None = None, **options: 
 
 
 def ctx(**overrides: Any) -> Context:
-    base = dict(platform="youtube", account="yt_test", secret=SECRET,
-                official_ids=frozenset({CHANNEL}), account_native_id=CHANNEL)
+    base: dict[str, Any] = dict(platform="youtube", account="yt_test", secret=SECRET,
+                                official_ids=frozenset({CHANNEL}), account_native_id=CHANNEL)
     base.update(overrides)
     return Context(**base)
 
 
-def records(pages: list[Page], context: Context | None = None) -> list:
-    out = []
+def records(pages: list[Page], context: Context | None = None) -> list[Outcome]:
+    out: list[Outcome] = []
     for page in pages:
         out.extend(o for o, _ in normalize_page(page, context or ctx()))
     return out
@@ -98,12 +100,12 @@ def records(pages: list[Page], context: Context | None = None) -> list:
 CHANNELS = {"kind": "youtube#channelListResponse", "items": [
     {"kind": "youtube#channel", "id": CHANNEL,
      "contentDetails": {"relatedPlaylists": {"uploads": "UU" + CHANNEL[2:]}}}]}
-PLAYLIST = {"kind": "youtube#playlistItemListResponse", "items": [
+PLAYLIST: dict[str, Any] = {"kind": "youtube#playlistItemListResponse", "items": [
     {"kind": "youtube#playlistItem", "id": "PLI1",
      "snippet": {"publishedAt": "2019-11-13T18:00:00Z", "title": "Chrome Dev Summit",
                  "resourceId": {"kind": "youtube#video", "videoId": VIDEO}},
      "contentDetails": {"videoId": VIDEO, "videoPublishedAt": "2019-11-13T17:55:00Z"}}]}
-VIDEOS = {"kind": "youtube#videoListResponse", "items": [
+VIDEOS: dict[str, Any] = {"kind": "youtube#videoListResponse", "items": [
     {"kind": "youtube#video", "id": VIDEO,
      "snippet": {"publishedAt": "2019-11-13T17:55:00Z", "channelId": CHANNEL,
                  "title": "Keynote (Chrome Dev Summit 2019)",
@@ -208,7 +210,7 @@ def test_replay_records_whole() -> None:
 def test_channel_level_threads_have_no_post() -> None:
     items = json.loads(fixture("comment_threads_by_channel.json"))["items"]
     page = Page(kind="comment", items=items)
-    out = records([page])
+    out = [as_comment(o) for o in records([page])]
     assert [(c.native_id, c.post_id, c.created_at, c.text) for c in out] == [
         ("UgyUBI0HsgL9emxcZpR4AaABAg", None, "2019-06-23T02:49:00Z", "Hello"),
         ("Ugzi3lkqDPfIOirGFLh4AaABAg", None, "2018-05-26T20:11:30Z", "exceptional content!"),
@@ -285,7 +287,8 @@ def thread_item() -> dict:
 def test_text_display_html_is_stripped_when_text_original_is_missing() -> None:
     item = thread_item()
     del item["snippet"]["topLevelComment"]["snippet"]["textOriginal"]
-    [(c, raw)] = normalize_page(Page(kind="comment", items=[item]), ctx())
+    [(o, raw)] = normalize_page(Page(kind="comment", items=[item]), ctx())
+    c = as_comment(o)
     assert c.text.startswith("Lot's of good light coming in from here #ChromeDevSummit the web")
     assert "<a" not in c.text and "&#39;" not in c.text and "href" not in c.text
     assert "replies" not in raw and raw["id"] == item["id"]
@@ -294,35 +297,38 @@ def test_text_display_html_is_stripped_when_text_original_is_missing() -> None:
 def test_br_in_text_display_becomes_a_newline() -> None:
     item = copy.deepcopy(json.loads(fixture("comment_threads_by_video_paged_1.json"))["items"][3])
     del item["snippet"]["topLevelComment"]["snippet"]["textOriginal"]
-    [(c, _)] = normalize_page(Page(kind="comment", items=[item]), ctx())
+    [(o, _)] = normalize_page(Page(kind="comment", items=[item]), ctx())
+    c = as_comment(o)
     assert "fordata show\n" in c.text and "<br" not in c.text
 
 
 def test_updated_at_is_an_edit() -> None:
     item = thread_item()
     item["snippet"]["topLevelComment"]["snippet"]["updatedAt"] = "2019-11-15T01:02:03.000Z"
-    [(c, _)] = normalize_page(Page(kind="comment", items=[item]), ctx())
+    [(o, _)] = normalize_page(Page(kind="comment", items=[item]), ctx())
+    c = as_comment(o)
     assert c.edited_at == "2019-11-15T01:02:03Z" and c.created_at == "2019-11-14T23:31:33Z"
 
 
 def test_carried_replies_thread_and_the_channel_answers_officially() -> None:
     item = thread_item()
     top_id = item["id"]
-    reply = {"kind": "youtube#comment", "id": f"{top_id}.answer1",
-             "snippet": {"authorDisplayName": "Google Developers",
-                         "authorChannelId": {"value": CHANNEL}, "parentId": top_id,
-                         "textDisplay": "Thanks &amp; welcome!",
-                         "textOriginal": "Thanks & welcome!",
-                         "likeCount": 3, "publishedAt": "2019-11-15T09:00:00Z",
-                         "updatedAt": "2019-11-15T09:00:00Z"}}
+    reply: dict[str, Any] = {
+        "kind": "youtube#comment", "id": f"{top_id}.answer1",
+        "snippet": {"authorDisplayName": "Google Developers",
+                    "authorChannelId": {"value": CHANNEL}, "parentId": top_id,
+                    "textDisplay": "Thanks &amp; welcome!",
+                    "textOriginal": "Thanks & welcome!",
+                    "likeCount": 3, "publishedAt": "2019-11-15T09:00:00Z",
+                    "updatedAt": "2019-11-15T09:00:00Z"}}
     other_city = dict(reply, id=f"{top_id}.answer2",
                       snippet={**reply["snippet"], "authorChannelId": {"value": "UCcity2"},
                                "authorDisplayName": "Seoul EN"})
     item["replies"] = {"comments": [reply, other_city]}
     out = normalize_page(Page(kind="comment", items=[item]),
                          ctx(official_ids=frozenset({CHANNEL, "UCcity2"})))
-    [top, (answer, raw), (answer2, _)] = out
-    assert top[0].is_official == 0 and top[0].author_name is None
+    [(top, _), (answer, raw), (answer2, _)] = [(as_comment(o), r) for o, r in out]
+    assert top.is_official == 0 and top.author_name is None
     assert raw is reply
     assert (answer.parent_id, answer.post_id, answer.is_official, answer.author_name,
             answer.text, answer.like_count) == (
@@ -354,7 +360,8 @@ def test_non_object_and_missing_author() -> None:
     del item["snippet"]["topLevelComment"]["snippet"]["authorChannelId"]
     page = Page(kind="comment", items=[item, "junk"])  # type: ignore[list-item]
     out = normalize_page(page, ctx())
-    assert out[0][0].author_key is None and out[0][0].is_official == 0
+    first = as_comment(out[0][0])
+    assert first.author_key is None and first.is_official == 0
     assert isinstance(out[1][0], Quarantine)
 
 
@@ -375,7 +382,8 @@ def test_live_chat_messages() -> None:
              message("m4", "textMessageEvent", None)]
     page = Page(kind="comment", items=items, includes={"live": {"videoId": "live1"}})
     out = normalize_page(page, ctx(official_ids=frozenset()))
-    [(m1, _), (m2, _), (ended, _), (bad, _)] = out
+    [(o1, _), (o2, _), (ended, _), (bad, _)] = out
+    m1, m2 = as_comment(o1), as_comment(o2)
     assert ended == Skipped("live chat system event (chatEndedEvent)", "m3")
     assert (m1.id, m1.post_id, m1.parent_id, m1.created_at, m1.is_official) == (
         "youtube:m1", "youtube:live1", None, "2026-11-24T23:05:00Z", 0)
@@ -385,8 +393,9 @@ def test_live_chat_messages() -> None:
 
 
 def test_video_and_playlist_item_posts() -> None:
-    [(video, _)] = normalize_page(Page(kind="post", items=VIDEOS["items"]), ctx())
-    [(item, _)] = normalize_page(Page(kind="post", items=PLAYLIST["items"]), ctx())
+    [(o1, _)] = normalize_page(Page(kind="post", items=VIDEOS["items"]), ctx())
+    [(o2, _)] = normalize_page(Page(kind="post", items=PLAYLIST["items"]), ctx())
+    video, item = as_post(o1), as_post(o2)
     assert video.native_id == item.native_id == VIDEO
     assert item.created_at == "2019-11-13T17:55:00Z" and item.comment_count is None
     no_snippet = {"kind": "youtube#video", "id": "x"}
@@ -548,6 +557,7 @@ def test_simulator_pages_respect_max_results() -> None:
     accounts = yt_accounts()
     server = sim_server(SimTransport(World(accounts)))
     channel = accounts[0].native_id
+    assert channel is not None
     seen, token, pages = [], None, 0
     while True:
         params = {"key": "k", "part": "snippet", "allThreadsRelatedToChannelId": channel,

@@ -137,6 +137,7 @@ def diff(got: dict, want: dict) -> str:
         if a == b:
             continue
         if isinstance(b, dict):
+            a = a or {}  # a table may be missing from got
             missing = sorted(set(b) - set(a))
             extra = sorted(set(a) - set(b))
             changed = sorted(k for k in set(a) & set(b) if a[k] != b[k])
