@@ -103,9 +103,13 @@ class Compliance:
 class RawPage(Protocol):
     """What a normalizer reads of a collector's page (normalize/ never imports collectors/)."""
 
-    kind: str
-    items: list[dict]
-    includes: Mapping
+    # read-only: a frozen Page (kind a Literal) satisfies it
+    @property
+    def kind(self) -> str: ...
+    @property
+    def items(self) -> list[dict]: ...
+    @property
+    def includes(self) -> Mapping: ...
 
 
 Record = Union[Post, Comment]

@@ -121,7 +121,8 @@ def test_a_pipe_into_head_ends_quietly(accounts, tmp_path):
                           "exit ${PIPESTATUS[0]}", shell=True, executable="/bin/bash",
                           cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
     assert proc.stderr == "" and proc.stdout.startswith("account")
-    assert proc.returncode == 141
+    # 141 when head closed the pipe before status was done; 0 when all of it fit the buffer
+    assert proc.returncode in (0, 141)
 
 
 def test_a_digest_is_written_whole_or_not_at_all(accounts, tmp_path, monkeypatch):
