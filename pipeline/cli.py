@@ -19,10 +19,11 @@ import sqlite_utils
 from core.redact import register, secret_values
 from pipeline.config import Account, credential_names, load_accounts
 from pipeline.ingest import AccountResult
-if TYPE_CHECKING:
-    from store.writer import Writer
-
 from pipeline.runner import RunOptions, SecretMissing, collect, exit_code, simulated_environ
+
+if TYPE_CHECKING:
+    from collectors.http import Transport
+    from store.writer import Writer
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 log = logging.getLogger("smc")
@@ -100,7 +101,7 @@ def run_collect(args: argparse.Namespace, simulate: bool,
             raise UsageError(str(exc)) from None
         if faults:
             log.warning("simulator: %d faults injected from $%s", len(faults), FAULTS_ENV)
-        transport = SimTransport(World(accounts, seed=args.seed), faults)
+        transport: Transport = SimTransport(World(accounts, seed=args.seed), faults)
         environ = {**simulated_environ(accounts), **os.environ}
     else:
         from collectors.http import LiveTransport

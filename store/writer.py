@@ -681,6 +681,7 @@ class Writer:
                 "INSERT INTO runs (run_id, account, platform, started_at, kind) "
                 "VALUES (?, ?, ?, ?, ?)", (run_id, account, platform, self.clock(), kind),
             )
+        assert cur.lastrowid is not None  # an INSERT into a rowid table
         return cur.lastrowid
 
     def finish_run(self, row: int, status: str, stats: PageStats, requests: int,
