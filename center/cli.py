@@ -3,7 +3,7 @@
     case set ID --status S [--department D] [--note N] [--by NAME]
     case show ID
     case list [--status S] [--overdue HOURS] [--account KEY] [--summary] [--format F]
-    case import FILE.csv          (columns id,status,department,note,by; all or nothing)
+    case import FILE.csv          (columns id,status[,department,note,by]; all or nothing)
     search QUERY [--limit N] [--account KEY] [--status S]
     serve [--host H] [--port P] [--sql]
 
@@ -20,12 +20,16 @@ import io
 import json
 import os
 import sys
-from dataclasses import replace
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from core.display import SafeCsvWriter, shown
+from core.display import SafeCsvWriter, shown, undo_csv_safe
 from pipeline.cli import EXIT_OK, UsageError, hours, open_db, positive_int
+
+if TYPE_CHECKING:
+    from store.cases import Change
 
 CENTER = Path(__file__).resolve().parent
 METADATA = CENTER / "metadata.yaml"
@@ -256,67 +260,149 @@ def cmd_case_import(args: argparse.Namespace) -> int:
     from store import cases
 
     path = Path(args.file)
-    if not path.exists():
-        raise UsageError(f"{path}: no such file")
-    changes = read_case_csv(path, default_by=_who(args))
-    masked: dict[str, int] = {}
-    lines: list[int] = []
-    for i, change in enumerate(changes):
-        before = sum(masked.values())
-        changes[i] = mask_change(change, masked)
-        if sum(masked.values()) > before and change.line is not None:
-            lines.append(change.line)
+    parsed = read_case_csv(path, default_by=_who(args))
+    masked = [_masked_counts(change) for change in parsed.changes]
+    changes = [change for change, _ in masked]
     db = open_db(args)
     try:
-        events = cases.apply_all(db, changes, at=args.at)
+        applied = cases.import_changes(db, changes, at=args.at)
     except cases.CaseError as exc:
         raise UsageError(f"{path}: {exc}") from None
-    say(f"{path}: {len(events)} case changes recorded in one transaction")
-    if masked:
-        say(f"{path}: notes: masked {describe_masked(masked)} before storing (line"
-            f"{'s' if len(lines) != 1 else ''} {', '.join(map(str, lines))})")
+    if parsed.encoding != "UTF-8":
+        say(f"note: {path}: read as {parsed.encoding} (Korean Excel's default for CSV)")
+    if parsed.ignored:
+        say(f"note: {path}: ignored column{'s' if len(parsed.ignored) != 1 else ''} "
+            f"{', '.join(parsed.ignored)} (only {','.join(CSV_COLUMNS)} are imported)")
+    say(f"{path}: {len(applied.events)} case changes recorded in one transaction; "
+        f"{len(applied.skipped)} unchanged rows skipped (same status, department and note "
+        "as the case already has)")
+    _say_masked(path, masked, {c.line for c in applied.skipped})
     return EXIT_OK
 
 
-def read_case_csv(path: Path, default_by: str | None = None) -> list:
-    """Parse a department's answers (id,status,department,note,by); a bad row raises
-    UsageError naming the file, the line and the field. Nothing is written here."""
-    from store.cases import STATUSES, Change
+def _masked_counts(change: Change) -> tuple[Change, dict[str, int]]:
+    counts: dict[str, int] = {}
+    return mask_change(change, counts), counts
 
-    try:
-        text = path.read_text(encoding="utf-8-sig")  # Excel writes a BOM
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"{path}: not UTF-8 ({exc.reason})") from None
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, None)
-    if header is None:
+
+def _say_masked(path: Path, masked: list[tuple[Change, dict[str, int]]],
+                skipped: set[int | None]) -> None:
+    """What was masked in the rows that were recorded (skipped rows stored nothing)."""
+    total: dict[str, int] = {}
+    lines: list[int] = []
+    for change, counts in masked:
+        if counts and change.line is not None and change.line not in skipped:
+            lines.append(change.line)
+            for kind, n in counts.items():
+                total[kind] = total.get(kind, 0) + n
+    if total:
+        say(f"{path}: notes: masked {describe_masked(total)} before storing (line"
+            f"{'s' if len(lines) != 1 else ''} {', '.join(map(str, lines))})")
+
+
+# The exports name the note staff_note (case list --format csv); they import back as note.
+CSV_ALIASES = {"staff_note": "note"}
+
+
+@dataclass(frozen=True)
+class CaseCsv:
+    """A parsed case CSV: its changes, the header's columns not imported, its encoding."""
+
+    changes: list[Change]
+    ignored: list[str]
+    encoding: str
+
+
+def read_case_csv(path: Path, default_by: str | None = None) -> CaseCsv:
+    """Parse a department's answers (id,status[,department,note,by]; other columns, as in
+    the overdue CSV or `case list --format csv`, are ignored). A malformed file or a bad row
+    raises UsageError naming the file and the line. Nothing is written here."""
+    text, encoding = _decode(path)
+    records = _records(path, text)
+    first = next(records, None)
+    if first is None:
         raise UsageError(f"{path}: empty file (expected a header {','.join(CSV_COLUMNS)})")
-    header = [h.strip().lower() for h in header]
+    columns, ignored = _header(path, first[1])
+    changes: list[Change] = []
+    for line, values in records:
+        if not any(v.strip() for v in values):
+            continue  # blank lines, and rows of empty cells spreadsheets leave behind
+        if len(values) != len(first[1]):
+            raise UsageError(f"{path}: line {line}: {len(values)} fields, the header has "
+                             f"{len(first[1])} (a quote or a comma too many or too few?)")
+        changes.append(_row_change(path, line, values, columns, default_by))
+    return CaseCsv(changes, ignored, encoding)
+
+
+def _decode(path: Path) -> tuple[str, str]:
+    """The file's text and encoding: UTF-8 (BOM or not), else CP949 (EUC-KR and more)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8-sig"), "UTF-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp949"), "CP949"
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: neither UTF-8 nor CP949 (EUC-KR) at byte {exc.start}: "
+                         "save it as \"CSV UTF-8\" and import again") from None
+
+
+def _records(path: Path, text: str) -> Iterator[tuple[int, list[str]]]:
+    """(line where the record starts, its cells); a malformed quote raises UsageError."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    line = 1
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            reason = ("a quoted field starts here and never ends (unterminated quote)"
+                      if "unexpected end of data" in str(exc) else f"malformed CSV ({exc})")
+            raise UsageError(f"{path}: line {line}: {reason}") from None
+        yield line, [undo_csv_safe(v) for v in values]
+        line = reader.line_num + 1
+
+
+def _header(path: Path, cells: list[str]) -> tuple[dict[str, int], list[str]]:
+    """The imported columns by position, and the names of the others (ignored)."""
+    names = [CSV_ALIASES.get(n, n) for n in (c.strip().lower() for c in cells)]
+    columns: dict[str, int] = {}
+    ignored: list[str] = []
+    for i, name in enumerate(names):
+        if name not in CSV_COLUMNS:
+            ignored.append(cells[i].strip() or f"(column {i + 1} without a name)")
+        elif name in columns:
+            first, again = cells[columns[name]].strip(), cells[i].strip()
+            same = "appears twice" if first == again else f"and {first!r} are both the {name}"
+            raise UsageError(f"{path}: line 1: header: column {again!r} {same}")
+        else:
+            columns[name] = i
     for required in ("id", "status"):
-        if required not in header:
+        if required not in columns:
             raise UsageError(f"{path}: line 1: header: missing column {required!r} "
                              f"(expected {','.join(CSV_COLUMNS)})")
-    unknown = [h for h in header if h not in CSV_COLUMNS]
-    if unknown:
-        raise UsageError(f"{path}: line 1: header: unknown column {unknown[0]!r} "
-                         f"(expected {','.join(CSV_COLUMNS)})")
-    changes = []
-    for values in reader:
-        line = reader.line_num
-        if not any(v.strip() for v in values):
-            continue
-        if len(values) > len(header):
-            raise UsageError(f"{path}: line {line}: {len(values)} fields, header has "
-                             f"{len(header)}")
-        row = {h: (values[i].strip() if i < len(values) else "") for i, h in enumerate(header)}
-        if not row["id"]:
-            raise UsageError(f"{path}: line {line}: id: missing opinion id")
-        if row["status"] not in STATUSES:
-            raise UsageError(f"{path}: line {line}: status: unknown status {row['status']!r} "
-                             f"(expected one of {', '.join(STATUSES)})")
-        changes.append(Change(row["id"], row["status"], row.get("department") or None,
-                              row.get("note") or None, row.get("by") or default_by, line))
-    return changes
+    return columns, ignored
+
+
+def _row_change(path: Path, line: int, values: list[str], columns: dict[str, int],
+                default_by: str | None) -> Change:
+    from store.cases import STATUSES, Change
+
+    row = {name: values[i].strip() for name, i in columns.items()}
+    if not row["id"]:
+        raise UsageError(f"{path}: line {line}: id: missing opinion id")
+    if row["status"] not in STATUSES:
+        raise UsageError(f"{path}: line {line}: status: unknown status {row['status']!r} "
+                         f"(expected one of {', '.join(STATUSES)})")
+    return Change(row["id"], row["status"], row.get("department") or None,
+                  row.get("note") or None, row.get("by") or default_by, line)
 
 
 # --- search --------------------------------------------------------------------------------
@@ -406,7 +492,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="what was done or decided (PII in it is masked before it is stored)")
     p.add_argument("--by", metavar="NAME", help="who records it (default: $SMC_USER or login)")
     p.add_argument("--at", type=_time_arg, metavar="ISO",
-                   help="record the change at this ISO-8601 UTC time (default: now)")
+                   help="record the change at this ISO-8601 UTC time (default: now; not in "
+                        "the future, not before the opinion was written)")
     p.set_defaults(func=cmd_case_set)
 
     p = sub.add_parser("show", help="an opinion with its thread, official answer and history",
@@ -437,12 +524,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = sub.add_parser("import", help="import a department's answers from CSV (all or nothing)",
                        description="Import case changes from a CSV with the columns "
                                    "id,status,department,note,by (header required; department, "
-                                   "note and by may be empty). A bad row exits 2 naming the line "
-                                   "and the field, and nothing is written.")
-    p.add_argument("file", metavar="FILE.csv", help="the CSV file (UTF-8)")
+                                   "note and by may be empty or absent). Other columns are "
+                                   "ignored, so the digest's overdue CSV and `case list "
+                                   "--format csv` can be edited and imported back. A row that "
+                                   "changes nothing is skipped. A malformed file or a bad row "
+                                   "exits 2 naming the line, and nothing is written.")
+    p.add_argument("file", metavar="FILE.csv",
+                   help="the CSV file (UTF-8, with or without BOM, or CP949/EUC-KR)")
     p.add_argument("--by", metavar="NAME", help="who, for rows with an empty `by`")
     p.add_argument("--at", type=_time_arg, metavar="ISO",
-                   help="record the changes at this ISO-8601 UTC time (default: now)")
+                   help="record the changes at this ISO-8601 UTC time (default: now; not in "
+                        "the future, not before an opinion was written)")
     p.set_defaults(func=cmd_case_import)
 
     p = subparsers.add_parser(
