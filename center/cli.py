@@ -7,7 +7,7 @@
     search QUERY [--limit N] [--account KEY] [--status S]
     serve [--host H] [--port P] [--sql]
 
-Status and the reflection rate are defined in docs/SCHEMA.md. Notes and departments typed
+Status and the 처리율 (reflection rate) are defined in docs/SCHEMA.md. Notes and departments typed
 by staff (case set, case import) are PII-masked (normalize.text.mask_pii) before they are
 stored: case_events is append-only, so what is stored there is never erased.
 """
@@ -36,6 +36,10 @@ METADATA = CENTER / "metadata.yaml"
 PLUGINS = CENTER / "plugins"
 TEMPLATES = CENTER / "templates"
 CSV_COLUMNS = ("id", "status", "department", "note", "by")
+# Not the digest's rate, which is same-day (당일 답변율): each is shown with its definition.
+REFLECTION_RATE = "처리율 (reflection rate: answered or resolved)"
+REFLECTION_RATE_DEF = ("answered or resolved / all opinions, whenever written, status as of now; "
+                       "not the digest's 당일 답변율 (same-day answer rate)")
 
 
 def _statuses() -> tuple[str, ...]:
@@ -126,6 +130,12 @@ def describe_masked(counts: dict[str, int]) -> str:
 
 def _pct(reflected: int, total: int) -> str:
     return f"{reflected} of {total:,} = {100.0 * reflected / total:.1f} %" if total else "no opinions"
+
+
+def _reflection_line(overall: dict) -> str:
+    """`처리율 (...): 3 of 10 = 30.0 % (definition)`."""
+    return (f"{REFLECTION_RATE}: {_pct(overall['reflected'], overall['opinions'])} "
+            f"({REFLECTION_RATE_DEF})")
 
 
 # --- case ----------------------------------------------------------------------------------
@@ -225,8 +235,7 @@ def cmd_case_list(args: argparse.Namespace) -> int:
               f"{_short(r['department'], 12):<12} {r['id']:<32} {_short(r['text'], 60)}")
     _, overall = cases.reflection(db)
     what = "overdue " if args.overdue is not None else ""
-    say(f"-- {len(rows)} {what}opinions listed; reflection rate (answered or resolved): "
-          f"{_pct(overall['reflected'], overall['opinions'])}")
+    say(f"-- {len(rows)} {what}opinions listed; {_reflection_line(overall)}")
     return EXIT_OK
 
 
@@ -251,8 +260,7 @@ def _print_summary(db: Any, args: argparse.Namespace) -> int:
     say("\nstatus: " + ", ".join(f"{s} {counts[s]}" for s in cases.STATUSES)
           + f"; total {counts['total']}")
     say(f"overdue (open for more than {hours:g} h): {counts['overdue']}")
-    say(f"reflection rate (answered or resolved): "
-          f"{_pct(overall['reflected'], overall['opinions'])}")
+    say(_reflection_line(overall))
     return EXIT_OK
 
 
@@ -506,8 +514,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = sub.add_parser("list", help="list opinions, e.g. the overdue ones, or --summary",
                        description="List opinions (newest first; with --overdue, those not "
                                    "answered, resolved or dismissed older than HOURS, oldest "
-                                   "first). Ends with the reflection rate; --summary prints "
-                                   "it per account with status counts instead.")
+                                   "first). Ends with the 처리율 (reflection rate: answered or "
+                                   "resolved / all opinions); --summary prints it per account "
+                                   "with status counts instead.")
     p.add_argument("--status", type=_status_arg, metavar="S", help=f"only this status: {statuses}")
     p.add_argument("--overdue", type=hours, metavar="HOURS",
                    help="only open opinions older than HOURS, oldest first")
@@ -516,7 +525,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--now", type=_time_arg, metavar="ISO",
                    help="reference time for --overdue (default: now), e.g. 2026-11-25T00:00:00Z")
     p.add_argument("--summary", action="store_true",
-                   help="reflection rate per account and overall, status counts, overdue count")
+                   help="처리율 (reflection rate) per account and overall, status counts, "
+                        "overdue count")
     p.add_argument("--format", choices=("text", "csv", "json"), default="text",
                    help="output as a text table (default), CSV (e.g. overdue for mail) or JSON")
     p.set_defaults(func=cmd_case_list)

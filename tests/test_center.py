@@ -255,7 +255,8 @@ def test_case_list_overdue_oldest_first(db_file, capsys):
     assert run(db_file, "case", "list", "--overdue", "24", "--now", now) == 0
     out = capsys.readouterr().out.splitlines()
     assert q["SCNA"] in "\n".join(out) and out[-1].startswith("-- ")
-    assert "reflection rate" in out[-1]
+    assert "; 처리율 (reflection rate: answered or resolved): " in out[-1]
+    assert "/ all opinions, whenever written, status as of now" in out[-1]
     assert run(db_file, "case", "list", "--overdue", "24", "--now", now, "--format",
                "csv") == 0
     csv_out = capsys.readouterr().out.splitlines()
@@ -617,7 +618,12 @@ def test_reflection_rate_per_account_and_overall(db_file, capsys):
     db.conn.close()
     assert run(db_file, "case", "list", "--summary", "--now", "2026-11-25T00:00:00Z") == 0
     out = capsys.readouterr().out
-    assert f"reflection rate (answered or resolved): {reflected} of {total:,} = " in out
+    line = next(x for x in out.splitlines() if x.startswith("처리율"))
+    assert line.startswith("처리율 (reflection rate: answered or resolved): "
+                           f"{reflected} of {total:,} = ")
+    assert line.endswith("(answered or resolved / all opinions, whenever written, status as "
+                         "of now; not the digest's 당일 답변율 (same-day answer rate))")
+    assert "답변율" not in out.replace("당일 답변율", "")
     assert "resolved 1" in out and "dismissed 1" in out and "overdue (open for more" in out
 
 
@@ -699,6 +705,37 @@ def test_metadata_describes_every_table_and_column(tmp_path):
         sql = query["sql"]
         params = {p: "1" for p in ("q", "id", "hours") if f":{p}" in sql}
         db.execute(sql.replace("smc_match(:q)", "'x'"), params).fetchall()  # valid SQL
+
+
+REFLECTION = "처리율 (reflection rate: answered or resolved)"
+
+
+def test_metadata_names_the_reflection_rate_and_labels_the_citys_figure():
+    """The centre's rate is the 처리율, defined where it is shown; the city's 71 % is never
+    put above it as if it were ours (#15)."""
+    meta = load_metadata()
+    smc = meta["databases"]["smc"]
+    tables, query = smc["tables"], smc["queries"]["answer_rate_by_account"]
+    for text in (tables["reflection"]["description"], tables["daily_stats"]["description"],
+                 query["description"]):
+        assert REFLECTION in text and "answered or resolved now" in text, text
+        assert "답변율" not in text.replace("당일 답변율 (same-day answer rate)", ""), text
+    assert "처리율" in query["title"] and "처리율" in meta["description_html"]
+    assert "처리율" in tables["daily_stats"]["columns"]["answer_rate"]
+    assert "same-day" in tables["daily_stats"]["description"]
+    everything = yaml.safe_dump(meta, allow_unicode=True)
+    assert everything.count("71 %") == 1 and "856" not in tables["reflection"]["description"]
+    desc = query["description"]  # mentioned once: after our figure, as the city's own
+    assert desc.index(REFLECTION) < desc.index("The city's reported figure, 71 % (856 of "
+                                               "1,196), is a different measure")
+    assert "reflected in policy" in desc and "not computed from this database" in desc
+
+
+def test_served_answer_rate_page_leads_with_our_figure(db_file):
+    ds, name = served(db_file), db_file.stem
+    page = get(ds, f"/{name}/answer_rate_by_account").text
+    assert page.index("처리율 (reflection rate") < page.index("71 %")
+    assert "city&#39;s reported figure" in page or "city's reported figure" in page
 
 
 def test_schema_doc_covers_the_views():
