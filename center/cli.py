@@ -147,6 +147,8 @@ def cmd_case_set(args: argparse.Namespace) -> int:
     change = mask_change(
         cases.Change(args.id, args.status, args.department, args.note, _who(args)), masked)
     try:
+        if args.at:
+            cases.check_at(db, [change], args.at)
         event = cases.set_status(db, change, at=args.at)
     except cases.CaseError as exc:
         raise UsageError(str(exc)) from None
@@ -273,6 +275,8 @@ def cmd_case_import(args: argparse.Namespace) -> int:
     changes = [change for change, _ in masked]
     db = open_db(args)
     try:
+        if args.at:
+            cases.check_at(db, changes, args.at)
         applied = cases.import_changes(db, changes, at=args.at)
     except cases.CaseError as exc:
         raise UsageError(f"{path}: {exc}") from None

@@ -239,6 +239,16 @@ def check_future(at: str, now: datetime | None = None) -> None:
                         "clock skew)", "at")
 
 
+def check_at(db: sqlite_utils.Database, changes: Sequence[Change], at: str,
+             now: datetime | None = None) -> None:
+    """Raise CaseError when a time staff give (`case set --at`, `case import --at`) is in
+    the future or before an opinion was written. The store's writers take any time (a
+    backfill or a simulation may need one): the commands check theirs with this."""
+    check_future(at, now)
+    for change in changes:
+        check_written(db, change, at)
+
+
 def check_written(db: sqlite_utils.Database, change: Change, at: str) -> None:
     """Raise CaseError when `at` is before the opinion was written."""
     row = db.execute("SELECT created_at FROM comments WHERE id = ?",
@@ -302,36 +312,30 @@ def _apply(db: sqlite_utils.Database, change: Change, at: str) -> dict:
             "department": department, "note": change.note or None}
 
 
-def set_status(db: sqlite_utils.Database, change: Change, at: str | None = None,
-               now: datetime | None = None) -> dict:
+def set_status(db: sqlite_utils.Database, change: Change, at: str | None = None) -> dict:
     """Record one change: upsert `cases`, append to `case_events`; returns the event."""
-    return apply_all(db, [change], at, now)[0]
+    return apply_all(db, [change], at)[0]
 
 
 def apply_all(db: sqlite_utils.Database, changes: Sequence[Change] | Iterable[Change],
-              at: str | None = None, now: datetime | None = None) -> list[dict]:
-    """Validate every change, then apply them all in ONE transaction (all or nothing).
-    An explicit `at` may be neither in the future nor before an opinion was written."""
-    return _run(db, list(changes), at, now, skip_unchanged=False).events
+              at: str | None = None) -> list[dict]:
+    """Validate every change, then apply them all in ONE transaction (all or nothing)."""
+    return _run(db, list(changes), at, skip_unchanged=False).events
 
 
 def import_changes(db: sqlite_utils.Database, changes: Sequence[Change],
-                   at: str | None = None, now: datetime | None = None) -> Applied:
+                   at: str | None = None) -> Applied:
     """apply_all, but a change that changes nothing (see _changes_nothing, after
     _as_imported) is skipped, so importing a file again records nothing twice."""
-    return _run(db, list(changes), at, now, skip_unchanged=True)
+    return _run(db, list(changes), at, skip_unchanged=True)
 
 
 def _run(db: sqlite_utils.Database, changes: list[Change], at: str | None,
-         now: datetime | None, skip_unchanged: bool) -> Applied:
-    if at:
-        check_future(at, now)
+         skip_unchanged: bool) -> Applied:
     stamp = at or utc_now()  # one time for the whole transaction
     with _write(db):
         for change in changes:  # validated inside the transaction: nothing moves under us
             validate(db, change)
-            if at:
-                check_written(db, change, at)
         settled = _settled(db, changes) if skip_unchanged else set()
         applied = Applied()
         for change in changes:  # one by one: a row repeating the one before it changes nothing
