@@ -3,11 +3,11 @@
     case set ID --status S [--department D] [--note N] [--by NAME]
     case show ID
     case list [--status S] [--overdue HOURS] [--account KEY] [--summary] [--format F]
-    case import FILE.csv          (columns id,status,department,note,by; all or nothing)
+    case import FILE.csv          (columns id,status[,department,note,by]; all or nothing)
     search QUERY [--limit N] [--account KEY] [--status S]
     serve [--host H] [--port P] [--sql]
 
-Status and the reflection rate are defined in docs/SCHEMA.md. Notes and departments typed
+Status and the 처리율 (reflection rate) are defined in docs/SCHEMA.md. Notes and departments typed
 by staff (case set, case import) are PII-masked (normalize.text.mask_pii) before they are
 stored: case_events is append-only, so what is stored there is never erased.
 """
@@ -20,18 +20,26 @@ import io
 import json
 import os
 import sys
-from dataclasses import replace
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from core.display import SafeCsvWriter, shown
-from pipeline.cli import EXIT_OK, UsageError, hours, open_db, read_db, positive_int
+from core.display import SafeCsvWriter, shown, undo_csv_safe
+from pipeline.cli import EXIT_OK, UsageError, hours, open_db, positive_int, read_db
+
+if TYPE_CHECKING:
+    from store.cases import Change
 
 CENTER = Path(__file__).resolve().parent
 METADATA = CENTER / "metadata.yaml"
 PLUGINS = CENTER / "plugins"
 TEMPLATES = CENTER / "templates"
 CSV_COLUMNS = ("id", "status", "department", "note", "by")
+# Not the digest's rate, which is same-day (당일 답변율): each is shown with its definition.
+REFLECTION_RATE = "처리율 (reflection rate: answered or resolved)"
+REFLECTION_RATE_DEF = ("answered or resolved / all opinions, whenever written, status as of now; "
+                       "not the digest's 당일 답변율 (same-day answer rate)")
 
 
 def _statuses() -> tuple[str, ...]:
@@ -124,6 +132,12 @@ def _pct(reflected: int, total: int) -> str:
     return f"{reflected} of {total:,} = {100.0 * reflected / total:.1f} %" if total else "no opinions"
 
 
+def _reflection_line(overall: dict) -> str:
+    """`처리율 (...): 3 of 10 = 30.0 % (definition)`."""
+    return (f"{REFLECTION_RATE}: {_pct(overall['reflected'], overall['opinions'])} "
+            f"({REFLECTION_RATE_DEF})")
+
+
 # --- case ----------------------------------------------------------------------------------
 def cmd_case_set(args: argparse.Namespace) -> int:
     from store import cases
@@ -133,6 +147,8 @@ def cmd_case_set(args: argparse.Namespace) -> int:
     change = mask_change(
         cases.Change(args.id, args.status, args.department, args.note, _who(args)), masked)
     try:
+        if args.at:
+            cases.check_at(db, [change], args.at)
         event = cases.set_status(db, change, at=args.at)
     except cases.CaseError as exc:
         raise UsageError(str(exc)) from None
@@ -221,8 +237,7 @@ def cmd_case_list(args: argparse.Namespace) -> int:
               f"{_short(r['department'], 12):<12} {r['id']:<32} {_short(r['text'], 60)}")
     _, overall = cases.reflection(db)
     what = "overdue " if args.overdue is not None else ""
-    say(f"-- {len(rows)} {what}opinions listed; reflection rate (answered or resolved): "
-          f"{_pct(overall['reflected'], overall['opinions'])}")
+    say(f"-- {len(rows)} {what}opinions listed; {_reflection_line(overall)}")
     return EXIT_OK
 
 
@@ -247,8 +262,7 @@ def _print_summary(db: Any, args: argparse.Namespace) -> int:
     say("\nstatus: " + ", ".join(f"{s} {counts[s]}" for s in cases.STATUSES)
           + f"; total {counts['total']}")
     say(f"overdue (open for more than {hours:g} h): {counts['overdue']}")
-    say(f"reflection rate (answered or resolved): "
-          f"{_pct(overall['reflected'], overall['opinions'])}")
+    say(_reflection_line(overall))
     return EXIT_OK
 
 
@@ -256,67 +270,151 @@ def cmd_case_import(args: argparse.Namespace) -> int:
     from store import cases
 
     path = Path(args.file)
-    if not path.exists():
-        raise UsageError(f"{path}: no such file")
-    changes = read_case_csv(path, default_by=_who(args))
-    masked: dict[str, int] = {}
-    lines: list[int] = []
-    for i, change in enumerate(changes):
-        before = sum(masked.values())
-        changes[i] = mask_change(change, masked)
-        if sum(masked.values()) > before and change.line is not None:
-            lines.append(change.line)
+    parsed = read_case_csv(path, default_by=_who(args))
+    masked = [_masked_counts(change) for change in parsed.changes]
+    changes = [change for change, _ in masked]
     db = open_db(args)
     try:
-        events = cases.apply_all(db, changes, at=args.at)
+        if args.at:
+            cases.check_at(db, changes, args.at)
+        applied = cases.import_changes(db, changes, at=args.at)
     except cases.CaseError as exc:
         raise UsageError(f"{path}: {exc}") from None
-    say(f"{path}: {len(events)} case changes recorded in one transaction")
-    if masked:
-        say(f"{path}: notes: masked {describe_masked(masked)} before storing (line"
-            f"{'s' if len(lines) != 1 else ''} {', '.join(map(str, lines))})")
+    if parsed.encoding != "UTF-8":
+        say(f"note: {path}: read as {parsed.encoding} (Korean Excel's default for CSV)")
+    if parsed.ignored:
+        say(f"note: {path}: ignored column{'s' if len(parsed.ignored) != 1 else ''} "
+            f"{', '.join(parsed.ignored)} (only {','.join(CSV_COLUMNS)} are imported)")
+    say(f"{path}: {len(applied.events)} case changes recorded in one transaction; "
+        f"{len(applied.skipped)} unchanged rows skipped (same status, department and note "
+        "as the case already has)")
+    _say_masked(path, masked, {c.line for c in applied.skipped})
     return EXIT_OK
 
 
-def read_case_csv(path: Path, default_by: str | None = None) -> list:
-    """Parse a department's answers (id,status,department,note,by); a bad row raises
-    UsageError naming the file, the line and the field. Nothing is written here."""
-    from store.cases import STATUSES, Change
+def _masked_counts(change: Change) -> tuple[Change, dict[str, int]]:
+    counts: dict[str, int] = {}
+    return mask_change(change, counts), counts
 
-    try:
-        text = path.read_text(encoding="utf-8-sig")  # Excel writes a BOM
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"{path}: not UTF-8 ({exc.reason})") from None
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, None)
-    if header is None:
+
+def _say_masked(path: Path, masked: list[tuple[Change, dict[str, int]]],
+                skipped: set[int | None]) -> None:
+    """What was masked in the rows that were recorded (skipped rows stored nothing)."""
+    total: dict[str, int] = {}
+    lines: list[int] = []
+    for change, counts in masked:
+        if counts and change.line is not None and change.line not in skipped:
+            lines.append(change.line)
+            for kind, n in counts.items():
+                total[kind] = total.get(kind, 0) + n
+    if total:
+        say(f"{path}: notes: masked {describe_masked(total)} before storing (line"
+            f"{'s' if len(lines) != 1 else ''} {', '.join(map(str, lines))})")
+
+
+# The exports name the note staff_note (case list --format csv); they import back as note.
+CSV_ALIASES = {"staff_note": "note"}
+
+
+@dataclass(frozen=True)
+class CaseCsv:
+    """A parsed case CSV: its changes, the header's columns not imported, its encoding."""
+
+    changes: list[Change]
+    ignored: list[str]
+    encoding: str
+
+
+def read_case_csv(path: Path, default_by: str | None = None) -> CaseCsv:
+    """Parse a department's answers (id,status[,department,note,by]; other columns, as in
+    the overdue CSV or `case list --format csv`, are ignored). A malformed file or a bad row
+    raises UsageError naming the file and the line. Nothing is written here."""
+    text, encoding = _decode(path)
+    records = _records(path, text)
+    first = next(records, None)
+    if first is None:
         raise UsageError(f"{path}: empty file (expected a header {','.join(CSV_COLUMNS)})")
-    header = [h.strip().lower() for h in header]
+    columns, ignored = _header(path, first[1])
+    changes: list[Change] = []
+    for line, values in records:
+        if not any(v.strip() for v in values):
+            continue  # blank lines, and rows of empty cells spreadsheets leave behind
+        if len(values) != len(first[1]):
+            raise UsageError(f"{path}: line {line}: {len(values)} fields, the header has "
+                             f"{len(first[1])} (a quote or a comma too many or too few?)")
+        changes.append(_row_change(path, line, values, columns, default_by))
+    return CaseCsv(changes, ignored, encoding)
+
+
+def _decode(path: Path) -> tuple[str, str]:
+    """The file's text and encoding: UTF-8 (BOM or not), else CP949 (EUC-KR and more)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8-sig"), "UTF-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp949"), "CP949"
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: neither UTF-8 nor CP949 (EUC-KR) at byte {exc.start}: "
+                         "save it as \"CSV UTF-8\" and import again") from None
+
+
+def _records(path: Path, text: str) -> Iterator[tuple[int, list[str]]]:
+    """(line where the record starts, its cells); a malformed quote raises UsageError."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    line = 1
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            reason = ("a quoted field starts here and never ends (unterminated quote)"
+                      if "unexpected end of data" in str(exc) else f"malformed CSV ({exc})")
+            raise UsageError(f"{path}: line {line}: {reason}") from None
+        yield line, [undo_csv_safe(v) for v in values]
+        line = reader.line_num + 1
+
+
+def _header(path: Path, cells: list[str]) -> tuple[dict[str, int], list[str]]:
+    """The imported columns by position, and the names of the others (ignored)."""
+    names = [CSV_ALIASES.get(n, n) for n in (c.strip().lower() for c in cells)]
+    columns: dict[str, int] = {}
+    ignored: list[str] = []
+    for i, name in enumerate(names):
+        if name not in CSV_COLUMNS:
+            ignored.append(cells[i].strip() or f"(column {i + 1} without a name)")
+        elif name in columns:
+            first, again = cells[columns[name]].strip(), cells[i].strip()
+            same = "appears twice" if first == again else f"and {first!r} are both the {name}"
+            raise UsageError(f"{path}: line 1: header: column {again!r} {same}")
+        else:
+            columns[name] = i
     for required in ("id", "status"):
-        if required not in header:
+        if required not in columns:
             raise UsageError(f"{path}: line 1: header: missing column {required!r} "
                              f"(expected {','.join(CSV_COLUMNS)})")
-    unknown = [h for h in header if h not in CSV_COLUMNS]
-    if unknown:
-        raise UsageError(f"{path}: line 1: header: unknown column {unknown[0]!r} "
-                         f"(expected {','.join(CSV_COLUMNS)})")
-    changes = []
-    for values in reader:
-        line = reader.line_num
-        if not any(v.strip() for v in values):
-            continue
-        if len(values) > len(header):
-            raise UsageError(f"{path}: line {line}: {len(values)} fields, header has "
-                             f"{len(header)}")
-        row = {h: (values[i].strip() if i < len(values) else "") for i, h in enumerate(header)}
-        if not row["id"]:
-            raise UsageError(f"{path}: line {line}: id: missing opinion id")
-        if row["status"] not in STATUSES:
-            raise UsageError(f"{path}: line {line}: status: unknown status {row['status']!r} "
-                             f"(expected one of {', '.join(STATUSES)})")
-        changes.append(Change(row["id"], row["status"], row.get("department") or None,
-                              row.get("note") or None, row.get("by") or default_by, line))
-    return changes
+    return columns, ignored
+
+
+def _row_change(path: Path, line: int, values: list[str], columns: dict[str, int],
+                default_by: str | None) -> Change:
+    from store.cases import STATUSES, Change
+
+    row = {name: values[i].strip() for name, i in columns.items()}
+    if not row["id"]:
+        raise UsageError(f"{path}: line {line}: id: missing opinion id")
+    if row["status"] not in STATUSES:
+        raise UsageError(f"{path}: line {line}: status: unknown status {row['status']!r} "
+                         f"(expected one of {', '.join(STATUSES)})")
+    return Change(row["id"], row["status"], row.get("department") or None,
+                  row.get("note") or None, row.get("by") or default_by, line)
 
 
 # --- search --------------------------------------------------------------------------------
@@ -405,7 +503,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="what was done or decided (PII in it is masked before it is stored)")
     p.add_argument("--by", metavar="NAME", help="who records it (default: $SMC_USER or login)")
     p.add_argument("--at", type=_time_arg, metavar="ISO",
-                   help="record the change at this ISO-8601 UTC time (default: now)")
+                   help="record the change at this ISO-8601 UTC time (default: now; not in "
+                        "the future, not before the opinion was written)")
     p.set_defaults(func=cmd_case_set)
 
     p = sub.add_parser("show", help="an opinion with its thread, official answer and history",
@@ -418,8 +517,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = sub.add_parser("list", help="list opinions, e.g. the overdue ones, or --summary",
                        description="List opinions (newest first; with --overdue, those not "
                                    "answered, resolved or dismissed older than HOURS, oldest "
-                                   "first). Ends with the reflection rate; --summary prints "
-                                   "it per account with status counts instead.")
+                                   "first). Ends with the 처리율 (reflection rate: answered or "
+                                   "resolved / all opinions); --summary prints it per account "
+                                   "with status counts instead.")
     p.add_argument("--status", type=_status_arg, metavar="S", help=f"only this status: {statuses}")
     p.add_argument("--overdue", type=hours, metavar="HOURS",
                    help="only open opinions older than HOURS, oldest first")
@@ -428,7 +528,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--now", type=_time_arg, metavar="ISO",
                    help="reference time for --overdue (default: now), e.g. 2026-11-25T00:00:00Z")
     p.add_argument("--summary", action="store_true",
-                   help="reflection rate per account and overall, status counts, overdue count")
+                   help="처리율 (reflection rate) per account and overall, status counts, "
+                        "overdue count")
     p.add_argument("--format", choices=("text", "csv", "json"), default="text",
                    help="output as a text table (default), CSV (e.g. overdue for mail) or JSON")
     p.set_defaults(func=cmd_case_list)
@@ -436,12 +537,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = sub.add_parser("import", help="import a department's answers from CSV (all or nothing)",
                        description="Import case changes from a CSV with the columns "
                                    "id,status,department,note,by (header required; department, "
-                                   "note and by may be empty). A bad row exits 2 naming the line "
-                                   "and the field, and nothing is written.")
-    p.add_argument("file", metavar="FILE.csv", help="the CSV file (UTF-8)")
+                                   "note and by may be empty or absent). Other columns are "
+                                   "ignored, so the digest's overdue CSV and `case list "
+                                   "--format csv` can be edited and imported back. A row that "
+                                   "changes nothing is skipped. A malformed file or a bad row "
+                                   "exits 2 naming the line, and nothing is written.")
+    p.add_argument("file", metavar="FILE.csv",
+                   help="the CSV file (UTF-8, with or without BOM, or CP949/EUC-KR)")
     p.add_argument("--by", metavar="NAME", help="who, for rows with an empty `by`")
     p.add_argument("--at", type=_time_arg, metavar="ISO",
-                   help="record the changes at this ISO-8601 UTC time (default: now)")
+                   help="record the changes at this ISO-8601 UTC time (default: now; not in "
+                        "the future, not before an opinion was written)")
     p.set_defaults(func=cmd_case_import)
 
     p = subparsers.add_parser(

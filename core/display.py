@@ -34,6 +34,14 @@ def csv_safe(value: object) -> object:
     return value
 
 
+def undo_csv_safe(cell: str) -> str:
+    """A cell read back from a CSV we wrote: the one leading quote csv_safe would have added
+    is removed, nothing else ("'=1" -> "=1"; "'quoted'" stays as it is)."""
+    if cell.startswith("'") and csv_safe(cell[1:]) == cell:
+        return cell[1:]
+    return cell
+
+
 class _TextOut(Protocol):
     def write(self, text: str, /) -> object: ...
 

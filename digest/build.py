@@ -4,9 +4,13 @@ Definitions (also printed at the foot of every digest):
 - The day is a Seoul day (Asia/Seoul, 00:00-24:00). The reference time is the end of that
   day, or now if that is earlier; "answered" means an official answer in the thread before
   the end of the opinion's own Seoul day (or now), or a staff status answered/resolved.
+  The same-day answer rate (당일 답변율) is answered / received of the day. It is not the
+  reflection rate (처리율) of the centre and `case list`: answered or resolved / all
+  opinions, whenever written, with their status as of now (SAME_DAY_RATE, REFLECTION_RATE).
 - "Previous 7 days" are the 7 Seoul days before the day. Counts are compared with their daily
-  average (sum / 7, empty days count as 0); the answer rate with the pooled rate of those days
-  (answered / received); the median response time with the median over those days' answers.
+  average (sum / 7, empty days count as 0); the same-day answer rate with the pooled rate of
+  those days (answered / received); the median response time with the median over those
+  days' answers.
 - Keywords are nouns (Kiwi morphemes of each word, normalize.morph.nouns_many), computed at
   ingest into comments.keywords (rows stored before that are analysed here), counted once
   per opinion, without rules.yaml stop_nouns and LATIN_STOP. A keyword is rising when it occurs in at least
@@ -58,16 +62,25 @@ CRISIS_MIN_RATIO = 3.0
 CRISIS_EXAMPLES = 3
 OVERDUE_SHOWN = 50  # overdue rows the digest holds (HTML / Markdown); the CSV streams them all
 YOUTUBE_DAILY_QUOTA = 10000  # the collect --youtube-quota default
+# Two rates, two names (issue #15): the digest's is same-day; the centre's counts any answer.
+SAME_DAY_RATE = "당일 답변율 (same-day answer rate)"
+SAME_DAY_RATE_DEF = ("그날(서울) 접수된 의견 중 접수된 날 안에 공식 계정이 답했거나, 담당자가 "
+                     "답변·처리 완료로 기록한 의견 ÷ 그날 접수된 의견")
+REFLECTION_RATE = "처리율 (reflection rate: answered or resolved)"
+REFLECTION_RATE_DEF = ("날짜와 관계없이 지금 상태가 답변 또는 처리 완료인 의견 ÷ 전체 의견 (센터와 "
+                       "case list가 보여 주는 수치; 늦은 답변과 담당자 처리도 세므로 보통 당일 "
+                       "답변율보다 높음)")
 
 
 # --- the figures ---------------------------------------------------------------------------
 @dataclass
 class Figures:
-    """Received / answered / rate / median of a day, and the same of the previous 7 days."""
+    """Received / answered the same day / same-day answer rate / median of a day, and the
+    same of the previous 7 days."""
 
     received: int = 0
-    answered: int = 0
-    answer_rate: float | None = None  # answered / received, None when nothing was received
+    answered: int = 0  # answered the same Seoul day (see the module's definitions)
+    answer_rate: float | None = None  # same-day: answered / received; None: none received
     median_response_minutes: float | None = None
     prev_received: float = 0.0  # daily average over the previous 7 days
     prev_answered: float = 0.0  # daily average

@@ -45,9 +45,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "digest", help="write the daily digest (HTML, Markdown, overdue CSV) of a Seoul day",
         description="Write DATE.html (self-contained, charts with Korean labels), DATE.md and "
-                    "DATE-overdue.csv for one Seoul day: opinions received and answered, "
-                    "answer rate and response time against the previous 7 days, per platform "
-                    "and account, overdue opinions, keywords, districts, categories, "
+                    "DATE-overdue.csv for one Seoul day: opinions received and answered the "
+                    "same day, the same-day answer rate (not the centre's reflection rate) "
+                    "and response time against the previous 7 days, per platform and "
+                    "account, overdue opinions, keywords, districts, categories, "
                     "languages, crisis alerts and collector health.",
     )
     p.add_argument("--date", type=seoul_date, default=None, metavar="YYYY-MM-DD",

@@ -3,14 +3,16 @@
 `cases` holds the current state of an opinion (upserted); `case_events` is its append-only
 history (migration 3 makes UPDATE and DELETE on it abort). An opinion's status in the views
 is the staff's status when set, else `answered` when an official account replied in its
-thread, else `received` (see docs/SCHEMA.md).
+thread, else `received` (see docs/SCHEMA.md). An import (import_changes) skips what changes
+nothing, so a file imported twice, or an export imported back, records only its edits.
 """
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Iterable, Iterator, Sequence
+from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
@@ -18,6 +20,8 @@ STATUSES = ("received", "assigned", "in_progress", "answered", "resolved", "dism
 CLOSED = ("answered", "resolved", "dismissed")  # no longer waiting for the city
 REFLECTED = ("answered", "resolved")  # what the reflection rate counts
 ISO = "%Y-%m-%dT%H:%M:%SZ"
+SEOUL = ZoneInfo("Asia/Seoul")
+CLOCK_SKEW = timedelta(minutes=5)  # how far ahead of our clock an explicit time may be
 
 
 class CaseError(ValueError):
@@ -40,6 +44,24 @@ class Change:
     line: int | None = None  # where it came from, for messages (CSV import)
 
 
+@dataclass(frozen=True)
+class Applied:
+    """What an import recorded, and the changes it skipped because they changed nothing."""
+
+    events: list[dict] = field(default_factory=list)
+    skipped: list[Change] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Current:
+    """An opinion's case as the centre shows it."""
+
+    status: str | None  # None: not shown (a deleted comment)
+    staff_status: str | None
+    department: str | None  # the staff's, else the account's
+    note: str | None
+
+
 def utc_now() -> str:
     return datetime.now(timezone.utc).strftime(ISO)
 
@@ -50,6 +72,12 @@ def parse_time(text: str) -> datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
     return value.astimezone(timezone.utc)
+
+
+def seoul_time(value: datetime | str) -> str:
+    """A time as Seoul staff read it: `2026-11-25 10:00:00 KST`."""
+    at = parse_time(value) if isinstance(value, str) else value
+    return at.astimezone(SEOUL).strftime("%Y-%m-%d %H:%M:%S KST")
 
 
 @contextlib.contextmanager
@@ -149,7 +177,8 @@ def list_cases(db: sqlite_utils.Database, status: str | None = None,
                account: str | None = None, limit: int | None = None) -> list[dict]:
     """Opinions of the centre. With `overdue_hours`: those not answered, resolved or
     dismissed that are older than that, oldest first; otherwise newest first."""
-    where, params = [], {}
+    where: list[str] = []
+    params: dict[str, object] = {}
     if status:
         where.append("status = :status")
         params["status"] = status
@@ -201,6 +230,62 @@ def reflection(db: sqlite_utils.Database) -> tuple[list[dict], dict]:
 
 
 # --- writing -----------------------------------------------------------------------------
+def check_future(at: str, now: datetime | None = None) -> None:
+    """Raise CaseError when `at` is later than now (beyond CLOCK_SKEW)."""
+    now = now or datetime.now(timezone.utc)
+    if parse_time(at) > now + CLOCK_SKEW:
+        raise CaseError(f"at: {seoul_time(at)} is in the future (now {seoul_time(now)}; "
+                        f"at most {CLOCK_SKEW.seconds // 60} minutes ahead are allowed for "
+                        "clock skew)", "at")
+
+
+def check_at(db: sqlite_utils.Database, changes: Sequence[Change], at: str,
+             now: datetime | None = None) -> None:
+    """Raise CaseError when a time staff give (`case set --at`, `case import --at`) is in
+    the future or before an opinion was written. The store's writers take any time (a
+    backfill or a simulation may need one): the commands check theirs with this."""
+    check_future(at, now)
+    for change in changes:
+        check_written(db, change, at)
+
+
+def check_written(db: sqlite_utils.Database, change: Change, at: str) -> None:
+    """Raise CaseError when `at` is before the opinion was written."""
+    row = db.execute("SELECT created_at FROM comments WHERE id = ?",
+                     [change.comment_id]).fetchone()
+    if row and parse_time(at) < parse_time(row[0]):
+        where = f"line {change.line}: " if change.line is not None else ""
+        raise CaseError(f"{where}at: {seoul_time(at)} is before the opinion was written "
+                        f"({seoul_time(row[0])})", "at", change.line)
+
+
+def _current(db: sqlite_utils.Database, comment_id: str) -> _Current:
+    row = db.execute(
+        "SELECT o.status, o.staff_status, COALESCE(o.assigned_department, a.department), "
+        "o.staff_note FROM opinions o LEFT JOIN accounts a ON a.key = o.account "
+        "WHERE o.id = ?", [comment_id]).fetchone()
+    return _Current(*(row or (None, None, None, None)))
+
+
+def _as_imported(change: Change, current: _Current) -> Change:
+    """A row of an edited export, read for what was edited. `received` for an opinion no
+    staff has set a status for is what every export shows by default, not a decision: it
+    keeps the current status (an official answer may have come since the export and must
+    not be re-opened). The note the case already has is not a new note."""
+    if change.status == "received" and current.status and current.staff_status is None:
+        change = replace(change, status=current.status)
+    if change.note is not None and change.note == current.note:
+        change = replace(change, note=None)
+    return change
+
+
+def _changes_nothing(change: Change, current: _Current) -> bool:
+    """Same status, and department and note empty (kept) or the same as shown."""
+    return (change.status == current.status
+            and change.department in (None, current.department)
+            and change.note in (None, current.note))
+
+
 def _apply(db: sqlite_utils.Database, change: Change, at: str) -> dict:
     conn = db.conn
     row = conn.execute("SELECT status FROM opinions WHERE id = ?", [change.comment_id]).fetchone()
@@ -235,9 +320,42 @@ def set_status(db: sqlite_utils.Database, change: Change, at: str | None = None)
 def apply_all(db: sqlite_utils.Database, changes: Sequence[Change] | Iterable[Change],
               at: str | None = None) -> list[dict]:
     """Validate every change, then apply them all in ONE transaction (all or nothing)."""
-    changes = list(changes)
-    at = at or utc_now()
+    return _run(db, list(changes), at, skip_unchanged=False).events
+
+
+def import_changes(db: sqlite_utils.Database, changes: Sequence[Change],
+                   at: str | None = None) -> Applied:
+    """apply_all, but a change that changes nothing (see _changes_nothing, after
+    _as_imported) is skipped, so importing a file again records nothing twice."""
+    return _run(db, list(changes), at, skip_unchanged=True)
+
+
+def _run(db: sqlite_utils.Database, changes: list[Change], at: str | None,
+         skip_unchanged: bool) -> Applied:
+    stamp = at or utc_now()  # one time for the whole transaction
     with _write(db):
         for change in changes:  # validated inside the transaction: nothing moves under us
             validate(db, change)
-        return [_apply(db, change, at) for change in changes]
+        settled = _settled(db, changes) if skip_unchanged else set()
+        applied = Applied()
+        for change in changes:  # one by one: a row repeating the one before it changes nothing
+            if skip_unchanged:
+                current = _current(db, change.comment_id)
+                change = _as_imported(change, current)
+                if change.comment_id in settled or _changes_nothing(change, current):
+                    applied.skipped.append(change)
+                    continue
+            applied.events.append(_apply(db, change, stamp))
+        return applied
+
+
+def _settled(db: sqlite_utils.Database, changes: list[Change]) -> set[str]:
+    """Opinions whose last row in the file changes nothing: the file ends where the case
+    already is, so its earlier rows for them (a history imported before) are skipped too."""
+    last = {change.comment_id: change for change in changes}
+    settled = set()
+    for cid, change in last.items():
+        current = _current(db, cid)
+        if _changes_nothing(_as_imported(change, current), current):
+            settled.add(cid)
+    return settled

@@ -255,7 +255,8 @@ def test_case_list_overdue_oldest_first(db_file, capsys):
     assert run(db_file, "case", "list", "--overdue", "24", "--now", now) == 0
     out = capsys.readouterr().out.splitlines()
     assert q["SCNA"] in "\n".join(out) and out[-1].startswith("-- ")
-    assert "reflection rate" in out[-1]
+    assert "; 처리율 (reflection rate: answered or resolved): " in out[-1]
+    assert "/ all opinions, whenever written, status as of now" in out[-1]
     assert run(db_file, "case", "list", "--overdue", "24", "--now", now, "--format",
                "csv") == 0
     csv_out = capsys.readouterr().out.splitlines()
@@ -370,6 +371,228 @@ def test_case_import_masks_pii_in_notes(db_file, tmp_path, capsys):
     db.conn.close()
 
 
+# --- case import: malformed files, round trips, re-imports, encodings (issue #15) -----------
+def _events(db_file: Path) -> list[tuple]:
+    db = connect(db_file)
+    rows = db.execute("SELECT comment_id, from_status, to_status, department, note, by "
+                      "FROM case_events ORDER BY id").fetchall()
+    db.conn.close()
+    return rows
+
+
+def _one_line_error(capsys) -> str:
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert "\n" not in err and "Traceback" not in err, err
+    return err
+
+
+def test_case_import_rejects_malformed_csv_before_writing(db_file, tmp_path, capsys):
+    q = ids(db_file)
+    header = "id,status,department,note,by\n"
+    good = f"{q['SCNA']},resolved,,,kim\n"
+    bad = {  # file text -> what the error names
+        # an unterminated quote used to swallow the rest of the file into one note
+        header + good + f'{q["SCNE"]},resolved,,"운영 연장,kim\n{q["SCNB"]},resolved,,,kim\n':
+            ("line 3", "unterminated quote"),
+        header + good + f'{q["SCNE"]},resolved,,"운영" 연장,kim\n': ("line 3", "malformed CSV"),
+        header + good + f"{q['SCNE']},resolved,,운영, 연장,kim\n": ("line 3", "6 fields"),
+        header + good + f"{q['SCNE']},resolved,,kim\n": ("line 3", "4 fields"),
+        "id,status,note,note\n" + good: ("line 1", "'note' appears twice"),
+        "id,status,note,staff_note\n" + good: ("line 1", "'staff_note' and 'note' are both"),
+    }
+    for n, (text, words) in enumerate(bad.items()):
+        path = write_csv(tmp_path / f"bad{n}.csv", text)
+        assert run(db_file, "case", "import", str(path)) == 2, text
+        err = _one_line_error(capsys)
+        assert str(path) in err and all(w in err for w in words), (err, words)
+    assert _events(db_file) == []
+    assert cases.opinion(connect(db_file), q["SCNA"])["status"] == "answered"
+
+
+def test_case_import_reads_cp949_and_refuses_other_encodings(db_file, tmp_path, capsys):
+    q = ids(db_file)
+    text = ("id,status,department,note,by\n"
+            f"{q['SCNE']},assigned,문화본부,주말 운영 검토,박주무관\n")
+    for n, (encoding, said) in enumerate((("cp949", True), ("euc-kr", True),
+                                          ("utf-8-sig", False), ("utf-8", False))):
+        path = tmp_path / f"excel-{encoding}.csv"
+        path.write_bytes(text.replace("assigned", ("assigned", "in_progress")[n % 2])
+                         .encode(encoding))
+        assert run(db_file, "case", "import", str(path)) == 0
+        out = capsys.readouterr().out
+        assert ("read as CP949" in out) is said, out
+    events = _events(db_file)
+    assert [e[2:] for e in events] == [
+        ("assigned", "문화본부", "주말 운영 검토", "박주무관"),
+        ("in_progress", "문화본부", None, "박주무관"),
+        ("assigned", "문화본부", None, "박주무관"),
+        ("in_progress", "문화본부", None, "박주무관")]
+    neither = tmp_path / "utf16.csv"
+    neither.write_bytes(text.encode("utf-16"))
+    assert run(db_file, "case", "import", str(neither)) == 2
+    err = _one_line_error(capsys)
+    assert str(neither) in err and 'save it as "CSV UTF-8"' in err
+    assert len(_events(db_file)) == 4
+
+
+def test_case_import_again_records_nothing_twice(db_file, tmp_path, capsys):
+    q = ids(db_file)
+    path = write_csv(tmp_path / "answers.csv",
+                     "id,status,department,note,by\n"
+                     f"{q['SCNE']},assigned,문화본부,,park\n"
+                     f"{q['SCNE']},resolved,,\"운영 시간 연장, 12월부터\",\n"
+                     f"{q['SCNE']},resolved,,\"운영 시간 연장, 12월부터\",\n"
+                     f"{q['SCNB']},in_progress,도시교통실,교체 예정,choi\n")
+    assert run(db_file, "case", "import", str(path), "--by", "bot") == 0
+    out = capsys.readouterr().out
+    assert "3 case changes recorded in one transaction; 1 unchanged rows skipped" in out
+    assert run(db_file, "case", "import", str(path), "--by", "bot") == 0
+    out = capsys.readouterr().out
+    assert "0 case changes recorded in one transaction; 4 unchanged rows skipped" in out
+    assert len(_events(db_file)) == 3
+
+
+def test_unchanged_received_keeps_a_status_answered_since(db_file):
+    """An export made before an official answer says `received`: importing it back must
+    not re-open the opinion; a department edited beside it is recorded."""
+    q = ids(db_file)
+    db = connect(db_file)
+    rows = [cases.Change(q["SCNA"], "received", line=2),  # answered officially
+            cases.Change(q["SCNE"], "received", line=3),  # still received: nothing to do
+            cases.Change(q["SCND"], "received", department="공원여가과", line=4)]
+    applied = cases.import_changes(db, rows)
+    assert [c.line for c in applied.skipped] == [2, 3]
+    assert [(e["from_status"], e["to_status"], e["department"]) for e in applied.events] == \
+        [("answered", "answered", "공원여가과")]
+    assert cases.opinion(db, q["SCNA"])["status"] == "answered"
+
+
+def _export_case_list(db_file: Path, path: Path, capsys) -> list[list[str]]:
+    assert run(db_file, "case", "list", "--format", "csv") == 0
+    text = capsys.readouterr().out
+    path.write_text(text, encoding="utf-8")
+    return csv_cells(text)
+
+
+def _write_cells(path: Path, rows: list[list[str]], encoding: str = "utf-8") -> None:
+    import csv
+
+    with open(path, "w", encoding=encoding, newline="") as fh:
+        csv.writer(fh, quoting=csv.QUOTE_ALL).writerows(rows)
+
+
+def test_case_list_csv_round_trip_records_only_the_edit(db_file, tmp_path, capsys):
+    q = ids(db_file)
+    formula_note, dash_note = "=SUM(A1) 확인 요청", "-2+3 정정 예정"
+    assert run(db_file, "case", "set", q["SCNB"], "--status", "in_progress", "--note",
+               formula_note, "--by", "kim") == 0
+    capsys.readouterr()
+    rows = _export_case_list(db_file, tmp_path / "cases.csv", capsys)
+    header = rows[0]
+    col = {name: header.index(name) for name in ("id", "status", "staff_note")}
+    by_id = {r[col["id"]]: r for r in rows[1:]}
+    assert by_id[q["SCNB"]][col["staff_note"]] == "'" + formula_note  # csv_safe on export
+    # unedited: nothing recorded, every row skipped, the formula note not taken as new
+    before = _events(db_file)
+    assert run(db_file, "case", "import", str(tmp_path / "cases.csv"), "--by", "lee") == 0
+    out = capsys.readouterr().out
+    assert f"0 case changes recorded in one transaction; {len(rows) - 1} unchanged" in out
+    assert "ignored columns created_at, platform, account" in out
+    assert _events(db_file) == before
+    # edit one status and one note (a note starting with '-', neutralized as Excel keeps it)
+    by_id[q["SCNE"]][col["status"]] = "resolved"
+    by_id[q["SCND"]][col["staff_note"]] = "'" + dash_note
+    _write_cells(tmp_path / "edited.csv", rows)
+    assert run(db_file, "case", "import", str(tmp_path / "edited.csv"), "--by", "lee") == 0
+    assert "2 case changes recorded" in capsys.readouterr().out
+    new = _events(db_file)[len(before):]
+    assert sorted(new) == sorted([
+        (q["SCNE"], "received", "resolved", by_id[q["SCNE"]][header.index("department")],
+         None, "lee"),
+        (q["SCND"], "answered", "answered", by_id[q["SCND"]][header.index("department")],
+         dash_note, "lee")])
+    db = connect(db_file)
+    assert cases.opinion(db, q["SCND"])["staff_note"] == dash_note
+    assert cases.opinion(db, q["SCNB"])["staff_note"] == formula_note
+    db.conn.close()
+    # the export of the edited state imports back as no change at all
+    _export_case_list(db_file, tmp_path / "again.csv", capsys)
+    assert run(db_file, "case", "import", str(tmp_path / "again.csv")) == 0
+    assert "0 case changes recorded" in capsys.readouterr().out
+
+
+def test_overdue_csv_round_trip_records_only_the_edit(db_file, tmp_path, capsys):
+    import csv
+
+    from digest.build import SEOUL, build_digest, parse_iso
+    from digest.render import write_overdue_csv
+
+    q = ids(db_file)
+    db = connect(db_file)
+    now = parse_iso(db.execute("SELECT max(created_at) FROM comments").fetchone()[0])
+    digest = build_digest(db, now.astimezone(SEOUL).date(), overdue_hours=24, now=now)
+    db.conn.close()
+    path = tmp_path / "overdue.csv"
+    write_overdue_csv(digest, path)  # UTF-8 with BOM, CRLF, every cell quoted
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh))
+    header = rows[0]
+    col = {name: header.index(name) for name in ("id", "status")}
+    listed = {r[col["id"]] for r in rows[1:]}
+    assert q["SCNE"] in listed and len(listed) >= 2
+    assert run(db_file, "case", "import", str(path), "--by", "kim") == 0
+    out = capsys.readouterr().out
+    assert f"0 case changes recorded in one transaction; {len(rows) - 1} unchanged" in out
+    assert "ignored columns received_seoul, hours_open, platform" in out
+    for r in rows[1:]:
+        if r[col["id"]] == q["SCNE"]:
+            r[col["status"]] = "dismissed"
+    _write_cells(path, rows, encoding="utf-8-sig")
+    assert run(db_file, "case", "import", str(path), "--by", "kim") == 0
+    assert f"1 case changes recorded in one transaction; {len(rows) - 2} unchanged" in \
+        capsys.readouterr().out
+    assert [(e[0], e[1], e[2], e[5]) for e in _events(db_file)] == \
+        [(q["SCNE"], "received", "dismissed", "kim")]
+
+
+def test_undo_csv_safe_gives_the_original_back():
+    from core.display import csv_safe, undo_csv_safe
+
+    for text in (*FORMULAS, "- 정정", "=1", "  =1+1", "-5", "'quoted'", "'=1", "평범한 메모", ""):
+        if text != "'=1":  # the one ambiguous cell: read as a neutralized "=1"
+            assert undo_csv_safe(str(csv_safe(text))) == text, repr(text)
+    assert undo_csv_safe("'=1") == "=1" and undo_csv_safe("'quoted'") == "'quoted'"
+    assert undo_csv_safe("'-5") == "'-5"  # csv_safe never quotes a plain number
+
+
+def test_case_set_at_refuses_the_future_and_before_the_opinion(db_file, tmp_path, capsys):
+    from datetime import datetime, timezone
+
+    q = ids(db_file)["SCNE"]
+    written = cases.opinion(connect(db_file), q)["created_at"]
+    now = datetime.now(timezone.utc)
+    future = (now + timedelta(hours=2)).strftime(ISO)
+    assert run(db_file, "case", "set", q, "--status", "resolved", "--at", future) == 2
+    err = _one_line_error(capsys)
+    assert "in the future" in err and cases.seoul_time(future) in err and "KST" in err
+    assert err.count("KST") == 2
+    early = (cases.parse_time(written) - timedelta(minutes=1)).strftime(ISO)
+    assert run(db_file, "case", "set", q, "--status", "resolved", "--at", early) == 2
+    err = _one_line_error(capsys)
+    assert "before the opinion was written" in err
+    assert cases.seoul_time(early) in err and cases.seoul_time(written) in err
+    path = write_csv(tmp_path / "a.csv", f"id,status\n{q},resolved\n")
+    assert run(db_file, "case", "import", str(path), "--at", early) == 2
+    assert "line 2: at:" in _one_line_error(capsys)
+    assert run(db_file, "case", "import", str(path), "--at", future) == 2
+    assert "in the future" in _one_line_error(capsys)
+    assert _events(db_file) == []
+    skewed = (now + timedelta(minutes=2)).strftime(ISO)  # a clock a little ahead of ours
+    assert run(db_file, "case", "set", q, "--status", "resolved", "--at", skewed) == 0
+    assert run(db_file, "case", "set", q, "--status", "dismissed", "--at", written) == 0
+
+
 def test_describe_masked_words() -> None:
     from center.cli import describe_masked
 
@@ -395,7 +618,12 @@ def test_reflection_rate_per_account_and_overall(db_file, capsys):
     db.conn.close()
     assert run(db_file, "case", "list", "--summary", "--now", "2026-11-25T00:00:00Z") == 0
     out = capsys.readouterr().out
-    assert f"reflection rate (answered or resolved): {reflected} of {total:,} = " in out
+    line = next(x for x in out.splitlines() if x.startswith("처리율"))
+    assert line.startswith("처리율 (reflection rate: answered or resolved): "
+                           f"{reflected} of {total:,} = ")
+    assert line.endswith("(answered or resolved / all opinions, whenever written, status as "
+                         "of now; not the digest's 당일 답변율 (same-day answer rate))")
+    assert "답변율" not in out.replace("당일 답변율", "")
     assert "resolved 1" in out and "dismissed 1" in out and "overdue (open for more" in out
 
 
@@ -477,6 +705,37 @@ def test_metadata_describes_every_table_and_column(tmp_path):
         sql = query["sql"]
         params = {p: "1" for p in ("q", "id", "hours") if f":{p}" in sql}
         db.execute(sql.replace("smc_match(:q)", "'x'"), params).fetchall()  # valid SQL
+
+
+REFLECTION = "처리율 (reflection rate: answered or resolved)"
+
+
+def test_metadata_names_the_reflection_rate_and_labels_the_citys_figure():
+    """The centre's rate is the 처리율, defined where it is shown; the city's 71 % is never
+    put above it as if it were ours (#15)."""
+    meta = load_metadata()
+    smc = meta["databases"]["smc"]
+    tables, query = smc["tables"], smc["queries"]["answer_rate_by_account"]
+    for text in (tables["reflection"]["description"], tables["daily_stats"]["description"],
+                 query["description"]):
+        assert REFLECTION in text and "answered or resolved now" in text, text
+        assert "답변율" not in text.replace("당일 답변율 (same-day answer rate)", ""), text
+    assert "처리율" in query["title"] and "처리율" in meta["description_html"]
+    assert "처리율" in tables["daily_stats"]["columns"]["answer_rate"]
+    assert "same-day" in tables["daily_stats"]["description"]
+    everything = yaml.safe_dump(meta, allow_unicode=True)
+    assert everything.count("71 %") == 1 and "856" not in tables["reflection"]["description"]
+    desc = query["description"]  # mentioned once: after our figure, as the city's own
+    assert desc.index(REFLECTION) < desc.index("The city's reported figure, 71 % (856 of "
+                                               "1,196), is a different measure")
+    assert "reflected in policy" in desc and "not computed from this database" in desc
+
+
+def test_served_answer_rate_page_leads_with_our_figure(db_file):
+    ds, name = served(db_file), db_file.stem
+    page = get(ds, f"/{name}/answer_rate_by_account").text
+    assert page.index("처리율 (reflection rate") < page.index("71 %")
+    assert "city&#39;s reported figure" in page or "city's reported figure" in page
 
 
 def test_schema_doc_covers_the_views():

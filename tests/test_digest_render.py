@@ -77,7 +77,7 @@ def test_markdown_has_the_same_content(files):
     md = files[".md"].read_text(encoding="utf-8")
     assert md.startswith("# 서울시 소셜미디어센터 일일 다이제스트 · 2026-11-24")
     for line in ("| 접수 | 7 | 1.1 (일평균) | +512.5% |",
-                 "| 답변율 | 57.1% | 62.5% | -5.4%p |",
+                 "| 당일 답변율 (same-day answer rate) | 57.1% | 62.5% | -5.4%p |",
                  "| 첫 답변까지 (중앙값) | 50분 | 1시간 0분 | |",
                  "| X | 5 | 3 | 60.0% | 40분 | 1 | 57.1% |",
                  "## 미답변 지연 (24시간 초과): 3건",
@@ -91,6 +91,29 @@ def test_markdown_has_the_same_content(files):
         assert line in md, line
     overdue = md[md.index("## 미답변 지연"):md.index("## 키워드")]
     assert overdue.index("쓰레기 수거 문의") < overdue.index("가로등이 고장") < overdue.index("택시 민원")
+
+
+def test_two_rates_two_names_each_with_its_definition(files):
+    """The digest's rate is same-day (당일 답변율); the centre's reflection rate (처리율) is
+    named as a different figure; no bare 답변율 is left for the same-day one (#15)."""
+    import html as html_lib
+
+    from digest.build import REFLECTION_RATE, REFLECTION_RATE_DEF, SAME_DAY_RATE, SAME_DAY_RATE_DEF
+
+    assert SAME_DAY_RATE == "당일 답변율 (same-day answer rate)"
+    assert REFLECTION_RATE == "처리율 (reflection rate: answered or resolved)"
+    md = files[".md"].read_text(encoding="utf-8")
+    page = html_lib.unescape(re.sub(r"<[^>]+>", " ", files[".html"].read_text(encoding="utf-8")))
+    for text in (md, page):
+        assert f"{SAME_DAY_RATE} = {SAME_DAY_RATE_DEF}" in text
+        assert f"{REFLECTION_RATE}은 다른 수치입니다: {REFLECTION_RATE_DEF}" in text
+        assert not re.findall(r"(?<!당일 )답변율", text)  # every 답변율 is the 당일 one
+    # next to the headline figure: its name, its value, its definition
+    summary = md[md.index("## 요약"):md.index("일별 접수")]
+    assert summary.index("| 당일 답변율 (same-day answer rate) | 57.1%") < \
+        summary.index(SAME_DAY_RATE_DEF) < summary.index(REFLECTION_RATE_DEF)
+    card = page[page.index(SAME_DAY_RATE):]
+    assert card.index("57.1%") < card.index(SAME_DAY_RATE_DEF) < card.index(REFLECTION_RATE)
 
 
 def test_markdown_escapes_table_breakers(known_db):
