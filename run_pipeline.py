@@ -35,7 +35,7 @@ log = logging.getLogger("smc")
 ROOT = Path(__file__).resolve().parent
 DEFAULT_CONFIG = ROOT / "config" / "accounts.yaml"
 SEOUL = ZoneInfo("Asia/Seoul")
-# Modules that add commands with `register(subparsers)`; missing ones are simply absent.
+# Modules that add commands with `register(subparsers)`.
 COMMAND_MODULES = ("center.cli", "digest.cli", "pipeline.ops")
 
 
@@ -329,13 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Validate the accounts file; exit 2 on the first problem.")
     p.set_defaults(func=cmd_check_config)
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        module.register(sub)
+        importlib.import_module(name).register(sub)
     return parser
 
 

@@ -69,7 +69,7 @@ def log_result(account: Account, result: AccountResult) -> None:
     if result.error:
         text += f" | {result.error}"
         fields["error"] = result.error
-    level = logging.INFO if result.ok or result.status == "unsupported" else logging.WARNING
+    level = logging.INFO if result.ok else logging.WARNING
     log.log(level, text, extra={"fields": fields})
 
 

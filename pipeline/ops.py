@@ -17,7 +17,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from pipeline import platforms
-from pipeline.cli import EXIT_OK, add_collect_options, load_config, open_db, run_collect
+from pipeline.cli import EXIT_OK, add_collect_options, load_config, read_db, run_collect
 from pipeline.config import Account
 from pipeline.importer import cmd_import
 
@@ -101,14 +101,15 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
 
 def run_digest(args: argparse.Namespace) -> None:
-    """The morning job: yesterday's digest (Seoul), if the digest module is installed."""
-    try:
-        from digest.build import write_digest
-    except ImportError:
-        log.warning("digest job skipped: digest module not available")
-        return
+    """The morning job: yesterday's digest (Seoul)."""
+    from digest.render import write_digest
+
     day = (datetime.now(SEOUL) - timedelta(days=1)).date()
-    paths = write_digest(open_db(args), day, Path(args.digest_out))
+    db = read_db(args)
+    try:
+        paths = write_digest(db, day, Path(args.digest_out))
+    finally:
+        db.conn.close()
     log.info("digest written: %s", ", ".join(str(p) for p in paths))
 
 

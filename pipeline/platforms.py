@@ -16,19 +16,9 @@ REGISTRY: dict[str, tuple[str, str]] = {
 }
 
 
-class NotImplementedPlatform(Exception):
-    """The platform's collector or normalizer does not exist yet."""
-
-
 def _load(target: str) -> Any:
     module_name, attr = target.split(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        raise NotImplementedPlatform(f"{module_name} does not exist yet") from None
-    return getattr(module, attr)
+    return getattr(importlib.import_module(module_name), attr)
 
 
 def load(platform: str) -> tuple[type, Callable]:
@@ -39,6 +29,6 @@ def load(platform: str) -> tuple[type, Callable]:
 
 def build_collector(platform: str, transport: Transport, environ: Mapping[str, str],
                     accounts: list[Account], options: Mapping[str, Any]) -> Any:
-    """A platform's collector for this run (raises NotImplementedPlatform)."""
+    """A platform's collector for this run."""
     cls, _ = load(platform)
     return cls(transport=transport, environ=environ, accounts=accounts, options=options)

@@ -69,10 +69,8 @@ def simulated_environ(accounts: list[Account]) -> dict[str, str]:
 
 def load_tagger() -> Any:
     """District/category tagger from config/rules.yaml, if the rules exist."""
-    try:
-        from normalize.tags import Tagger, load_rules
-    except ImportError:
-        return None
+    from normalize.tags import Tagger, load_rules
+
     return Tagger(load_rules(RULES_PATH)) if RULES_PATH.exists() else None
 
 
@@ -100,18 +98,8 @@ def collect(
     for platform, accounts in by_platform.items():
         extra = {**options.extra, "quota_used": queries.quota_used(
             writer.db, platform, quota_day(writer.clock()))}
-        try:
-            collector = platforms.build_collector(
-                platform, transport, environ, all_accounts, extra)
-            _, normalize = platforms.load(platform)
-        except platforms.NotImplementedPlatform as exc:
-            for account in accounts:
-                result = AccountResult(account.key, "unsupported",
-                                       error=f"no collector for platform {platform!r} yet ({exc})")
-                results.append(result)
-                if on_result:
-                    on_result(account, result)
-            continue
+        collector = platforms.build_collector(platform, transport, environ, all_accounts, extra)
+        _, normalize = platforms.load(platform)
         base = platform_context(writer, all_accounts, platform, secret, tagger)
         for account in accounts:
             if stop is not None and stop.is_set():
@@ -159,6 +147,6 @@ def platform_context(writer: Writer, accounts: list[Account], platform: str, sec
 
 def exit_code(results: list[AccountResult]) -> int:
     """0 when every account is ok (or skipped by design), 1 when some account failed."""
-    fine = ("ok", "skipped", "unsupported", "rate_limited", "interrupted")
+    fine = ("ok", "skipped", "rate_limited", "interrupted")
     bad = [r for r in results if r.status not in fine]
     return 1 if bad else 0

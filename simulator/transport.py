@@ -261,14 +261,7 @@ class SimTransport:
 
     def _server(self, module: str) -> Any:
         if module not in self._servers:
-            try:
-                mod = importlib.import_module(module)
-            except ModuleNotFoundError as exc:
-                if exc.name != module:
-                    raise
-                self._servers[module] = None
-            else:
-                self._servers[module] = mod.Server(self.world)
+            self._servers[module] = importlib.import_module(module).Server(self.world)
         return self._servers[module]
 
 

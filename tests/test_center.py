@@ -24,11 +24,8 @@ ISO = "%Y-%m-%dT%H:%M:%SZ"
 
 # --- a simulated world per platform, with known threads ----------------------------------
 def platform_ready(platform: str) -> None:
-    """Skip until the colleagues' collector and normalizer of `platform` exist."""
-    try:
-        platforms.load(platform)
-    except platforms.NotImplementedPlatform as exc:
-        pytest.skip(f"{platform} not implemented yet: {exc}")
+    """Every platform has its collector and normalizer (a missing one fails loudly)."""
+    platforms.load(platform)
 
 
 def scenario_world(accounts, platform: str) -> tuple[World, dict]:

@@ -292,3 +292,28 @@ def test_schedule_daemon_collects_and_stops_cleanly_on_sigterm(tmp_path):
     assert conn.execute("SELECT count(*) FROM runs WHERE status = 'running'").fetchone()[0] == 0
     with RunLock(db, wait_seconds=0.1):  # the daemon released its lock
         pass
+
+
+def test_schedule_writes_the_morning_digest_through_the_scheduler(tmp_path):
+    """The digest job, due a minute or two from now in Seoul, fires from APScheduler's own
+    cron trigger (not called by hand) and writes yesterday's digest."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    db, out = tmp_path / "smc.db", tmp_path / "digest"
+    assert cli("--db", str(db), "migrate").wait(timeout=60) == 0
+    now = datetime.now(ZoneInfo("Asia/Seoul"))
+    due = now + timedelta(minutes=1 if now.second < 45 else 2)
+    proc = cli("--db", str(db), "schedule", "--simulate", "--jitter", "0",
+               "--digest-time", due.strftime("%H:%M"), "--digest-out", str(out))
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and len(list(out.glob("*.html"))) == 0:
+            time.sleep(0.5)
+        yesterday = (due - timedelta(days=1)).date()
+        assert (out / f"{yesterday}.html").exists(), "the scheduler wrote no digest"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "digest written" in err and "skipped" not in err
