@@ -84,6 +84,18 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    """The demo under the run lock, as collect (a daemon on the same database waits)."""
+    from pipeline.lock import EXIT_LOCKED, Locked, RunLock
+
+    try:
+        with RunLock(args.db, wait_seconds=getattr(args, "lock_wait", 0)):
+            return _demo(args)
+    except Locked as exc:
+        log.error("demo not started: %s", exc)
+        return EXIT_LOCKED
+
+
+def _demo(args: argparse.Namespace) -> int:
     from digest.render import write_digest
     from simulator.world import SIM_NOW
     from store import queries

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -134,6 +135,18 @@ def first_origin(path: Path, platform: str, options: Options) -> bool | None:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    """Import saved files under the run lock (a collect or the daemon cannot overlap)."""
+    from pipeline.lock import EXIT_LOCKED, Locked, RunLock
+
+    try:
+        with RunLock(args.db, wait_seconds=getattr(args, "lock_wait", 0)):
+            return _import(args)
+    except Locked as exc:
+        print(f"import not started: {exc}", file=sys.stderr)
+        return EXIT_LOCKED
+
+
+def _import(args: argparse.Namespace) -> int:
     accounts = load_config(args)
     account = next((a for a in accounts if a.key == args.account), None)
     if account is None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+from contextlib import contextmanager
+from typing import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -844,6 +846,28 @@ def connect(path: str | Path, unmasked: bool = True) -> sqlite_utils.Database:
         raise UnusableDatabase(describe(path, exc), corrupt=damaged) from None
 
 
+class WritingDatabase(sqlite_utils.Database):
+    """A Database whose transactions take the write lock when they begin (BEGIN IMMEDIATE):
+    a deferred one that reads first and then writes cannot wait for the lock (SQLite
+    answers "database is locked" at once, busy timeout or not) when staff write a case at
+    the same moment."""
+
+    @contextmanager
+    def atomic(self) -> Iterator[sqlite_utils.Database]:
+        if self.conn.in_transaction:  # nested: a savepoint, as sqlite-utils does
+            with super().atomic() as db:
+                yield db
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            self.conn.rollback()
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+
 def open_readonly(path: str | Path) -> sqlite_utils.Database:
     """Open an existing database for reading only: never created, never migrated, nothing
     written (works on a read-only file system); UnusableDatabase when it cannot serve."""
@@ -895,7 +919,7 @@ def open_database(path: str | Path, unmasked: bool = True) -> sqlite_utils.Datab
     if str(path) != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
-    db = sqlite_utils.Database(conn)
+    db = WritingDatabase(conn)
     for pragma in PRAGMAS:
         conn.execute(f"PRAGMA {pragma}")
     if unmasked:

@@ -234,12 +234,12 @@ class Writer:
                 conn.execute("COMMIT")
                 pending = 0
             if not conn.in_transaction:
-                conn.execute("BEGIN")
+                conn.execute("BEGIN IMMEDIATE")
 
         self._grouped = True
         try:
             if not conn.in_transaction:
-                conn.execute("BEGIN")
+                conn.execute("BEGIN IMMEDIATE")
             yield done
         except BaseException:
             if conn.in_transaction:

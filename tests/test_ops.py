@@ -317,3 +317,46 @@ def test_schedule_writes_the_morning_digest_through_the_scheduler(tmp_path):
         _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     assert "digest written" in err and "skipped" not in err
+
+
+def test_staff_writing_cases_never_fails_a_collect(accounts, tmp_path):
+    """50 case changes a second on their own connection, all through a collect: no account
+    fails with "database is locked" (every write transaction begins IMMEDIATE) and every
+    staff write lands."""
+    import threading
+
+    from conftest import sim_collect
+    from store import cases
+    from test_x import small_world
+
+    db_path = tmp_path / "smc.db"
+    connect(db_path).conn.close()
+    stop, written, errors = threading.Event(), [], []
+
+    def staff() -> None:
+        db = connect(db_path, unmasked=False)
+        ids: list[str] = []
+        n = 0
+        while not stop.is_set():
+            if len(ids) < 20:  # opinions arrive as the collect goes
+                ids = [r[0] for r in db.execute("SELECT id FROM opinions LIMIT 50")]
+                time.sleep(0.02)
+                continue
+            try:
+                cases.apply_all(db, [cases.Change(ids[n % len(ids)],
+                                                  ("assigned", "received")[n % 2], by="김주무관")])
+                written.append(n)
+            except Exception as exc:  # noqa: BLE001 - the test counts them
+                errors.append(repr(exc))
+            n += 1
+            time.sleep(0.02)
+
+    worker = threading.Thread(target=staff)
+    worker.start()
+    try:
+        results, _ = sim_collect(db_path, accounts, small_world(accounts))
+    finally:
+        stop.set()
+        worker.join(timeout=60)
+    assert [(r.account, r.error) for r in results if r.status != "ok"] == []
+    assert errors == [] and len(written) > 10, (errors[:3], len(written))
