@@ -60,8 +60,10 @@ def setup_logging(level: str, fmt: str) -> None:
     logging.basicConfig(level=getattr(logging, level.upper()), handlers=[handler], force=True)
     # Client libraries log request headers and URLs (tokens, API keys) at DEBUG: keep them
     # quiet, and scrub whatever is logged anyway.
-    for noisy in ("tweepy", "facebook", "googleapiclient", "urllib3", "requests"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # APScheduler narrates every job (88 lines at start-up): only when debugging.
+    for noisy in ("tweepy", "facebook", "googleapiclient", "urllib3", "requests", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if level == "debug" and
+                                          noisy == "apscheduler" else logging.WARNING)
     install_log_scrubber(secret_values())
 
 

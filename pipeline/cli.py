@@ -12,18 +12,20 @@ import os
 import signal
 import sys
 import threading
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, TextIO
 
 import sqlite_utils
 
 from core.redact import register, secret_values
 from pipeline.config import Account, credential_names, load_accounts
 from pipeline.ingest import AccountResult
-from pipeline.runner import RunOptions, SecretMissing, collect, exit_code, simulated_environ
+from pipeline.runner import (
+    RunOptions, SecretMissing, collect, exit_code, select, simulated_environ,
+)
 
 if TYPE_CHECKING:
     from collectors.http import Transport
-    from store.writer import Writer
+    from store.writer import PageStats, Writer
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 log = logging.getLogger("smc")
@@ -113,7 +115,7 @@ def run_collect(args: argparse.Namespace, simulate: bool,
     check_origin(writer, args.db, "simulated" if simulate else "live")
     if writer.close_dead_runs():
         log.warning("closed runs left 'running' by a process that died; they show as 'aborted'")
-    progress = Progress() if sys.stderr.isatty() else None
+    progress = Progress(len(select(accounts, options))) if sys.stderr.isatty() else None
     try:
         results = collect(writer, accounts, transport, environ, options, stop=stop,
                           on_result=progress.wrap(log_result) if progress else log_result,
@@ -144,19 +146,25 @@ def purge_raw(writer: Writer, days: int, quarantine_days: int | None = None) -> 
 
 
 class Progress:
-    """A one-line progress display on a terminal (log lines stay one per account)."""
+    """A one-line progress display on a terminal: account n of N and the rows read for
+    this account so far (log lines stay one per account)."""
 
-    def __init__(self) -> None:
-        self.rows = 0
+    def __init__(self, total: int, stream: TextIO | None = None) -> None:
+        self.total, self.done, self.rows = total, 0, 0
+        self.stream = stream or sys.stderr
 
-    def page(self, account: Account, stats) -> None:
+    def page(self, account: Account, stats: PageStats) -> None:
         self.rows += stats.fetched
-        sys.stderr.write(f"\r  {account.key}: {self.rows} rows fetched so far\x1b[K")
-        sys.stderr.flush()
+        self.stream.write(f"\r  [{self.done + 1}/{self.total}] {account.key}: "
+                          f"{self.rows} rows read\x1b[K")
+        self.stream.flush()
 
-    def wrap(self, log_line: Callable[[Account, AccountResult], None]):
+    def wrap(self, log_line: Callable[[Account, AccountResult], None]
+             ) -> Callable[[Account, AccountResult], None]:
         def on_result(account: Account, result: AccountResult) -> None:
-            sys.stderr.write("\r\x1b[K")
+            self.stream.write("\r\x1b[K")
+            self.done += 1
+            self.rows = 0  # the next account starts from nothing
             log_line(account, result)
         return on_result
 

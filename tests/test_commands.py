@@ -174,3 +174,36 @@ def test_the_demo_prints_commands_that_work(tmp_path):
                                cwd=tmp_path, capture_output=True, text=True, timeout=120,
                                check=False)
     assert elsewhere.returncode == 0, elsewhere.stderr  # the project's config, from anywhere
+
+
+# --- progress and logs ----------------------------------------------------------------------
+def test_progress_shows_account_n_of_total_and_its_own_rows(accounts):
+    import io
+
+    from pipeline.cli import Progress
+    from pipeline.ingest import AccountResult
+    from store.writer import PageStats
+
+    out, lines = io.StringIO(), []
+    progress = Progress(2, out)
+    on_result = progress.wrap(lambda a, r: lines.append(a.key))
+    first, second = accounts[0], accounts[1]
+    progress.page(first, PageStats(fetched=30))
+    progress.page(first, PageStats(fetched=12))
+    on_result(first, AccountResult(first.key, "ok"))
+    progress.page(second, PageStats(fetched=5))
+    shown = out.getvalue()
+    assert f"[1/2] {first.key}: 42 rows read" in shown
+    assert f"[2/2] {second.key}: 5 rows read" in shown  # its own rows, not a running total
+    assert lines == [first.key]
+
+
+@pytest.mark.parametrize("level, quiet", [("info", True), ("debug", False)])
+def test_apscheduler_speaks_only_when_debugging(level, quiet):
+    import logging
+
+    import run_pipeline
+
+    run_pipeline.setup_logging(level, "text")
+    assert logging.getLogger("apscheduler").isEnabledFor(logging.INFO) is not quiet
+    run_pipeline.setup_logging("info", "text")
