@@ -145,6 +145,7 @@ def command_name() -> str:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from store import queries
+    from store.search import stale_tokens
     from store.writer import quota_day, utc_now
 
     try:
@@ -175,6 +176,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                   "used": queries.quota_used(db, "youtube", quota_day(now)),
                   "budget": args.youtube_quota},
         "unhealthy_accounts": [r["account"] for r in rows if not r["healthy"]],
+        "search_tokens_stale": stale_tokens(db),
     }
     if args.json:
         print(json.dumps({"accounts": rows, **health}, ensure_ascii=False, indent=1))
@@ -246,6 +248,8 @@ def print_status(rows: list[dict], health: dict) -> None:
     print(f"\nintegrity_check: {health['integrity_check']}")
     print(f"youtube quota: {quota['used']} of {quota['budget']} units used today "
           f"(Pacific day {quota['pacific_day']})")
+    if health["search_tokens_stale"]:
+        print(f"WARNING search tokens {health['search_tokens_stale']}: run `reindex`")
     print(f"{len(rows) - len(bad)}/{len(rows)} accounts succeeded within their lag limit")
     for r in rows:
         if not r["healthy"]:

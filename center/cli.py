@@ -1,10 +1,11 @@
-"""The Social Media Center commands: `case`, `search` and `serve`.
+"""The Social Media Center commands: `case`, `search`, `reindex` and `serve`.
 
     case set ID --status S [--department D] [--note N] [--by NAME]
     case show ID
     case list [--status S] [--overdue HOURS] [--account KEY] [--summary] [--format F]
     case import FILE.csv          (columns id,status[,department,note,by]; all or nothing)
-    search QUERY [--limit N] [--account KEY] [--status S]
+    search QUERY [--limit N] [--offset N] [--account KEY] [--status S]
+    reindex [--batch N]           (rebuild the search tokens after an upgrade)
     serve [--host H] [--port P] [--sql]
 
 Status and the 처리율 (reflection rate) are defined in docs/SCHEMA.md. Notes and departments typed
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.display import SafeCsvWriter, shown, undo_csv_safe
-from pipeline.cli import EXIT_OK, UsageError, hours, open_db, positive_int, read_db
+from pipeline.cli import EXIT_OK, UsageError, bounded, hours, open_db, positive_int, read_db
 
 if TYPE_CHECKING:
     from store.cases import Change
@@ -419,21 +420,44 @@ def _row_change(path: Path, line: int, values: list[str], columns: dict[str, int
 
 # --- search --------------------------------------------------------------------------------
 def cmd_search(args: argparse.Namespace) -> int:
-    from store.search import search
+    from store.search import find, stale_tokens
 
     if not args.query.strip():
         raise UsageError("search: empty query")
-    rows = search(read_db(args), args.query, limit=args.limit, account=args.account,
-                  status=args.status)
+    db = read_db(args)
+    found = find(db, args.query, limit=args.limit, account=args.account, status=args.status,
+                 offset=args.offset)
     if args.json:
-        print(json.dumps(rows, ensure_ascii=False, indent=1))
+        print(json.dumps(found.rows, ensure_ascii=False, indent=1))
         return EXIT_OK
-    for r in rows:
+    for r in found.rows:
         say(f"{r['created_at']}  {r['status']:<11} {r['account']:<20} {r['id']}")
         say(f"    {_short(r['text'], 110)}")
         if r["answer_text"]:
             say(f"    ↳ {r['answered_by']}: {_short(r['answer_text'], 100)}")
-    say(f"-- {len(rows)} opinions match {args.query!r} (newest first)")
+    shown_ = len(found.rows)
+    counted = f"{shown_}" if shown_ == found.total else f"{shown_} of {found.total}"
+    skipped = f", the {args.offset} newest skipped" if args.offset else ""
+    say(f"-- {counted} opinions match {args.query!r} (newest first{skipped})")
+    stale = stale_tokens(db)
+    if stale:
+        say(f"-- older opinions may be missing: search tokens {stale}; run `reindex`")
+    return EXIT_OK
+
+
+def cmd_reindex(args: argparse.Namespace) -> int:
+    from normalize.morph import search_tokens_many
+    from store.search import rebuild_tokens
+
+    db = open_db(args)
+
+    def progress(done: int, todo: int) -> None:
+        if done % 100_000 < args.batch or done == todo:
+            print(f"reindex: {done:,} of {todo:,} comments", file=sys.stderr, flush=True)
+
+    got = rebuild_tokens(db, search_tokens_many, batch=args.batch, progress=progress)
+    print(f"reindex: {got['rows']:,} comments read, {got['changed']:,} search tokens "
+          f"rebuilt in {got['seconds']} s")
     return EXIT_OK
 
 
@@ -483,7 +507,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 # --- registration --------------------------------------------------------------------------
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add `case`, `search` and `serve` to run_pipeline.py."""
+    """Add `case`, `search`, `reindex` and `serve` to run_pipeline.py."""
     statuses = ", ".join(_statuses())
     case = subparsers.add_parser(
         "case", help="staff set and show the processing result of an opinion",
@@ -552,15 +576,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser(
         "search", help="Korean full-text search over opinions (newest first)",
-        description="Search citizens' opinions by morphemes: 택시 finds 택시요금이, 침수 finds "
-                    "침수됐어요; English, Chinese and Japanese work too. Terms are AND-ed.")
+        description="Search citizens' opinions by morphemes, newest first: 택시 finds "
+                    "택시요금이, 콜택시 and 개인택시 (not 택배), 침수 finds 침수됐어요; English, "
+                    "Chinese and Japanese work too. Words are AND-ed; \"택시 요금\" in quotes "
+                    "is a phrase (those words, in that order).")
     p.add_argument("query", metavar="QUERY", help="words to search for")
     p.add_argument("--limit", type=positive_int, default=20, metavar="N",
                    help="at most N results (default 20)")
+    p.add_argument("--offset", type=bounded(int, 0, "a whole number"), default=0, metavar="N",
+                   help="skip the N newest matches (the next page)")
     p.add_argument("--account", metavar="KEY", help="only opinions left on this account")
     p.add_argument("--status", type=_status_arg, metavar="S", help=f"only this status: {statuses}")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=cmd_search)
+
+    p = subparsers.add_parser(
+        "reindex", help="rebuild the search tokens of every stored comment (after an upgrade)",
+        description="Recompute the search tokens of all stored comments from their text, "
+                    "when an upgrade changed them (`search` and `status` say so). Commits "
+                    "batch by batch: it can be stopped and run again. Minutes at a million "
+                    "comments; collecting may go on meanwhile.")
+    p.add_argument("--batch", type=positive_int, default=2000, metavar="N",
+                   help="comments per transaction (default 2000)")
+    p.set_defaults(func=cmd_reindex)
 
     p = subparsers.add_parser(
         "serve", help="the Social Media Center view: Datasette on the database",

@@ -93,9 +93,10 @@ def make_comment(ctx: Context, *, native_id: str, post_native: str | None,
 
 
 def with_tokens(pairs: list[tuple[Outcome, dict]], ctx: Context) -> list[tuple[Outcome, dict]]:
-    """Add morpheme tokens for full-text search to the comments, and keywords (nouns, see
-    normalize.morph.analyse_many) to the citizens' ones, in one batch: one per-word analysis
-    serves both."""
+    """Add morpheme tokens for full-text search and keywords (nouns, see
+    normalize.morph.analyse_many) to the citizens' comments, in one batch: one per-word
+    analysis serves both. Official answers get neither: search lists opinions, so indexing
+    the answers only made every search read and drop them (and its count inexact)."""
     found = token_fields([o for o, _ in pairs], ctx)
     if not found:
         return pairs
@@ -114,8 +115,7 @@ def token_fields(outcomes: Sequence[Outcome],
         return {}
     from normalize.morph import analyse_many
 
-    idx = [i for i, o in enumerate(outcomes) if isinstance(o, Comment)
-           and (o.text or not o.is_official)]
+    idx = [i for i, o in enumerate(outcomes) if isinstance(o, Comment) and not o.is_official]
     if not idx:
         return {}
     texts = [outcomes[i].text for i in idx]  # type: ignore[union-attr]
@@ -123,8 +123,7 @@ def token_fields(outcomes: Sequence[Outcome],
     analysed = iter(analyse_many(with_text) if with_text else ())
     found: dict[int, tuple[str | None, str | None]] = {}
     for i, text in zip(idx, texts):
-        tok, keys = next(analysed) if text else (None, "")
-        found[i] = (tok, None if outcomes[i].is_official else keys)  # type: ignore[union-attr]
+        found[i] = next(analysed) if text else (None, "")
     return found
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -126,7 +127,7 @@ def test_analyse_many_gives_search_tokens_and_keywords_in_one_pass() -> None:
     assert after["misses"] == before["misses"] and after["hits"] == before["hits"] + 2
 
 
-def test_with_tokens_fills_keywords_of_citizens_only() -> None:
+def test_with_tokens_fills_tokens_and_keywords_of_citizens_only() -> None:
     from normalize.common import with_tokens
     from normalize.schema import Comment, Context
 
@@ -140,6 +141,54 @@ def test_with_tokens_fills_keywords_of_citizens_only() -> None:
     ctx = Context(platform="x", account="a", secret=b"k", tokenize=True)
     out = [o for o, _ in with_tokens(pairs, ctx)]
     assert out[0].keywords == "지하철" and "지하철" in out[0].tokens.split()
-    assert out[1].keywords is None and "지하철" in out[1].tokens.split()  # official: no keywords
+    # official answers: no keywords, no search tokens (search lists opinions only)
+    assert out[1].keywords is None and out[1].tokens is None
     assert out[2].keywords == "" and out[2].tokens is None  # a citizen's empty text: no nouns
     assert [o for o, _ in with_tokens(pairs, Context("x", "a", b"k"))] == [o for o, _ in pairs]
+
+
+# --- compound nouns (issue #15): tests/corpora/compounds.tsv, bench/compounds.py ------------
+def _compound_cases() -> list:
+    import csv
+
+    with open(Path(__file__).parent / "corpora" / "compounds.tsv", encoding="utf-8",
+              newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    return [pytest.param(r["query"], r["text"], r["expected"] == "1", id=f"{r['query']}-{n}",
+                         marks=[pytest.mark.xfail(strict=True, reason=r["why"])]
+                         if "known miss" in r["why"] else [])
+            for n, r in enumerate(rows)]
+
+
+@pytest.mark.parametrize("query,text,expected", _compound_cases())
+def test_compound_corpus(query, text, expected):
+    """tests/corpora/compounds.tsv: what a word finds and what it must not (real Kiwi)."""
+    fts = sqlite3.connect(":memory:")
+    fts.execute("CREATE VIRTUAL TABLE t USING fts5(tok)")
+    fts.execute("INSERT INTO t(tok) VALUES (?)", [search_tokens(text)])
+    hits = fts.execute("SELECT count(*) FROM t WHERE t MATCH ?", [query_tokens(query)])
+    assert bool(hits.fetchone()[0]) is expected
+
+
+def test_search_tokens_keep_the_text_order_then_the_rest() -> None:
+    toks = search_tokens("택시 타고 택시요금 냈어요").split()
+    assert toks[:5] == ["택시", "타", "택시", "요금", "내"]  # morphemes, repeats kept: phrases
+    assert toks[5:] == ["타고", "택시요금", "냈어요"]  # then the words, each once
+
+
+def test_compound_pieces_in_the_tokens() -> None:
+    assert "택시" in search_tokens("장애인 콜택시").split()
+    assert "애인" not in search_tokens("장애인 콜택시").split()  # 장애+인, not 장+애인
+    toks = search_tokens("공사장 주차장 성수동").split()
+    assert {"공사", "주차", "성수"} <= set(toks) and not {"사장", "차장", "수동"} & set(toks)
+    assert "서울" in search_tokens("서울시가 발표했습니다").split()
+    assert "서울" not in search_tokens("서울대 서울역 서울숲").split()  # names stay whole
+    assert "중구" not in search_tokens("중구난방으로 운영해요").split()
+
+
+def test_query_tokens_phrases_and_open_quotes() -> None:
+    assert query_tokens('"택시 요금"') == '"택시" + "요금"'
+    assert query_tokens('택시 "요금') == '"택시" AND "요금"'  # an open quote separates
+    assert query_tokens('"" " "') == ""
+    assert query_tokens("서울") == '"서울"'  # a known two-letter noun: no prefix (서울대)
+    assert '"지하차도"*' in query_tokens("지하차도")  # three letters on: also a prefix
