@@ -127,7 +127,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"integrity check failed: {exc}", file=sys.stderr)  # what a monitor reports
         return EXIT_FAILED
     now = utc_now()
-    keys = {a.key for a in load_config(args)}  # accounts dropped from the config are not watched
+    accounts = load_config(args)
+    keys = {a.key for a in accounts}  # accounts dropped from the config are not watched
     checked = queries.integrity(db)
     try:
         rows = [r for r in queries.account_status(db) if r["account"] in keys]
@@ -148,6 +149,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         "unhealthy_accounts": [r["account"] for r in rows if not r["healthy"]],
         "search_tokens_stale": stale_tokens(db),
     }
+    if any(a.platform in ("facebook", "instagram") for a in accounts):
+        health["graph_api"] = graph_api_health(now[:10])
     if args.json:
         print(json.dumps({"accounts": rows, **health}, ensure_ascii=False, indent=1))
     else:
@@ -156,6 +159,21 @@ def cmd_status(args: argparse.Namespace) -> int:
         return EXIT_FAILED if health["unhealthy_accounts"] or health["integrity_check"] != "ok" \
             else EXIT_OK
     return EXIT_OK
+
+
+def graph_api_health(today: str) -> dict:
+    """The configured Graph API version and what status says of it on `today` (YYYY-MM-DD):
+    a warning EOL_WARNING_DAYS before its end of life, after it, or when it is unknown."""
+    from datetime import date
+
+    from collectors.graph import configured_version, version_notice
+
+    try:
+        version = configured_version(os.environ)
+    except ValueError as exc:
+        return {"version": None, "notice": str(exc), "warning": True}
+    notice, warning = version_notice(version, date.fromisoformat(today))
+    return {"version": version, "notice": notice, "warning": warning}
 
 
 def _minutes_between(start: str | None, end: str) -> int | None:
@@ -194,6 +212,9 @@ def print_status(rows: list[dict], health: dict) -> None:
     print(f"\nintegrity_check: {health['integrity_check']}")
     print(f"youtube quota: {quota['used']} of {quota['budget']} units used today "
           f"(Pacific day {quota['pacific_day']})")
+    graph = health.get("graph_api")
+    if graph:
+        print(f"{'WARNING ' if graph['warning'] else ''}graph api: {graph['notice']}")
     if health["search_tokens_stale"]:
         print(f"WARNING search tokens {health['search_tokens_stale']}: run `reindex`")
     print(f"{len(rows) - len(bad)}/{len(rows)} accounts succeeded within their lag limit")
@@ -208,6 +229,13 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     print(f"{args.config}: {len(accounts)} accounts ok ("
           + ", ".join(f"{p} {n}" for p, n in by_platform.items())
           + f"); {placeholders} marked placeholder (check before live use)")
+    if any(a.platform in ("facebook", "instagram") for a in accounts):
+        from collectors.graph import configured_version
+
+        try:
+            print(f"graph api version: {configured_version(os.environ)}")
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     missing = sorted({n for a in accounts for n in a.missing_credentials(dict(os.environ))})
     if missing:
         print("environment variables not set (those accounts will be skipped): "
