@@ -178,6 +178,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         "unhealthy_accounts": [r["account"] for r in rows if not r["healthy"]],
         "search_tokens_stale": stale_tokens(db),
     }
+    if any(a.platform in ("facebook", "instagram") for a in accounts):
+        health["graph_api"] = graph_api_health(now[:10])
     if args.json:
         print(json.dumps({"accounts": rows, **health}, ensure_ascii=False, indent=1))
     else:
@@ -210,6 +212,21 @@ def lag_problem(r: dict) -> str:
         return f"{r['account']}: {ran}; limit {limit} min"
     return (f"{r['account']}: last success {r['lag_minutes']} min ago, over its limit of "
             f"{limit} min")
+
+
+def graph_api_health(today: str) -> dict:
+    """The configured Graph API version and what status says of it on `today` (YYYY-MM-DD):
+    a warning EOL_WARNING_DAYS before its end of life, after it, or when it is unknown."""
+    from datetime import date
+
+    from collectors.graph import configured_version, version_notice
+
+    try:
+        version = configured_version(os.environ)
+    except ValueError as exc:
+        return {"version": None, "notice": str(exc), "warning": True}
+    notice, warning = version_notice(version, date.fromisoformat(today))
+    return {"version": version, "notice": notice, "warning": warning}
 
 
 def _minutes_between(start: str | None, end: str) -> int | None:
@@ -248,6 +265,9 @@ def print_status(rows: list[dict], health: dict) -> None:
     print(f"\nintegrity_check: {health['integrity_check']}")
     print(f"youtube quota: {quota['used']} of {quota['budget']} units used today "
           f"(Pacific day {quota['pacific_day']})")
+    graph = health.get("graph_api")
+    if graph:
+        print(f"{'WARNING ' if graph['warning'] else ''}graph api: {graph['notice']}")
     if health["search_tokens_stale"]:
         print(f"WARNING search tokens {health['search_tokens_stale']}: run `reindex`")
     print(f"{len(rows) - len(bad)}/{len(rows)} accounts succeeded within their lag limit")
@@ -273,6 +293,13 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     print(f"{args.config}: {len(accounts)} accounts ok ("
           + ", ".join(f"{p} {n}" for p, n in by_platform.items())
           + f"); {placeholders} marked placeholder (check before live use)")
+    if any(a.platform in ("facebook", "instagram") for a in accounts):
+        from collectors.graph import configured_version
+
+        try:
+            print(f"graph api version: {configured_version(os.environ)}")
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     missing = sorted({n for a in accounts for n in a.missing_credentials(dict(os.environ))})
     if missing:
         print("environment variables not set (those accounts will be skipped): "

@@ -26,13 +26,13 @@ import csv
 import re
 import sqlite3
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from normalize import morph  # noqa: E402
+from normalize import morph
 
 CORPUS = ROOT / "tests" / "corpora" / "compounds.tsv"
 _HANGUL_NOUN = re.compile(r"[가-힣]{3,}")

@@ -9,8 +9,9 @@ works around what it does not do, so the collectors stay small:
    `FACEBOOK_GRAPH_URL + path`, where the path WE pass to `GraphAPI.request` starts with the
    version (its own helpers use `self.version + "/" + id`). So `GraphClient` constructs the
    client with `version=SDK_VERSION` ("3.1", which passes the check) and right after sets
-   `api.version = GRAPH_VERSION` ("v21.0", or `options["graph_version"]`) on the instance,
-   and builds every path from `api.version` itself.
+   `api.version` to `options["graph_version"]` on the instance (GraphCollector: from
+   $SMC_GRAPH_VERSION, else GRAPH_VERSION "v25.0"; `status` warns before it ends, see
+   GRAPH_VERSIONS), and builds every path from `api.version` itself.
 2. Paging. `get_all_connections` does `del args["access_token"]` on the `next` URL and raises
    KeyError when Graph (or a recording) gives a `next` URL without a token, and it follows a
    repeating cursor forever. `GraphClient.pages` pages itself: `paging.cursors.after` when
@@ -43,7 +44,7 @@ import json
 import logging
 import re
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable, Iterator, Mapping
 from urllib.parse import parse_qsl, urlsplit
 
@@ -64,7 +65,29 @@ from normalize.schema import parse_datetime, utc_iso
 
 log = logging.getLogger(__name__)
 
-GRAPH_VERSION = "v21.0"  # the Graph API version every request asks for
+# Graph API versions: (released, available until; None: not announced yet). Source: Meta,
+# "Graph API changelog: Versions", https://developers.facebook.com/docs/graph-api/changelog/versions/
+# (stored copy read 2026-12-01: v26.0 "TBD"), and for v27.0 the announcement of 2026-11-04,
+# https://developers.facebook.com/blog/post/2026/11/04/introducing-graph-api-v27-and-marketing-api-v27/
+# Add each new version here; `status` warns EOL_WARNING_DAYS before the configured one ends.
+GRAPH_VERSIONS: dict[str, tuple[date, date | None]] = {
+    "v17.0": (date(2023, 5, 23), date(2025, 9, 12)),
+    "v18.0": (date(2023, 9, 12), date(2026, 1, 26)),
+    "v19.0": (date(2024, 1, 23), date(2026, 5, 21)),
+    "v20.0": (date(2024, 5, 21), date(2026, 9, 24)),
+    "v21.0": (date(2024, 10, 2), date(2027, 1, 21)),
+    "v22.0": (date(2025, 1, 21), date(2027, 5, 20)),
+    "v23.0": (date(2025, 5, 29), date(2027, 10, 8)),
+    "v24.0": (date(2025, 10, 8), date(2028, 2, 18)),
+    "v25.0": (date(2026, 2, 18), date(2028, 7, 29)),
+    "v26.0": (date(2026, 7, 29), None),
+    "v27.0": (date(2026, 11, 4), None),
+}
+# The version every request asks for, unless $SMC_GRAPH_VERSION names another: the newest
+# whose end of life Meta has announced (v26.0 and v27.0 have none yet).
+GRAPH_VERSION = "v25.0"
+GRAPH_VERSION_ENV = "SMC_GRAPH_VERSION"
+EOL_WARNING_DAYS = 90
 SDK_VERSION = "3.1"  # the newest version facebook-sdk 3.1.0's constructor accepts
 _VERSION = re.compile(r"^v\d+\.\d+$")
 
@@ -93,6 +116,37 @@ def token_for(account: Any, environ: Mapping[str, str]) -> tuple[str, str]:
     return env, token
 
 
+def configured_version(environ: Mapping[str, str]) -> str:
+    """The Graph API version to ask for: $SMC_GRAPH_VERSION, else GRAPH_VERSION (ValueError
+    when the variable is not of the form v25.0)."""
+    value = (environ.get(GRAPH_VERSION_ENV) or "").strip()
+    if not value:
+        return GRAPH_VERSION
+    if not _VERSION.match(value):
+        raise ValueError(f"${GRAPH_VERSION_ENV}={value!r}: expected a Graph API version such as "
+                         f"{GRAPH_VERSION}")
+    return value
+
+
+def version_notice(version: str, today: date) -> tuple[str, bool]:
+    """What `status` says of a Graph API version on `today`, and whether it is a warning:
+    it ends within EOL_WARNING_DAYS, has ended, or is not in GRAPH_VERSIONS."""
+    known = GRAPH_VERSIONS.get(version)
+    if known is None:
+        return (f"{version} is not in the table of known versions (collectors/graph.py): "
+                f"its end of life is unknown", True)
+    released, until = known
+    if until is None:
+        return f"{version} (released {released}; end of life not announced yet)", False
+    left = (until - today).days
+    if left < 0:
+        return f"{version} ended on {until}: Graph requests fail; set ${GRAPH_VERSION_ENV}", True
+    if left <= EOL_WARNING_DAYS:
+        return (f"{version} ends on {until}, in {left} days: move ${GRAPH_VERSION_ENV} to a "
+                f"newer version after reading its changelog", True)
+    return f"{version} (available until {until})", False
+
+
 def parse_graph_time(value: Any) -> datetime | None:
     """A Graph time ('2021-08-10T18:45:03+0000') as an aware datetime, None if unusable."""
     if not isinstance(value, str) or not value:
@@ -112,7 +166,7 @@ class GraphClient:
         self.account, self.env_var = account, env_var
         version = str(options.get("graph_version") or GRAPH_VERSION)
         if not _VERSION.match(version):
-            raise CollectorError(f"graph_version {version!r}: expected the form v21.0")
+            raise CollectorError(f"graph_version {version!r}: expected the form {GRAPH_VERSION}")
         self.session = transport.session()
         self.session.hooks["response"].append(self._remember)
         self.api = facebook.GraphAPI(access_token=token, version=SDK_VERSION,
@@ -327,10 +381,18 @@ class GraphCollector:
                  options: Mapping[str, Any]):
         self.transport, self.environ, self.accounts = transport, environ, accounts
         self.options = dict(options or {})
+        self.version_error = ""  # a bad $SMC_GRAPH_VERSION fails each account, not the run
+        if not self.options.get("graph_version"):
+            try:
+                self.options["graph_version"] = configured_version(environ)
+            except ValueError as exc:
+                self.version_error = str(exc)
         self.lookback = timedelta(days=float(self.options.get("lookback_days") or 7))
         self.page_size = int(self.options.get("graph_page_size") or self.default_page_size)
 
     def client(self, account: Any) -> "GraphClient":
+        if self.version_error:
+            raise CollectorError(self.version_error)
         env, token = token_for(account, self.environ)
         return GraphClient(self.transport, token, account=account.key, env_var=env,
                            options=self.options)

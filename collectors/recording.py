@@ -8,11 +8,13 @@ URL or body (Graph `paging.next` links carry the token).
 """
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import vcr
+from vcr import matchers
 
 from core.redact import PLACEHOLDER, SECRET_HEADERS, redact, redact_url
 
@@ -66,6 +68,26 @@ def _response_filter(secrets: list[str]):
     return before
 
 
+_GRAPH_HOST = "graph.facebook.com"
+# The version leading a Graph path, or after the host when a proxy puts it in the path
+# (http://127.0.0.1:PORT/graph.facebook.com/v21.0/..., as tests/test_recording.py does).
+_GRAPH_VERSION = re.compile(r"^(/graph\.facebook\.com)?/v\d+\.\d+(?=/|$)")
+
+
+def graph_path(request: Any) -> str:
+    """The request's path, without the Graph API version."""
+    if request.host == _GRAPH_HOST:
+        return _GRAPH_VERSION.sub("", request.path)
+    return _GRAPH_VERSION.sub(lambda m: m.group(1) or m.group(0), request.path)
+
+
+def path_any_graph_version(r1: Any, r2: Any) -> None:
+    """vcrpy matcher: the same path, whatever Graph API version each names, so traffic
+    recorded at v21.0 replays after $SMC_GRAPH_VERSION (or the default) moved on."""
+    if graph_path(r1) != graph_path(r2):
+        matchers.path(r1, r2)  # raises, naming both paths
+
+
 @contextmanager
 def recorded_traffic(directory: str | Path, mode: str, secrets: Iterable[str]) -> Iterator[Any]:
     """Record (mode "record") or replay (mode "replay") all HTTP inside the block."""
@@ -77,10 +99,11 @@ def recorded_traffic(directory: str | Path, mode: str, secrets: Iterable[str]) -
     known = list(secrets)
     recorder = vcr.VCR(
         record_mode="all" if mode == "record" else "none",
-        match_on=["method", "scheme", "host", "port", "path", "query"],
+        match_on=["method", "scheme", "host", "port", "graph_path", "query"],
         decode_compressed_response=True,  # bodies stored as text, so they can be scrubbed
         before_record_request=_request_filter(known),
         before_record_response=_response_filter(known),
     )
+    recorder.register_matcher("graph_path", path_any_graph_version)
     with recorder.use_cassette(str(path)) as cassette:
         yield cassette

@@ -41,7 +41,8 @@ MEDIA_BASE = 17_850_000_000_000_000
 COMMENT_BASE = 17_950_000_000_000_000
 IG_USER_BASE = 17_841_500_000_000_000
 FB_USER_BASE = 100_090_000_000_000
-_VERSION = re.compile(r"^v\d+\.\d+$")
+_VERSION = re.compile(r"^v\d+\.\d+$")  # any version is served: recordings name old ones
+DEFAULT_VERSION = "v25.0"  # for a path without one, in the links the pages give
 
 # fault code -> (HTTP status, message, extra error fields)
 GRAPH_ERRORS: dict[int, tuple[int, str, dict]] = {
@@ -149,7 +150,7 @@ class Server:
             return graph_error(401, 190, "An active access token must be used to query "
                                          "information about the current user.")
         parts = [p for p in req.path.split("/") if p]
-        version = parts[0] if parts and _VERSION.match(parts[0]) else "v21.0"
+        version = parts[0] if parts and _VERSION.match(parts[0]) else DEFAULT_VERSION
         if parts and _VERSION.match(parts[0]):
             parts = parts[1:]
         if len(parts) != 2:

@@ -3,7 +3,7 @@ other accounts still run. Also the facebook-sdk workarounds of collectors/graph.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,13 @@ from collectors.base import (
     TransientError,
 )
 from collectors.facebook import FacebookCollector
-from collectors.graph import GRAPH_VERSION, GraphClient
+from collectors.graph import (
+    GRAPH_VERSION,
+    GRAPH_VERSIONS,
+    GraphClient,
+    configured_version,
+    version_notice,
+)
 from collectors.http import TimeoutSession
 from pipeline.config import Account, load_accounts
 from pipeline.runner import RunOptions, collect, simulated_environ
@@ -181,7 +187,7 @@ def client(**options: Any) -> GraphClient:
 def test_version_workaround() -> None:
     with pytest.raises(facebook.GraphAPIError):
         facebook.GraphAPI("tok", version="21.0")  # the 2018 library refuses current versions
-    assert client().api.version == GRAPH_VERSION == "v21.0"
+    assert client().api.version == GRAPH_VERSION == "v25.0"
     assert client(graph_version="v22.0").version == "v22.0"
     with pytest.raises(CollectorError, match="graph_version"):
         client(graph_version="22")
@@ -294,3 +300,77 @@ def test_collector_without_token_is_skipped() -> None:
     with pytest.raises(CollectorError, match="FB_X is not set") as err:
         list(collector.pages(account, {}))
     assert err.value.kind == "skipped"
+
+
+# --- the Graph API version (issue #15, point 10) ---------------------------------------------
+def test_version_comes_from_the_environment_and_is_checked(graph_accounts) -> None:
+    assert configured_version({}) == GRAPH_VERSION and GRAPH_VERSIONS[GRAPH_VERSION][1]
+    assert configured_version({"SMC_GRAPH_VERSION": " v27.0 "}) == "v27.0"
+    for bad in ("27", "v27", "27.0", "v27.0/", "latest"):
+        with pytest.raises(ValueError, match="SMC_GRAPH_VERSION"):
+            configured_version({"SMC_GRAPH_VERSION": bad})
+    env = {**simulated_environ(graph_accounts), "SMC_GRAPH_VERSION": "v22.0"}
+    collector = FacebookCollector(PlainTransport(), env, graph_accounts, {})
+    assert collector.client(graph_accounts[0]).version == "v22.0"
+    env["SMC_GRAPH_VERSION"] = "22"  # each Graph account fails naming the variable; no crash
+    with pytest.raises(CollectorError, match="SMC_GRAPH_VERSION='22'"):
+        FacebookCollector(PlainTransport(), env, graph_accounts, {}).client(graph_accounts[0])
+
+
+def test_version_notice_warns_90_days_before_the_end() -> None:
+    end = GRAPH_VERSIONS["v21.0"][1]
+    assert end == date(2027, 1, 21)
+    notice, warning = version_notice("v21.0", end - timedelta(days=91))
+    assert not warning and "available until 2027-01-21" in notice
+    notice, warning = version_notice("v21.0", end - timedelta(days=90))
+    assert warning and "ends on 2027-01-21, in 90 days" in notice
+    assert version_notice("v21.0", end)[1] and "in 0 days" in version_notice("v21.0", end)[0]
+    notice, warning = version_notice("v21.0", end + timedelta(days=1))
+    assert warning and "ended on 2027-01-21" in notice
+    notice, warning = version_notice("v99.0", date(2026, 12, 1))
+    assert warning and "not in the table" in notice
+    notice, warning = version_notice("v27.0", date(2026, 12, 1))
+    assert not warning and "not announced" in notice
+    assert not version_notice(GRAPH_VERSION, date(2026, 12, 1))[1]  # the default is safe now
+
+
+@pytest.mark.parametrize("today,warned", [("2026-10-22", False), ("2026-10-23", True),
+                                          ("2027-02-01", True)])
+def test_status_warns_before_the_configured_version_ends(tmp_path, monkeypatch, capsys,
+                                                         today, warned) -> None:
+    import run_pipeline
+    from store import writer
+
+    monkeypatch.setenv("SMC_GRAPH_VERSION", "v21.0")  # ends 2027-01-21: warned from 10-23 on
+    monkeypatch.setattr(writer, "utc_now", lambda: f"{today}T00:00:00Z")
+    db = str(tmp_path / "smc.db")
+    assert run_pipeline.main(["--db", db, "status"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if "graph api:" in x)
+    assert line.startswith("WARNING ") is warned and "v21.0" in line
+    assert run_pipeline.main(["--db", db, "status", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["graph_api"]["warning"] is warned
+    monkeypatch.setenv("SMC_GRAPH_VERSION", "v31.0")
+    assert run_pipeline.main(["--db", db, "status"]) == 0
+    assert "WARNING graph api: v31.0 is not in the table" in capsys.readouterr().out
+
+
+def test_simulator_serves_any_version(graph_accounts) -> None:
+    server = Server(World(graph_accounts))
+    page = "100000000000001"
+    for version in ("v21.0", "v25.0", "v99.9"):
+        answer = server.handle(SimRequest("GET", "graph.facebook.com", f"/{version}/{page}/posts",
+                                          {"access_token": "x", "limit": "1"}, {}))
+        assert answer.status == 200, version
+        assert f"/{version}/" in answer.body["paging"]["next"]  # links name the version asked
+
+
+
+def test_check_config_names_the_version_and_refuses_a_bad_one(monkeypatch, capsys) -> None:
+    import run_pipeline
+
+    monkeypatch.delenv("SMC_GRAPH_VERSION", raising=False)
+    assert run_pipeline.main(["check-config"]) == 0
+    assert f"graph api version: {GRAPH_VERSION}" in capsys.readouterr().out
+    monkeypatch.setenv("SMC_GRAPH_VERSION", "v21")
+    assert run_pipeline.main(["check-config"]) == 2
+    assert "SMC_GRAPH_VERSION='v21'" in capsys.readouterr().err

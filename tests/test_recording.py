@@ -18,7 +18,7 @@ from test_x import db_rows, small_world
 
 from collectors.http import TimeoutSession
 from collectors.recording import PLACEHOLDER, recorded_traffic, scrub_text, scrub_url
-from pipeline.runner import RunOptions, collect
+from pipeline.runner import RunOptions, collect, simulated_environ
 from simulator import SimTransport
 from simulator.transport import SimRequest
 from store.db import connect
@@ -133,3 +133,35 @@ def test_replay_without_recording_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no recorded traffic"):
         with recorded_traffic(tmp_path / "none", "replay", []):
             pass
+
+
+def test_graph_traffic_recorded_at_an_older_version_replays_at_the_default(
+        accounts, sim_server, tmp_path, monkeypatch):
+    """A cassette holds v21.0 URLs; the collectors now ask for another version. Replay
+    matching ignores Graph's version segment, so the run is reproduced offline."""
+    from collectors.graph import GRAPH_VERSION
+
+    graph = [a for a in accounts if a.key in ("fb_seoul", "ig_seoul")]
+    env = {**simulated_environ(graph), "SMC_AUTHOR_KEY": TOKENS["SMC_AUTHOR_KEY"]}
+    transport = LocalTransport(sim_server.server_address[1])
+
+    def run(db: Path, version: str) -> list:
+        monkeypatch.setenv("SMC_GRAPH_VERSION", version)
+        writer = Writer(connect(db))
+        options = RunOptions(simulate=False, platforms=("facebook", "instagram"),
+                             extra={"sleep": lambda s: None})
+        results = collect(writer, graph, transport, {**env, "SMC_GRAPH_VERSION": version},
+                          options)
+        writer.db.conn.close()
+        return results
+
+    with recorded_traffic(tmp_path / "traffic", "record", env.values()):
+        results = run(tmp_path / "recorded.db", "v21.0")
+    assert [r.status for r in results] == ["ok", "ok"]
+    cassette = (tmp_path / "traffic" / "traffic.yaml").read_text(encoding="utf-8")
+    assert "graph.facebook.com/v21.0/" in cassette and GRAPH_VERSION != "v21.0"
+    sim_server.shutdown()  # offline from here on
+    with recorded_traffic(tmp_path / "traffic", "replay", env.values()):
+        results = run(tmp_path / "replayed.db", GRAPH_VERSION)
+    assert [r.status for r in results] == ["ok", "ok"], [r.error for r in results]
+    assert db_rows(tmp_path / "replayed.db") == db_rows(tmp_path / "recorded.db")

@@ -8,10 +8,10 @@ import pytest
 from conftest import sim_collect
 
 import run_pipeline
+from normalize.morph import search_tokens_many
 from simulator import World
 from store import cases
 from store.db import connect
-from normalize.morph import search_tokens_many
 from store.search import rebuild_tokens, search, stale_tokens
 
 KEYS = ("x_seoulmania", "x_seoul_topis", "x_seoul_en", "x_seoul_zh", "x_seoul_ja")
