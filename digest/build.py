@@ -33,6 +33,7 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import sqlite3
 import pandas as pd
 import sqlite_utils
 
@@ -426,10 +427,8 @@ def build_digest(db: sqlite_utils.Database, day: date | str, overdue_hours: floa
     received = totals.received
 
     def tally(column: str, order: list | None = None, keep_none: bool = True) -> list[Count]:
-        t = tags_today.groupby(column, dropna=False)["n"].sum()
-        p = tags_prev.groupby(column, dropna=False)["n"].sum()
-        t = {(None if pd.isna(k) else k): int(v) for k, v in t.items()}
-        p = {(None if pd.isna(k) else k): int(v) for k, v in p.items()}
+        t = _by_value(tags_today, column)
+        p = _by_value(tags_prev, column)
         names = order if order is not None else list(set(t) | set(p))
         if not keep_none:
             names = [n for n in names if n is not None]
@@ -512,10 +511,16 @@ def _keywords(db: sqlite_utils.Database, start: str, end: str, day: str, n_today
     return keywords, rising[:MAX_RISING]
 
 
-def _crisis(texts: Iterable[Mapping], day: str, tagger: Tagger,
+def _by_value(frame: pd.DataFrame, column: str) -> dict[str | None, int]:
+    """Opinions per value of a tag column (None for the untagged)."""
+    sums = frame.groupby(column, dropna=False)["n"].sum()
+    return {(k if isinstance(k, str) else None): int(v) for k, v in sums.items()}  # NaN: None
+
+
+def _crisis(texts: Iterable[Mapping | sqlite3.Row], day: str, tagger: Tagger,
             quote: Callable[[list[str]], Mapping[str, Mapping]] | None = None,
             tagged: Iterable[tuple[str, str, int]] = (),
-            firsts: Iterable[Mapping] = ()) -> list[Crisis]:
+            firsts: Iterable[Mapping | sqlite3.Row] = ()) -> list[Crisis]:
     """Crisis kinds mentioned on the day or the week before; alert on a sharp rise.
 
     tagged: (seoul_day, kind, count) of the opinions tagged at ingest (comments.crisis);
@@ -527,21 +532,21 @@ def _crisis(texts: Iterable[Mapping], day: str, tagger: Tagger,
     prev: Counter[str] = Counter()
     for on_day, kind, n in tagged:
         (today if on_day == day else prev)[kind] += n
-    picked: dict[str, list[Mapping]] = {}
+    picked: dict[str, list[Mapping | sqlite3.Row]] = {}
     for r in firsts:
         picked.setdefault(r["crisis"], []).append(r)
     untagged: Counter[str] = Counter()
     for r in texts:
-        kind = tagger.crisis(r["text"])
-        if kind is None:
+        said = tagger.crisis(r["text"])
+        if said is None:
             continue
         if r["seoul_day"] == day:
-            today[kind] += 1
-            untagged[kind] += 1
-            if untagged[kind] <= CRISIS_EXAMPLES:
-                picked.setdefault(kind, []).append(r)
+            today[said] += 1
+            untagged[said] += 1
+            if untagged[said] <= CRISIS_EXAMPLES:
+                picked.setdefault(said, []).append(r)
         else:
-            prev[kind] += 1
+            prev[said] += 1
     picked = {kind: sorted(rows, key=lambda r: (r["created_at"], r["id"]))[:CRISIS_EXAMPLES]
               for kind, rows in picked.items()}
     if quote is not None:

@@ -208,14 +208,14 @@ def charts(d: Digest) -> dict[str, str]:
             [p.received for p in d.platforms], [p.prev_received for p in d.platforms])
     districts = [c for c in d.districts if c.count]
     if districts:
-        out["districts"] = _hbar("자치구별 의견 (district 열)", [c.name for c in districts],
+        out["districts"] = _hbar("자치구별 의견 (district 열)", [c.name or "" for c in districts],
                                  [c.count for c in districts], [c.prev_avg for c in districts])
     out["categories"] = _hbar(
-        "유형별 의견 (category 열)", [CATEGORY_LABELS.get(c.name, c.name) for c in d.categories],
+        "유형별 의견 (category 열)", [CATEGORY_LABELS.get(c.name) or c.name or "" for c in d.categories],
         [c.count for c in d.categories], [c.prev_avg for c in d.categories], color=_GREEN)
-    drawable = [k for k in d.keywords if font_covers(k.name)]
+    drawable = [k for k in d.keywords if k.name and font_covers(k.name)]
     if drawable:
-        out["keywords"] = _hbar("주요 키워드 (명사, 의견 수)", [k.name for k in drawable],
+        out["keywords"] = _hbar("주요 키워드 (명사, 의견 수)", [k.name or "" for k in drawable],
                                 [k.count for k in drawable], [k.prev_avg for k in drawable],
                                 color="#7d5ba6")
     return out
