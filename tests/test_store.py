@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
 
 import pytest
 
@@ -10,8 +11,8 @@ from store.db import MIGRATIONS, connect, migrate, schema_version
 from store.writer import Writer
 
 
-def comment(i: int, text: str = "택시요금이 올랐어요", **kw) -> Comment:
-    base = dict(id=f"x:{i}", platform="x", account="x_seoul_taxi", native_id=str(i),
+def comment(i: int, text: str = "택시요금이 올랐어요", **kw: Any) -> Comment:
+    base: dict[str, Any] = dict(id=f"x:{i}", platform="x", account="x_seoul_taxi", native_id=str(i),
                 post_id="x:1", parent_id=None, author_key="k", author_name=None, is_official=0,
                 text=text, lang="ko", created_at="2026-11-24T01:00:00Z", tokens="택시 요금")
     base.update(kw)
