@@ -95,8 +95,10 @@ def make_comment(ctx: Context, *, native_id: str, post_native: str | None,
 def with_tokens(pairs: list[tuple[Outcome, dict]], ctx: Context) -> list[tuple[Outcome, dict]]:
     """Add morpheme tokens for full-text search and keywords (nouns, see
     normalize.morph.analyse_many) to the citizens' comments, in one batch: one per-word
-    analysis serves both. Official answers get neither: search lists opinions, so indexing
-    the answers only made every search read and drop them (and its count inexact)."""
+    analysis serves both. Official answers get tokens "" (an FTS row without terms: the
+    index still holds every row, as its integrity check against `comments` wants) and no
+    keywords: search lists opinions, so indexing the answers' words only made every search
+    read and drop them (and its count inexact)."""
     found = token_fields([o for o, _ in pairs], ctx)
     if not found:
         return pairs
@@ -115,13 +117,13 @@ def token_fields(outcomes: Sequence[Outcome],
         return {}
     from normalize.morph import analyse_many
 
+    found: dict[int, tuple[str | None, str | None]] = {
+        i: ("", None) for i, o in enumerate(outcomes)
+        if isinstance(o, Comment) and o.is_official and o.text}
     idx = [i for i, o in enumerate(outcomes) if isinstance(o, Comment) and not o.is_official]
-    if not idx:
-        return {}
     texts = [outcomes[i].text for i in idx]  # type: ignore[union-attr]
     with_text = [t for t in texts if t]
     analysed = iter(analyse_many(with_text) if with_text else ())
-    found: dict[int, tuple[str | None, str | None]] = {}
     for i, text in zip(idx, texts):
         found[i] = next(analysed) if text else (None, "")
     return found

@@ -418,15 +418,16 @@ def _word_group(word: str, known: dict[str, _Word]) -> str:
     cuts = [(left, right) for w in got for noun, left, right in w.splits if [noun] == morphs]
     if cuts:  # 콜택시 also finds 콜 택시
         alts.append(_quote(cuts[0][0]) + " + " + _quote(cuts[0][1]))
-    rest = _CJ_RUN.sub("", word.lower())
+    raw = word.lower()
+    rest = _CJ_RUN.sub("", raw)
     if _WORD_CHAR.search(rest) and not _LATIN_WORD.fullmatch(rest):
         # As a prefix when Kiwi does not know it, or from three letters on: Kiwi may read a
         # word alone unlike in a sentence (지하차도 whole; 지하차도가 as 지하+차도+가), and a
         # longer prefix is rarely another word (서울* would find 서울대, 청소* 청소년).
         if not morphs or not all(w.known for w in got) or len(rest) >= 3:
-            alts.append(_quote(rest) + "*")
-        elif rest not in morphs:  # 차도 alone reads as 차+도 ("a car too"): also as written
-            alts.append(_quote(rest))
+            alts.append(_quote(raw) + "*")
+        elif raw not in morphs:  # 차도 alone reads as 차+도 ("a car too"): also as written
+            alts.append(_quote(raw))
     elif _LATIN_WORD.fullmatch(rest) and rest not in morphs:
         alts.append(_quote(rest))
     parts = []
@@ -451,8 +452,9 @@ def query_tokens(query: str) -> str:
     """Turn a user query into an FTS5 MATCH expression ('' when nothing is searchable).
 
     Bare words are AND-ed: each finds its morphemes (택시요금 finds 택시요금이, 택시 finds 콜택시
-    through the compound's pieces in the tokens); a word Kiwi does not know is also tried as a
-    prefix. "A quoted phrase" finds its words' morphemes next to each other, in that order
+    through the compound's pieces in the tokens); a word Kiwi does not know, or of three
+    letters or more, is also tried as a prefix (택시요금이*), not a known shorter one (서울*
+    would find 서울대). "A quoted phrase" finds its words' morphemes next to each other, in order
     (택시 요금 finds 택시요금이 and 택시 요금을, not 요금 택시). Han/kana runs become AND-ed bigrams.
     """
     items = _query_items(query)

@@ -1,9 +1,9 @@
 """Korean full-text search over opinions: FTS5 on morphemes, newest first.
 
 `comments_fts` indexes `comments.tokens` (morphemes in text order, compound pieces, words,
-Han/kana bigrams: normalize/morph.py) of citizens' comments only, kept in step with upserts
-by the triggers of migration 2. Official answers have no tokens, so the FTS count of a
-query is the number of opinions it finds (every stored opinion belongs to an account of
+Han/kana bigrams: normalize/morph.py) of citizens' comments, kept in step with upserts by
+the triggers of migration 2. Official answers have tokens "" (no term), so the FTS count of
+a query is the number of opinions it finds (every stored opinion belongs to an account of
 `accounts`, which is never emptied).
 
 Results come newest first: ORDER BY created_at DESC, id DESC, as the centre lists them.
@@ -153,10 +153,10 @@ def rebuild_tokens(db: sqlite_utils.Database, tokens_of: Callable[[list[str]], l
                    batch: int = 2_000,
                    progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
     """Recompute `comments.tokens` with `tokens_of` (normalize.morph.search_tokens_many)
-    from the stored text (citizens' comments; official
-    answers and tombstones get none), one transaction per batch of rows, so a run can be
-    stopped and started again. The FTS follows through its update trigger. Clears the
-    stale mark at the end. Returns rows read, rows changed and seconds."""
+    from the stored text of citizens' comments, "" for official answers (as
+    normalize.common.with_tokens), none for tombstones; one transaction per batch of rows,
+    so a run can be stopped and started again. The FTS follows through its update trigger.
+    Clears the stale mark at the end. Returns rows read, rows changed and seconds."""
     started, last, read, changed = time.monotonic(), 0, 0, 0
     todo = db.execute("SELECT count(*) FROM comments").fetchone()[0]
     while True:
@@ -165,7 +165,9 @@ def rebuild_tokens(db: sqlite_utils.Database, tokens_of: Callable[[list[str]], l
         if not rows:
             break
         indexed = [r for r in rows if not r[1] and not r[2] and r[3]]
-        new = dict(zip((r[0] for r in indexed), tokens_of([r[3] for r in indexed])))
+        new: dict[int, str | None] = dict(zip((r[0] for r in indexed),
+                                              tokens_of([r[3] for r in indexed])))
+        new.update((r[0], "") for r in rows if r[1] and not r[2] and r[3])  # answers
         updates = [(new.get(r[0]), r[0]) for r in rows if new.get(r[0]) != r[4]]
         with db.atomic():
             db.conn.executemany("UPDATE comments SET tokens = ? WHERE rowid = ?", updates)

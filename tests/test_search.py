@@ -266,7 +266,7 @@ def test_reindex_rebuilds_tokens_stored_before(late_path, capsys):
     from store.db import migrate
 
     conn = sqlite3.connect(late_path)
-    conn.execute("UPDATE comments SET tokens = text WHERE tokens IS NULL AND text <> ''")
+    conn.execute("UPDATE comments SET tokens = text WHERE is_official = 1 AND text <> ''")
     conn.execute("UPDATE comments SET tokens = '콜택시 대기' WHERE id = 'x:late-0'")
     conn.execute("DELETE FROM meta WHERE key = 'tokens_stale'")
     conn.execute("PRAGMA user_version = 11")
@@ -285,7 +285,7 @@ def test_reindex_rebuilds_tokens_stored_before(late_path, capsys):
     assert stale_tokens(handle) is None
     assert "SRCHA" in markers(search(handle, "택시", limit=500))
     assert handle.execute("SELECT count(*) FROM comments WHERE is_official = 1 "
-                          "AND tokens IS NOT NULL").fetchone()[0] == 0
-    handle.execute("INSERT INTO comments_fts(comments_fts) VALUES('integrity-check')")
+                          "AND tokens <> ''").fetchone()[0] == 0  # answers: no search term
+    handle.execute("INSERT INTO comments_fts(comments_fts, rank) VALUES('integrity-check', 1)")
     again = rebuild_tokens(handle, search_tokens_many)
     assert again["changed"] == 0 and again["rows"] > 0  # nothing left to do
