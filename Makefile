@@ -16,6 +16,7 @@ demo: $(STAMP)
 	$(BIN)/python run_pipeline.py demo
 
 test: $(STAMP)
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 serve: $(STAMP)

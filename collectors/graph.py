@@ -61,6 +61,7 @@ from collectors.base import (
 )
 from collectors.http import DEFAULT_TIMEOUT, Transport
 from collectors.retry import with_retries
+from core.shapes import obj
 from normalize.schema import parse_datetime, utc_iso
 
 log = logging.getLogger(__name__)
@@ -323,13 +324,13 @@ class GraphClient:
         seen: set = set()
         for _ in range(self.max_pages):
             body = self.get(path, args, permission=permission, what=what)
-            paging = body.get("paging") if isinstance(body.get("paging"), dict) else {}
+            paging = obj(body.get("paging"))
             nxt = paging.get("next")
             if not nxt:
                 yield body, True
                 return
             yield body, False
-            cursors = paging.get("cursors") if isinstance(paging.get("cursors"), dict) else {}
+            cursors = obj(paging.get("cursors"))
             after = cursors.get("after")
             if after:
                 key: Any = ("after", after)

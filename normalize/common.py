@@ -44,8 +44,9 @@ def as_int(value: Any) -> int | None:
 def make_post(ctx: Context, *, native_id: str, text: Any, created_at: str | None,
               title: str | None = None, url: str | None = None, like_count: Any = None,
               comment_count: Any = None, edited_at: str | None = None,
-              **versions: str | None) -> Post:
-    """A post record of the context's account (versions: restricted, restricted_countries,
+              restricted: str | None = None, restricted_countries: str | None = None,
+              version_id: str | None = None, edit_ids: str | None = None) -> Post:
+    """A post record of the context's account (restricted, restricted_countries,
     version_id, edit_ids as on Comment)."""
     body = clean_text(text)
     return Post(
@@ -53,7 +54,8 @@ def make_post(ctx: Context, *, native_id: str, text: Any, created_at: str | None
         native_id=native_id, text=body, lang=detect_lang(body if body else (title or "")),
         created_at=created_at, url=url, title=clean_text(title) if title else None,
         edited_at=edited_at, like_count=as_int(like_count), comment_count=as_int(comment_count),
-        **versions,
+        restricted=restricted, restricted_countries=restricted_countries,
+        version_id=version_id, edit_ids=edit_ids,
     )
 
 
@@ -105,7 +107,8 @@ def with_tokens(pairs: list[tuple[Outcome, dict]], ctx: Context) -> list[tuple[O
     out = list(pairs)
     for i, tail in found.items():
         # Comment(*values, tokens, keywords): dataclasses.replace() costs ~4x more per record
-        out[i] = (Comment(*_BUT_TOKENS(pairs[i][0]), *tail), pairs[i][1])  # type: ignore[arg-type]
+        values: tuple[Any, ...] = (*_BUT_TOKENS(pairs[i][0]), *tail)
+        out[i] = (Comment(*values), pairs[i][1])
     return out
 
 

@@ -25,7 +25,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from typing import NamedTuple, cast
 
-from kiwipiepy import Kiwi, Match, MorphemeSet  # type: ignore[import-untyped]
+from kiwipiepy import Kiwi, Match, MorphemeSet
 
 _kiwi: Kiwi | None = None
 _kiwi_lock = threading.Lock()

@@ -164,7 +164,7 @@ Normalized = tuple[list[Prepared], list[tuple[Quarantine | Skipped, dict]],
 NOTHING_MADE = "the normalizer made no record, quarantine or counted skip of this item"
 
 # Part of every item hash: a change of the normalizers' output must change it (bump it).
-NORMALIZE_VERSION = "2026-12-01.3"  # handles and links name no citizen; deletions wordless; PII masker
+NORMALIZE_VERSION = "2026-12-01.4"  # + search tokens: compound pieces, text order; answers ""
 
 
 def normalize_prepared(normalize: PageNormalizer, page: Page, ctx: Context,

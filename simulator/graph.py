@@ -159,14 +159,16 @@ class Server:
         try:
             if edge == "posts" and node in self.fb_pages:
                 return self._fb_posts(req, version, node)
-            if edge == "comments" and self._fb_post(node) is not None:
-                return self._fb_comments(req, version, node, self._fb_post(node))
+            fb_post, ig_post, ig_comment = (self._fb_post(node), self._ig_media_post(node),
+                                            self._ig_comment(node))
+            if edge == "comments" and fb_post is not None:
+                return self._fb_comments(req, version, node, fb_post)
             if edge == "media" and node in self.ig_users:
                 return self._ig_media(req, version, node)
-            if edge == "comments" and self._ig_media_post(node) is not None:
-                return self._ig_comments(req, version, node, self._ig_media_post(node))
-            if edge == "replies" and self._ig_comment(node) is not None:
-                return self._ig_replies(req, version, node, self._ig_comment(node))
+            if edge == "comments" and ig_post is not None:
+                return self._ig_comments(req, version, node, ig_post)
+            if edge == "replies" and ig_comment is not None:
+                return self._ig_replies(req, version, node, ig_comment)
         except _BadRequest as bad:
             return bad.response
         return self._unsupported(req)

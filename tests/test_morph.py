@@ -128,19 +128,21 @@ def test_analyse_many_gives_search_tokens_and_keywords_in_one_pass() -> None:
 
 
 def test_with_tokens_fills_tokens_and_keywords_of_citizens_only() -> None:
+    from conftest import as_comment
     from normalize.common import with_tokens
-    from normalize.schema import Comment, Context
+    from normalize.schema import Comment, Context, Outcome
 
     def comment(cid: str, text: str, official: int) -> Comment:
         return Comment(id=cid, platform="x", account="a", native_id=cid, post_id=None,
                        parent_id=None, author_key=None, author_name=None, is_official=official,
                        text=text, lang="ko", created_at="2026-11-24T00:00:00Z")
 
-    pairs = [(comment("1", "지하철이 늦어요", 0), {}), (comment("2", "안내드립니다 지하철", 1), {}),
-             (comment("3", "", 0), {})]
+    pairs: list[tuple[Outcome, dict]] = [
+        (comment("1", "지하철이 늦어요", 0), {}), (comment("2", "안내드립니다 지하철", 1), {}),
+        (comment("3", "", 0), {})]
     ctx = Context(platform="x", account="a", secret=b"k", tokenize=True)
-    out = [o for o, _ in with_tokens(pairs, ctx)]
-    assert out[0].keywords == "지하철" and "지하철" in out[0].tokens.split()
+    out = [as_comment(o) for o, _ in with_tokens(pairs, ctx)]
+    assert out[0].keywords == "지하철" and "지하철" in (out[0].tokens or "").split()
     # official answers: no keywords, no search term (search lists opinions only)
     assert out[1].keywords is None and out[1].tokens == ""
     assert out[2].keywords == "" and out[2].tokens is None  # a citizen's empty text: no nouns
