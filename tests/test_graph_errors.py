@@ -344,6 +344,8 @@ def test_status_warns_before_the_configured_version_ends(tmp_path, monkeypatch, 
     monkeypatch.setenv("SMC_GRAPH_VERSION", "v21.0")  # ends 2027-01-21: warned from 10-23 on
     monkeypatch.setattr(writer, "utc_now", lambda: f"{today}T00:00:00Z")
     db = str(tmp_path / "smc.db")
+    assert run_pipeline.main(["--db", db, "migrate"]) == 0  # status never creates one
+    capsys.readouterr()
     assert run_pipeline.main(["--db", db, "status"]) == 0
     line = next(x for x in capsys.readouterr().out.splitlines() if "graph api:" in x)
     assert line.startswith("WARNING ") is warned and "v21.0" in line
