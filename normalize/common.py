@@ -128,7 +128,7 @@ def token_fields(outcomes: Sequence[Outcome],
     with_text = [t for t in texts if t]
     analysed = iter(analyse_many(with_text) if with_text else ())
     for i, text in zip(idx, texts):
-        found[i] = next(analysed) if text else (None, "")
+        found[i] = next(analysed) if text else ("", "")  # an FTS row without terms
     return found
 
 

@@ -145,10 +145,11 @@ DELETED_TEXT = "작성자가 삭제함 (deleted by its author)"
 # and PIPA ask that what an author deleted be removed. Raw and quarantine payloads live in
 # the unmasked file: the writer erases those from the `erasures` queue. (A record that
 # arrives deleted comes without words from the normalizer: an insert trigger that blanked
-# it would run before the search index's own and corrupt it.)
+# it would run before the search index's own and corrupt it.) Tokens '' rather than NULL:
+# the search index keeps a row without terms for every comment, as its integrity check wants.
 _M11_ERASE = """
     BEGIN
-        UPDATE comments SET text = '', tokens = NULL, keywords = NULL WHERE rowid = new.rowid;
+        UPDATE comments SET text = '', tokens = '', keywords = NULL WHERE rowid = new.rowid;
         DELETE FROM versions WHERE id = new.id;
         INSERT OR IGNORE INTO erasures (id, platform, native_id) VALUES (new.id, new.platform,
                                                                          new.native_id);
@@ -1077,8 +1078,8 @@ def _m11_rewrite(db: sqlite_utils.Database) -> None:
         "WHERE platform = 'x' AND is_official = 0 AND url IS NOT NULL "
         "AND url <> 'https://x.com/i/web/status/' || native_id").rowcount
     done["tombstones"] = conn.execute(
-        "UPDATE comments SET text = '', tokens = NULL, keywords = NULL "
-        "WHERE deleted = 1 AND (text <> '' OR tokens IS NOT NULL OR keywords IS NOT NULL)"
+        "UPDATE comments SET text = '', tokens = '', keywords = NULL "
+        "WHERE deleted = 1 AND (text <> '' OR tokens IS NOT '' OR keywords IS NOT NULL)"
     ).rowcount
     conn.execute("DELETE FROM versions WHERE id IN (SELECT id FROM comments WHERE deleted = 1)")
     conn.execute("INSERT OR IGNORE INTO erasures (id, platform, native_id) "

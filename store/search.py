@@ -167,7 +167,9 @@ def rebuild_tokens(db: sqlite_utils.Database, tokens_of: Callable[[list[str]], l
         indexed = [r for r in rows if not r[1] and not r[2] and r[3]]
         new: dict[int, str | None] = dict(zip((r[0] for r in indexed),
                                               tokens_of([r[3] for r in indexed])))
-        new.update((r[0], "") for r in rows if r[1] and not r[2] and r[3])  # answers
+        # answers, tombstones, empty texts: an FTS row without terms (never NULL: the
+        # index's integrity check wants a row for every comment)
+        new.update((r[0], "") for r in rows if r[0] not in new)
         updates = [(new.get(r[0]), r[0]) for r in rows if new.get(r[0]) != r[4]]
         with db.atomic():
             db.conn.executemany("UPDATE comments SET tokens = ? WHERE rowid = ?", updates)

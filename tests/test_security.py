@@ -118,7 +118,9 @@ def test_a_tombstone_keeps_id_times_and_history_but_not_its_words(tmp_path):
     row = writer.start_run("r", "x_seoulmania", "x")
     writer.finish_run(row, "ok", writer.write_page("x_seoulmania", "m", [], []), 1)
     assert db.execute("SELECT deleted, text, tokens, keywords, created_at FROM comments"
-                      ).fetchall() == [(1, "", None, None, "2026-11-30T00:00:00Z")]
+                      ).fetchall() == [(1, "", "", None, "2026-11-30T00:00:00Z")]
+    # the search index agrees with the table, row for row
+    db.execute("INSERT INTO comments_fts (comments_fts, rank) VALUES ('integrity-check', 1)")
     assert db.execute("SELECT count(*) FROM versions").fetchone() == (0,)
     assert db.execute("SELECT count(*) FROM comments_fts WHERE comments_fts MATCH '택시'"
                       ).fetchone() == (0,)
@@ -241,7 +243,7 @@ def test_migration_11_rewrites_links_scrubs_errors_and_moves_payloads(tmp_path):
     db = connect(path)
     assert db.execute("SELECT url FROM comments ORDER BY id").fetchall() == [
         ("https://x.com/i/web/status/5",), ("https://x.com/i/web/status/6",)]
-    assert db.execute("SELECT text, tokens FROM comments WHERE id = 'x:6'").fetchone() == ("", None)
+    assert db.execute("SELECT text, tokens FROM comments WHERE id = 'x:6'").fetchone() == ("", "")
     assert token not in db.execute("SELECT error FROM runs").fetchone()[0]
     assert db.execute("SELECT id FROM raw").fetchall() == [("x:5",)]  # moved; x:6's erased
     assert not db.execute("SELECT 1 FROM main.sqlite_master WHERE name = 'raw'").fetchone()
