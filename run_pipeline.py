@@ -22,14 +22,30 @@ from zoneinfo import ZoneInfo
 from core.display import shown
 from core.redact import redact
 from pipeline.cli import (
-    EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, add_collect_options, iso_date, load_config,
-    open_db, positive_int, read_db, run_collect, stop_on_signals, summarize, traffic,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+    add_collect_options,
+    iso_date,
+    load_config,
+    open_db,
+    positive_int,
+    read_db,
+    run_collect,
+    stop_on_signals,
+    summarize,
+    traffic,
+    under_run_lock,
 )
 from pipeline.config import Account, ConfigError
-from store.db import UnusableDatabase, describe
 from pipeline.secrets import (
-    RedactingFormatter, RedactingHandler, install_log_scrubber, secret_values,
+    RedactingFormatter,
+    RedactingHandler,
+    install_log_scrubber,
+    secret_values,
 )
+from store.db import UnusableDatabase, describe
 
 log = logging.getLogger("smc")
 ROOT = Path(__file__).resolve().parent
@@ -87,14 +103,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """The demo under the run lock, as collect (a daemon on the same database waits)."""
-    from pipeline.lock import EXIT_LOCKED, Locked, RunLock
-
-    try:
-        with RunLock(args.db, wait_seconds=getattr(args, "lock_wait", 0)):
-            return _demo(args)
-    except Locked as exc:
-        log.error("demo not started: %s", exc)
-        return EXIT_LOCKED
+    return under_run_lock(args, "demo", _demo)
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -20,7 +20,12 @@ from core.redact import register, secret_values
 from pipeline.config import Account, credential_names, load_accounts
 from pipeline.ingest import AccountResult
 from pipeline.runner import (
-    RunOptions, SecretMissing, collect, exit_code, select, simulated_environ,
+    RunOptions,
+    SecretMissing,
+    collect,
+    exit_code,
+    select,
+    simulated_environ,
 )
 
 if TYPE_CHECKING:
@@ -167,6 +172,20 @@ class Progress:
             self.rows = 0  # the next account starts from nothing
             log_line(account, result)
         return on_result
+
+
+def under_run_lock(args: argparse.Namespace, what: str,
+                   command: Callable[[argparse.Namespace], int]) -> int:
+    """Run a writing command holding the database's run lock (exit 75 when another run
+    holds it): a collect or the daemon cannot overlap it."""
+    from pipeline.lock import EXIT_LOCKED, Locked, RunLock
+
+    try:
+        with RunLock(args.db, wait_seconds=getattr(args, "lock_wait", 0)):
+            return command(args)
+    except Locked as exc:
+        log.error("%s not started: %s", what, exc)
+        return EXIT_LOCKED
 
 
 def check_origin(writer, path: str, origin: str, action: str = "a collect") -> None:

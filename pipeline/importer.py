@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -20,7 +19,15 @@ from typing import Any, Iterator
 from collectors.base import Page
 from normalize.schema import Quarantine, Skipped
 from pipeline import platforms
-from pipeline.cli import EXIT_FAILED, EXIT_OK, UsageError, check_origin, load_config, open_db
+from pipeline.cli import (
+    EXIT_FAILED,
+    EXIT_OK,
+    UsageError,
+    check_origin,
+    load_config,
+    open_db,
+    under_run_lock,
+)
 from pipeline.config import Account
 from pipeline.formats import Found, Options, needs_video, pages_of
 from pipeline.ingest import ingest_pages, unbalanced
@@ -136,14 +143,7 @@ def first_origin(path: Path, platform: str, options: Options) -> bool | None:
 
 def cmd_import(args: argparse.Namespace) -> int:
     """Import saved files under the run lock (a collect or the daemon cannot overlap)."""
-    from pipeline.lock import EXIT_LOCKED, Locked, RunLock
-
-    try:
-        with RunLock(args.db, wait_seconds=getattr(args, "lock_wait", 0)):
-            return _import(args)
-    except Locked as exc:
-        print(f"import not started: {exc}", file=sys.stderr)
-        return EXIT_LOCKED
+    return under_run_lock(args, "import", _import)
 
 
 def _import(args: argparse.Namespace) -> int:
