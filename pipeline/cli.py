@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Callable, TextIO
 
 import sqlite_utils
 
+from core.platforms import KEYS
 from core.redact import register, secret_values
 from pipeline.config import Account, credential_names, load_accounts
 from pipeline.ingest import AccountResult
@@ -253,7 +254,7 @@ def traffic(args: argparse.Namespace):
 def add_collect_options(p: argparse.ArgumentParser, live_seconds: int = 5) -> None:
     p.add_argument("--account", action="append", metavar="KEY",
                    help="collect only this account (repeatable)")
-    p.add_argument("--platform", action="append", choices=("x", "facebook", "instagram", "youtube"),
+    p.add_argument("--platform", action="append", choices=KEYS,
                    help="collect only this platform (repeatable)")
     p.add_argument("--seed", type=int, default=20121101,
                    help="seed of the simulated world (with --simulate)")

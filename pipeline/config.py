@@ -8,7 +8,9 @@ from typing import Any
 
 import yaml
 
-PLATFORMS = ("x", "facebook", "instagram", "youtube")
+from core.platforms import KEYS
+
+PLATFORMS = KEYS
 OWNERS = ("city", "mayor")
 LANGUAGES = ("ko", "en", "zh", "ja")
 REQUIRED = (

@@ -16,7 +16,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from pipeline import platforms
+from core.platforms import KEYS
 from pipeline.cli import EXIT_OK, add_collect_options, load_config, read_db, run_collect
 from pipeline.config import Account
 from pipeline.importer import cmd_import
@@ -145,7 +145,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     + "\nEach file is one run: items read = stored + quarantined + skipped "
                       "(status --json, table runs).\nExit 0 all stored, 1 some lines or "
                       "items failed (quarantined), 2 usage error (nothing written).")
-    p.add_argument("--platform", required=True, choices=tuple(platforms.REGISTRY),
+    p.add_argument("--platform", required=True, choices=KEYS,
                    help="the platform the pages come from")
     p.add_argument("--account", required=True, metavar="KEY",
                    help="the account (accounts.yaml key) the pages belong to")

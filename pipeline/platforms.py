@@ -1,30 +1,18 @@
-"""The platform registry: a platform is one collector, one normalizer, one simulator module."""
+"""Building a platform's collector and normalizer from the registry (core.platforms)."""
 from __future__ import annotations
 
-import importlib
 from typing import Any, Callable, Mapping
 
 from collectors.http import Transport
+from core.platforms import load as load_target
+from core.platforms import spec
 from pipeline.config import Account
-
-# platform -> (collector class, page normalizer), as "module:attribute"
-REGISTRY: dict[str, tuple[str, str]] = {
-    "x": ("collectors.x:XCollector", "normalize.x:normalize_page"),
-    "facebook": ("collectors.facebook:FacebookCollector", "normalize.facebook:normalize_page"),
-    "instagram": ("collectors.instagram:InstagramCollector", "normalize.instagram:normalize_page"),
-    "youtube": ("collectors.youtube:YouTubeCollector", "normalize.youtube:normalize_page"),
-}
-
-
-def _load(target: str) -> Any:
-    module_name, attr = target.split(":")
-    return getattr(importlib.import_module(module_name), attr)
 
 
 def load(platform: str) -> tuple[type, Callable]:
     """The collector class and page normalizer of a platform."""
-    collector, normalizer = REGISTRY[platform]
-    return _load(collector), _load(normalizer)
+    entry = spec(platform)
+    return load_target(entry.collector), load_target(entry.normalizer)
 
 
 def build_collector(platform: str, transport: Transport, environ: Mapping[str, str],

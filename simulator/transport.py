@@ -42,7 +42,6 @@ included) and the Authorization header. "quota" is each platform's quota or rate
 from __future__ import annotations
 
 import copy
-import importlib
 import json
 import socket
 import threading
@@ -54,20 +53,14 @@ import requests
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
+from core.platforms import PLATFORMS, load
 from normalize.schema import SIMULATED_KEY
 from simulator.world import World
 
-# host -> module serving it (a module exposes `Server(world)` with `handle(req)`)
-SERVERS = {
-    "api.twitter.com": "simulator.x",
-    "api.x.com": "simulator.x",
-    "graph.facebook.com": "simulator.graph",
-    "youtube.googleapis.com": "simulator.youtube",
-    "www.googleapis.com": "simulator.youtube",
-}
-PLATFORM_OF_HOST = {
-    "simulator.x": "x", "simulator.graph": "graph", "simulator.youtube": "youtube",
-}
+# host -> the simulator module serving it, "module:Server" (from the platform registry)
+SERVERS = {host: p.simulator for p in PLATFORMS for host in p.hosts}
+# "module:Server" -> the server family faults name (Fault.platform)
+PLATFORM_OF_HOST = {p.simulator: p.family for p in PLATFORMS}
 
 
 @dataclass(frozen=True)
@@ -116,7 +109,7 @@ class Fault:
     """
 
     kind: str
-    platform: str | None = None  # "x", "graph", "youtube"; None = any
+    platform: str | None = None  # a server family (core.platforms.families()); None = any
     path: str | None = None  # substring of the path
     after: int = 0  # let this many matching requests through first
     times: int = 1  # then fire this many times; -1 = forever
@@ -255,14 +248,14 @@ class SimTransport:
         return None
 
     def server(self, platform: str) -> Any:
-        """The platform server ("x", "graph", "youtube"), e.g. for tests to tune it."""
+        """The server of a family (core.platforms.families()), e.g. for tests to tune it."""
         module = {v: k for k, v in PLATFORM_OF_HOST.items()}[platform]
         return self._server(module)
 
-    def _server(self, module: str) -> Any:
-        if module not in self._servers:
-            self._servers[module] = importlib.import_module(module).Server(self.world)
-        return self._servers[module]
+    def _server(self, target: str) -> Any:
+        if target not in self._servers:
+            self._servers[target] = load(target)(self.world)
+        return self._servers[target]
 
 
 def _list_key(req: SimRequest) -> tuple:
