@@ -181,8 +181,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         r["token_trouble"] = r["last_status"] in ("auth", "permission")
     health = {
         "integrity_check": checked,
-        "quota": {"platform": "youtube", "pacific_day": quota_day(now),
-                  "used": queries.quota_used(db, "youtube", quota_day(now)),
+        "quota": {"platform": "youtube", "pacific_day": quota_day(now, "youtube"),
+                  "used": queries.quota_used(db, "youtube", quota_day(now, "youtube")),
                   "budget": args.youtube_quota},
         "unhealthy_accounts": [r["account"] for r in rows if not r["healthy"]],
         "search_tokens_stale": stale_tokens(db),

@@ -23,7 +23,8 @@ from typing import Iterator
 
 from collectors.base import Cursor, Page
 from pipeline import ingest, platforms
-from pipeline.config import Account, load_accounts
+from core.accounts import Account
+from pipeline.config import load_accounts
 from pipeline.runner import DEMO_AUTHOR_KEY, for_account, load_tagger, platform_context
 from simulator.bulk import bulk_pages
 from store.db import connect, remove_database

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterator, Literal, Mapping, Protocol
 
-from pipeline.config import Account
+from core.accounts import Account
 
 
 @dataclass(frozen=True)
@@ -38,43 +38,3 @@ class Collector(Protocol):
     def pages(self, account: Account, cursors: Mapping[str, str]) -> Iterator[Page]:
         """Yield pages newest-first per stream; cursors maps stream -> stored value."""
         ...
-
-
-class CollectorError(Exception):
-    """An account-level failure; the message must tell a person what to do."""
-
-    kind = "failed"
-    retriable = False
-
-    def __init__(self, message: str, *, retry_after: str | None = None):
-        super().__init__(message)
-        self.retry_after = retry_after  # ISO UTC, when the platform said to come back
-
-
-class MissingCredentials(CollectorError):
-    kind = "skipped"
-
-
-class RateLimited(CollectorError):
-    kind = "rate_limited"
-
-
-class AuthFailed(CollectorError):
-    """Token expired, revoked or wrong."""
-
-    kind = "auth"
-
-
-class PermissionMissing(CollectorError):
-    kind = "permission"
-
-
-class TransientError(CollectorError):
-    """5xx, timeouts, broken bodies: retried with backoff, then the account fails."""
-
-    kind = "failed"
-    retriable = True
-
-
-class PaginationLoop(CollectorError):
-    kind = "failed"

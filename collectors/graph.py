@@ -25,7 +25,7 @@ works around what it does not do, so the collectors stay small:
    may be None when a proxy answered instead of Graph); a body that is not JSON although
    labelled so raises requests' JSONDecodeError (a ValueError), another content type
    GraphAPIError("Maintype was not text, image, or querystring"); timeouts and connection
-   errors come out of requests untouched. `_classify` maps all of them to collectors.base
+   errors come out of requests untouched. `_classify` maps all of them to core.errors
    errors (table below); 5xx / timeouts / broken bodies are retried a few times first
    (collectors.retry, sleep injectable as `options["sleep"]`).
 5. Timeouts. `GraphAPI(timeout=...)` passes its timeout to every `session.request`; the
@@ -51,7 +51,9 @@ from urllib.parse import parse_qsl, urlsplit
 import facebook
 import requests
 
-from collectors.base import (
+from collectors.http import DEFAULT_TIMEOUT, Transport
+from collectors.retry import with_retries
+from core.errors import (
     AuthFailed,
     CollectorError,
     MissingCredentials,
@@ -59,10 +61,8 @@ from collectors.base import (
     PermissionMissing,
     RateLimited,
 )
-from collectors.http import DEFAULT_TIMEOUT, Transport
-from collectors.retry import with_retries
 from core.shapes import obj
-from normalize.schema import parse_datetime, utc_iso
+from core.times import parse_datetime, utc_iso
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +195,7 @@ class GraphClient:
 
     # --- one request ---------------------------------------------------------------------
     def get(self, path: str, params: Mapping[str, Any], *, permission: str, what: str) -> dict:
-        """GET `{version}/{path}`; returns the JSON body or raises a collectors.base error."""
+        """GET `{version}/{path}`; returns the JSON body or raises a core.errors error."""
         full = path if _VERSION.match(path.split("/", 1)[0]) else f"{self.version}/{path}"
         return with_retries(
             lambda: self._once(full, dict(params), permission, what),
@@ -238,7 +238,7 @@ class GraphClient:
 
     # --- errors --------------------------------------------------------------------------
     def _classify(self, exc: facebook.GraphAPIError, permission: str, what: str) -> Exception:
-        """A GraphAPIError as a retry (_Retry) or a collectors.base error a person can act on."""
+        """A GraphAPIError as a retry (_Retry) or a core.errors error a person can act on."""
         status = self._status()
         error = exc.result.get("error") if isinstance(exc.result, dict) else None
         error = error if isinstance(error, dict) else {}

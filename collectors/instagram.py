@@ -23,9 +23,9 @@ from typing import Any, Iterator, Mapping
 
 from collectors.base import Cursor, Page
 from collectors.graph import GraphClient, GraphCollector, parse_graph_time
+from core.accounts import Account
 from core.shapes import obj, seq
-from normalize.schema import utc_iso
-from pipeline.config import Account
+from core.times import utc_iso
 
 MEDIA_FIELDS = "id,caption,timestamp,permalink,comments_count,like_count,media_type"
 REPLY_FIELDS = "id,text,timestamp,username,like_count,hidden,from"

@@ -6,7 +6,7 @@ import random
 import time
 from typing import Callable, TypeVar
 
-from collectors.base import TransientError
+from core.errors import TransientError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

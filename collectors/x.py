@@ -9,25 +9,24 @@ The user id is resolved once from the handle and kept as the "user_id" stream.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Mapping
 
 import requests
 import tweepy
 
-from collectors.base import (
+from collectors.base import Cursor, Page
+from collectors.http import Transport
+from collectors.retry import with_retries
+from core.accounts import Account
+from core.errors import (
     AuthFailed,
     CollectorError,
-    Cursor,
-    Page,
     PaginationLoop,
     PermissionMissing,
     RateLimited,
     TransientError,
 )
-from collectors.http import Transport
-from collectors.retry import with_retries
-from pipeline.config import Account
+from core.times import from_epoch
 
 TWEET_FIELDS = [
     "created_at", "author_id", "conversation_id", "in_reply_to_user_id", "referenced_tweets",
@@ -154,7 +153,7 @@ def _reset_time(response: requests.Response | None) -> str:
     if response is not None:
         reset = response.headers.get("x-rate-limit-reset")
     epoch = int(reset) if reset and reset.isdigit() else int(time.time()) + 900
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return from_epoch(epoch)
 
 
 def _detail(exc: tweepy.HTTPException) -> str:

@@ -45,24 +45,27 @@ import httplib2
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
-from collectors.base import (
+from collectors.base import Cursor, Page
+from collectors.http import Transport
+from collectors.retry import with_retries
+from core.accounts import Account
+from core.errors import (
     AuthFailed,
     CollectorError,
-    Cursor,
     MissingCredentials,
-    Page,
     PaginationLoop,
     PermissionMissing,
     RateLimited,
 )
-from collectors.http import Transport
-from collectors.retry import with_retries
+from core.platforms import spec
 from core.shapes import obj
-from pipeline.config import Account
+from core.times import shift, utc_iso
 
 log = logging.getLogger(__name__)
 
-PACIFIC = ZoneInfo("America/Los_Angeles")  # YouTube's quota day resets at midnight Pacific
+QUOTA = spec("youtube").quota
+assert QUOTA is not None  # the registry gives YouTube its daily budget and reset zone
+QUOTA_ZONE = QUOTA.zone  # the quota day resets at midnight there (Pacific)
 # Quota units per call (developers.google.com/youtube/v3/determine_quota_cost).
 COST = {
     "channels.list": 1, "playlistItems.list": 1, "videos.list": 1, "commentThreads.list": 1,
@@ -115,9 +118,9 @@ class _ThreadPass:
 
 def next_pacific_midnight(now: datetime) -> str:
     """When YouTube's daily quota resets after `now` (aware), as ISO UTC."""
-    local = now.astimezone(PACIFIC)
-    midnight = datetime.combine(local.date() + timedelta(days=1), dtime(0), tzinfo=PACIFIC)
-    return midnight.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    zone = ZoneInfo(QUOTA_ZONE)
+    local = now.astimezone(zone)
+    return utc_iso(datetime.combine(local.date() + timedelta(days=1), dtime(0), tzinfo=zone))
 
 
 def _iso(value: Any) -> str | None:
@@ -130,12 +133,11 @@ def _iso(value: Any) -> str | None:
         return None
     if at.tzinfo is None:
         at = at.replace(tzinfo=timezone.utc)
-    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_iso(at)
 
 
 def _shift(iso: str, days: float) -> str:
-    at = datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ") - timedelta(days=days)
-    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return shift(iso, days=-days)
 
 
 def _error_parts(exc: HttpError) -> tuple[int, str, str]:
@@ -526,7 +528,7 @@ class YouTubeCollector:
         if status == 429 or reason in ("rateLimitExceeded", "userRateLimitExceeded"):
             header = exc.resp.get("retry-after") if hasattr(exc.resp, "get") else None
             wait = int(header) if isinstance(header, str) and header.isdigit() else 900
-            until = (self.utcnow() + timedelta(seconds=wait)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            until = utc_iso(self.utcnow() + timedelta(seconds=wait))
             return RateLimited(f"{what}: rate limited, next try after {until}", retry_after=until)
         if reason in ("keyInvalid", "keyExpired") or status == 401 or (
                 status == 400 and "api key" in message.lower()):

@@ -4,8 +4,9 @@ from __future__ import annotations
 from typing import Any, Mapping
 from urllib.parse import parse_qs, urlsplit
 
+from core.times import parse_time
 from normalize.common import quarantine
-from normalize.schema import Context, Quarantine, parse_time
+from normalize.schema import Context, Quarantine
 
 
 def graph_time(value: Any) -> str | None:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Mapping, Protocol, Union
 
 if TYPE_CHECKING:
@@ -142,31 +141,3 @@ def id_order(native_id: str) -> tuple[int, str]:
 def record_id(platform: str, native_id: str) -> str:
     """The primary key of a post or comment."""
     return f"{platform}:{native_id}"
-
-
-def utc_iso(value: datetime) -> str:
-    """An aware datetime as ISO-8601 UTC with a Z, to the second."""
-    if value.tzinfo is None:
-        raise ValueError("naive datetime: times must carry their zone")
-    at = value.astimezone(timezone.utc)
-    # not strftime: %Y gives '1', not '0001', for year 1, and costs ~5x more
-    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (  # noqa: UP031 - faster than f-string specs
-        at.year, at.month, at.day, at.hour, at.minute, at.second)
-
-
-def parse_datetime(text: str) -> datetime:
-    """Any ISO-8601 / Graph time ('2021-08-10T18:45:03+0000', '...Z', fractions) as a datetime."""
-    value = text.strip()
-    if value.endswith("Z"):
-        value = value[:-1] + "+00:00"
-    if len(value) > 5 and value[-5] in "+-" and value[-3] != ":":
-        value = value[:-2] + ":" + value[-2:]  # Graph's +0000 -> +00:00
-    return datetime.fromisoformat(value)
-
-
-def parse_time(text: str) -> str:
-    """Any ISO-8601 / Graph time to UTC ISO with a Z (ValueError when unusable)."""
-    try:
-        return utc_iso(parse_datetime(text))
-    except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00 is before year 1 in UTC
-        raise ValueError(f"time out of range: {text!r}") from None

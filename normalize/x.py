@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from core.shapes import obj
+from core.times import parse_time, utc_iso
 from normalize.common import make_comment, make_post, quarantine, with_tokens
 from normalize.schema import (
     Compliance,
@@ -27,8 +28,6 @@ from normalize.schema import (
     RawPage,
     Skipped,
     id_order,
-    parse_time,
-    utc_iso,
 )
 
 TWITTER_EPOCH_MS = 1288834974657  # snowflake ids carry their creation time since this

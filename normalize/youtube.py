@@ -21,8 +21,9 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from core.shapes import obj
+from core.times import parse_time
 from normalize.common import make_comment, make_post, quarantine, skipped, with_tokens
-from normalize.schema import Context, Outcome, RawPage, parse_time
+from normalize.schema import Context, Outcome, RawPage
 from normalize.text import strip_html
 
 WATCH = "https://www.youtube.com/watch?v="

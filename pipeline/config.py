@@ -1,13 +1,15 @@
-"""accounts.yaml: load and validate before any request is made."""
+"""accounts.yaml: load and validate before any request is made (into core.accounts.Account)."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from core.accounts import Account, credential_names
+
+__all__ = ["Account", "ConfigError", "credential_names", "load_accounts"]  # Account lives in core
 from core.platforms import KEYS
 
 PLATFORMS = KEYS
@@ -33,34 +35,6 @@ class ConfigError(Exception):
         if field is not None:
             where += f": field {field!r}"
         super().__init__(f"{where}: {message}")
-
-
-@dataclass(frozen=True)
-class Account:
-    """One registered SNS account."""
-
-    key: str
-    platform: str
-    handle: str
-    name: str
-    owner: str
-    field: str
-    department: str
-    language: str
-    credentials: tuple[str, ...]
-    interval_minutes: int
-    native_id: str | None = None
-    placeholder: bool = False
-    live_chat: bool = False
-
-    def missing_credentials(self, environ: dict[str, str]) -> list[str]:
-        """Names of this account's environment variables that are unset or empty."""
-        return [name for name in self.credentials if not environ.get(name)]
-
-
-def credential_names(accounts: list[Account]) -> set[str]:
-    """Every environment variable the accounts read their secrets from."""
-    return {name for a in accounts for name in a.credentials}
 
 
 def load_accounts(path: str | Path) -> list[Account]:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from collectors.base import Page
+from core.accounts import Account
 from normalize.schema import Quarantine, Skipped
 from pipeline import platforms
 from pipeline.cli import (
@@ -28,7 +29,6 @@ from pipeline.cli import (
     open_db,
     under_run_lock,
 )
-from pipeline.config import Account
 from pipeline.formats import Found, Options, needs_video, pages_of
 from pipeline.ingest import ingest_pages, unbalanced
 from pipeline.runner import SecretMissing, author_secret, for_account, load_tagger, platform_context

@@ -20,11 +20,12 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
-from collectors.base import Collector, CollectorError, Page
+from collectors.base import Collector, Page
+from core.accounts import Account
+from core.errors import CollectorError
 from core.redact import error_text, redact
 from normalize.common import token_fields
 from normalize.schema import Context, Outcome, Quarantine, Record, Skipped, record_id
-from pipeline.config import Account
 from store import queries
 from store.writer import PageStats, Prepared, Writer, comment_posts, prepare
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping
 
 from collectors.http import Transport
+from core.accounts import Account
 from core.platforms import load as load_target
 from core.platforms import spec
-from pipeline.config import Account
 
 
 def load(platform: str) -> tuple[type, Callable]:

@@ -8,12 +8,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from collectors.base import MissingCredentials
 from collectors.http import Transport
+from core.accounts import Account, credential_names
+from core.errors import MissingCredentials
 from core.redact import register, secret_values
 from normalize.schema import Context
 from pipeline import platforms
-from pipeline.config import Account, credential_names
 from pipeline.ingest import AccountResult, run_account
 from store import queries
 from store.writer import PageStats, Writer, quota_day
@@ -97,7 +97,7 @@ def collect(
         by_platform.setdefault(account.platform, []).append(account)
     for platform, accounts in by_platform.items():
         extra = {**options.extra, "quota_used": queries.quota_used(
-            writer.db, platform, quota_day(writer.clock()))}
+            writer.db, platform, quota_day(writer.clock(), platform))}
         collector = platforms.build_collector(platform, transport, environ, all_accounts, extra)
         _, normalize = platforms.load(platform)
         base = platform_context(writer, all_accounts, platform, secret, tagger)

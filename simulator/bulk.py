@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable, Iterator, Protocol
 
-from pipeline.config import Account
+from core.accounts import Account
 from simulator import graph as graph_sim
 from simulator import x as x_sim
 from simulator import youtube as youtube_sim

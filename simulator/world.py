@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Iterable, Iterator
 
-from pipeline.config import Account
+from core.accounts import Account
 
 # The demo's fixed clock: 2026-11-25 09:00 in Seoul. Fixed so every run serves the same world.
 SIM_NOW = datetime(2026, 11, 25, 0, 0, tzinfo=timezone.utc)

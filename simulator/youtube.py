@@ -19,9 +19,10 @@ import base64
 import html
 import random
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from core.times import utc_iso
 from simulator.transport import Fault, SimRequest, SimResponse, echo
 from simulator.world import ANSWERS, DISTRICTS, KO_TOPICS, SimComment, SimPost, World
 
@@ -34,7 +35,7 @@ LIVE_REACTIONS = (
 
 
 def _iso(at: datetime) -> str:
-    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_iso(at.replace(tzinfo=at.tzinfo or timezone.utc))
 
 
 def _token(scope: str, offset: int) -> str:

@@ -6,33 +6,34 @@ import json
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, fields
 from operator import attrgetter
-from datetime import datetime, timezone
 from typing import Callable, Iterable, Iterator, Mapping, Sequence
-from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
+from core.platforms import flat_threads, spec, sql_list
+from core.redact import redact
+from core.times import day_in_zone, utc_now
+from normalize.schema import (
+    Comment,
+    Compliance,
+    Post,
+    Quarantine,
+    Record,
+    Skipped,
+    id_order,
+    record_id,
+)
 from store.db import erase_pending
 
-from core.redact import redact
-from normalize.schema import (
-    Comment, Compliance, Post, Quarantine, Record, Skipped, id_order, record_id,
-)
-
-PACIFIC = ZoneInfo("America/Los_Angeles")
 _CHUNK = 500  # ids per IN (...) lookup, under SQLite's variable limit
 _ANSWER_SLICE = 20_000  # comments (by rowid) per answers-derivation statement
 
 
-def utc_now() -> str:
-    """The current time as ISO-8601 UTC."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def quota_day(iso_utc: str) -> str:
-    """The Pacific day an API quota is counted in (YouTube resets at midnight Pacific)."""
-    at = datetime.strptime(iso_utc, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
-    return at.astimezone(PACIFIC).strftime("%Y-%m-%d")
+def quota_day(iso_utc: str, platform: str) -> str:
+    """The day a platform's API quota is counted in (its spec's zone: YouTube resets at
+    midnight Pacific); UTC days for platforms without a daily quota."""
+    quota = spec(platform).quota
+    return day_in_zone(iso_utc, quota.zone if quota else "UTC")
 
 
 @dataclass
@@ -167,15 +168,15 @@ pairs(opinion, answer_id, answered_at) AS (
     SELECT down.opinion, c.id, c.created_at FROM down JOIN comments c ON c.id = down.node
     WHERE c.is_official = 1
     UNION
-    -- Facebook, Instagram and YouTube keep threads two levels deep: the city's answer to a
-    -- follow-up is stored beside it (same parent), not under it.
+    -- Platforms with flat threads (two levels deep: core.platforms) store the city's answer
+    -- to a follow-up beside it (same parent), not under it.
     SELECT s.id, o.id, o.created_at FROM comments o JOIN comments s ON s.parent_id = o.parent_id
     WHERE {new_o} AND o.is_official = 1 AND s.is_official = 0
-      AND o.platform IN ('facebook', 'instagram', 'youtube')
+      AND o.platform IN {flat}
     UNION
     SELECT s.id, o.id, o.created_at FROM comments s JOIN comments o ON o.parent_id = s.parent_id
     WHERE {new_s} AND s.is_official = 0 AND o.is_official = 1
-      AND s.platform IN ('facebook', 'instagram', 'youtube')
+      AND s.platform IN {flat}
 )
 INSERT INTO answers (comment_id, answer_id, first_response_at)
 SELECT p.opinion, p.answer_id, min(p.answered_at)
@@ -188,9 +189,11 @@ WHERE excluded.first_response_at < answers.first_response_at
 """
 # The comments stored since the watermark, or those an alias re-linked (answers_pending).
 _ANSWERS_SQL = _ANSWERS_TEMPLATE.format(
+    flat=sql_list(flat_threads()),
     **{k: f"{p}rowid > :mark AND {p}rowid <= :top" for k, p in (("new", ""), ("new_o", "o."),
                                                                 ("new_s", "s."))})
 _PENDING_SQL = _ANSWERS_TEMPLATE.format(
+    flat=sql_list(flat_threads()),
     **{k: f"{p}id IN (SELECT id FROM answers_pending)" for k, p in (
         ("new", ""), ("new_o", "o."), ("new_s", "s."))})
 
@@ -322,7 +325,7 @@ class Writer:
                 self.db.conn.execute(
                     "INSERT INTO quota (day, platform, units) VALUES (?, ?, ?) ON CONFLICT "
                     "(day, platform) DO UPDATE SET units = units + excluded.units",
-                    (quota_day(now), platform, cost),
+                    (quota_day(now, platform), platform, cost),
                 )
         return stats
 

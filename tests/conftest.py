@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from normalize.schema import Comment, Outcome, Post, Quarantine, Record
-from pipeline.config import Account, load_accounts
+from core.accounts import Account
+from pipeline.config import load_accounts
 from pipeline.runner import RunOptions, collect, simulated_environ
 from simulator import Fault, SimTransport, World
 from store.db import connect

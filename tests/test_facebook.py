@@ -22,7 +22,8 @@ from collectors.http import TimeoutSession
 from normalize.facebook import normalize_comment, normalize_page, normalize_post
 from normalize.schema import Comment, Context, Post, Quarantine
 from normalize.text import author_key
-from pipeline.config import Account, load_accounts
+from core.accounts import Account
+from pipeline.config import load_accounts
 from simulator import World
 from simulator.graph import Server
 

@@ -12,7 +12,7 @@ import pytest
 import requests
 import responses
 
-from collectors.base import (
+from core.errors import (
     CollectorError,
     PaginationLoop,
     PermissionMissing,
@@ -28,7 +28,8 @@ from collectors.graph import (
     version_notice,
 )
 from collectors.http import TimeoutSession
-from pipeline.config import Account, load_accounts
+from core.accounts import Account
+from pipeline.config import load_accounts
 from pipeline.runner import RunOptions, collect, simulated_environ
 from simulator import Fault, SimTransport, World
 from simulator.graph import Server

@@ -22,7 +22,8 @@ from collectors.instagram import InstagramCollector
 from normalize.instagram import normalize_page
 from normalize.schema import Comment, Context, Post, Quarantine
 from normalize.text import author_key
-from pipeline.config import Account, load_accounts
+from core.accounts import Account
+from pipeline.config import load_accounts
 from simulator import World
 from simulator.graph import COMMENT_BASE, MEDIA_BASE, Server
 

@@ -16,7 +16,7 @@ import pytest
 from normalize.common import CITIZEN_HANDLE, mask_handles
 from normalize.schema import Comment, Context, Quarantine
 from normalize.x import compliance_event, normalize_tweet
-from pipeline.config import Account
+from core.accounts import Account
 from store.db import (
     DELETED_TEXT, MIGRATIONS, UNMASKED, UnusableDatabase, connect, migrate, open_plain,
     unmasked_path,

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core.times import utc_iso
 from normalize import text as T
-from normalize.schema import utc_iso
 
 
 def test_ctrl_scan_covers_exactly_the_deleted_characters() -> None:

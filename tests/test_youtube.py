@@ -13,12 +13,14 @@ import pytest
 from conftest import as_comment, as_post
 from googleapiclient.http import HttpMockSequence
 
-from collectors.base import AuthFailed, Page, PermissionMissing
+from core.errors import AuthFailed, PermissionMissing
+from collectors.base import Page
 from collectors.youtube import YouTubeCollector
 from normalize.schema import Comment, Context, Outcome, Post, Quarantine, Skipped
 from normalize.text import author_key
 from normalize.youtube import normalize_page
-from pipeline.config import Account, load_accounts
+from core.accounts import Account
+from pipeline.config import load_accounts
 from pipeline.runner import RunOptions, collect, simulated_environ
 from simulator import Fault, SimTransport, World
 from store import queries

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pipeline.config import Account, load_accounts
+from core.accounts import Account
+from pipeline.config import load_accounts
 from pipeline.runner import RunOptions, collect, simulated_environ
 from simulator import Fault, SimTransport, World
 from store import queries

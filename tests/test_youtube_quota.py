@@ -9,12 +9,14 @@ from typing import Any
 import pytest
 
 from collectors.youtube import COST, next_pacific_midnight
-from pipeline.config import Account, load_accounts
+from core.accounts import Account
+from core.times import utc_now
+from pipeline.config import load_accounts
 from pipeline.runner import RunOptions, collect, simulated_environ
 from simulator import Fault, SimTransport, World
 from store import queries
 from store.db import connect
-from store.writer import Writer, quota_day, utc_now
+from store.writer import Writer, quota_day
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,7 +69,7 @@ def test_ledger_matches_the_requests(tmp_path: Path) -> None:
     spent = ledger(tmp_path / "smc.db")
     assert spent == units_of(transport) > 0
     db = connect(tmp_path / "smc.db")
-    assert queries.quota_used(db, "youtube", quota_day(utc_now())) == spent
+    assert queries.quota_used(db, "youtube", quota_day(utc_now(), "youtube")) == spent
 
 
 @pytest.mark.parametrize("budget", [1, 4, 5, 9, 20, 40])
@@ -155,4 +157,4 @@ def test_rate_limit_429_is_short(tmp_path: Path) -> None:
 def test_next_pacific_midnight(now: str, expected: str) -> None:
     at = datetime.fromisoformat(now).replace(tzinfo=timezone.utc)
     assert next_pacific_midnight(at) == expected
-    assert quota_day(expected) != quota_day(now + "Z")
+    assert quota_day(expected, "youtube") != quota_day(now + "Z", "youtube")

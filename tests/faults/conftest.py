@@ -12,7 +12,8 @@ from typing import Any, Iterable
 
 import pytest
 
-from pipeline.config import Account, load_accounts
+from core.accounts import Account
+from pipeline.config import load_accounts
 from pipeline.runner import RunOptions, collect, simulated_environ
 from simulator import SIM_NOW, Fault, SimTransport, World
 from store.db import connect, copy_database, open_plain
