@@ -91,3 +91,12 @@ def seoul_day_sql(column: str, *modifiers: str) -> str:
 def seoul_time_sql(column: str, fmt: str = "%Y-%m-%d %H:%M") -> str:
     """SQL for a stored time shown in Seoul time."""
     return f"strftime('{fmt}', {column}, {SEOUL_SHIFT})"
+
+
+def seoul_day_end_sql(day: str) -> str:
+    """SQL for the end of a Seoul day (YYYY-MM-DD expression), as stored: its day's 15:00 UTC."""
+    return f"({day} || '{SEOUL_DAY_END}')"
+
+
+# A Seoul day ends (the next begins) at 15:00 UTC of the same date.
+SEOUL_DAY_END = "T15:00:00Z"

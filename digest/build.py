@@ -25,25 +25,26 @@ Definitions (also printed at the foot of every digest):
 """
 from __future__ import annotations
 
+import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import sqlite3
 import pandas as pd
 import sqlite_utils
 
+from core.platforms import spec
+from core.times import SEOUL, parse_iso, seoul_day_start, seoul_time
+from core.times import utc_iso as iso
 from normalize.morph import keywords_many
 from normalize.tags import Tagger, load_rules
 from store import digest_queries as q
 from store import queries
 
-SEOUL = ZoneInfo("Asia/Seoul")
-PACIFIC = ZoneInfo("America/Los_Angeles")
 RULES_PATH = Path(__file__).resolve().parent.parent / "config" / "rules.yaml"
 # English function words Kiwi tags as foreign words (SL); rules.yaml stop_nouns has a few more.
 _LATIN_STOP_WORDS = """
@@ -62,7 +63,10 @@ CRISIS_MIN_COUNT = 5
 CRISIS_MIN_RATIO = 3.0
 CRISIS_EXAMPLES = 3
 OVERDUE_SHOWN = 50  # overdue rows the digest holds (HTML / Markdown); the CSV streams them all
-YOUTUBE_DAILY_QUOTA = 10000  # the collect --youtube-quota default
+_YOUTUBE_QUOTA = spec("youtube").quota
+assert _YOUTUBE_QUOTA is not None
+YOUTUBE_DAILY_QUOTA = _YOUTUBE_QUOTA.units  # the collect --youtube-quota default
+QUOTA_ZONE = ZoneInfo(_YOUTUBE_QUOTA.zone)
 # Two rates, two names (issue #15): the digest's is same-day; the centre's counts any answer.
 SAME_DAY_RATE = "당일 답변율 (same-day answer rate)"
 SAME_DAY_RATE_DEF = ("그날(서울) 접수된 의견 중 접수된 날 안에 공식 계정이 답했거나, 담당자가 "
@@ -281,20 +285,6 @@ class Digest:
 
 
 # --- helpers -------------------------------------------------------------------------------
-def iso(value: datetime) -> str:
-    """An aware datetime as ISO-8601 UTC with a Z."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_iso(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-
-
-def seoul_time(utc_iso: str) -> str:
-    """'YYYY-MM-DD HH:MM' in Seoul for a stored UTC time."""
-    return parse_iso(utc_iso).astimezone(SEOUL).strftime("%Y-%m-%d %H:%M")
-
-
 def as_day(day: date | str) -> date:
     return day if isinstance(day, date) else date.fromisoformat(str(day))
 
@@ -302,8 +292,7 @@ def as_day(day: date | str) -> date:
 def day_window(day: date | str) -> tuple[str, str]:
     """The UTC bounds [start, end) of a Seoul day."""
     d = as_day(day)
-    start = datetime.combine(d, time(0), SEOUL)
-    return iso(start), iso(start + timedelta(days=1))
+    return seoul_day_start(d), seoul_day_start(d + timedelta(days=1))
 
 
 def seoul_yesterday(now: datetime | None = None) -> date:
@@ -589,8 +578,8 @@ def _health(db: sqlite_utils.Database, start: str, end: str, youtube_quota: int)
             health.gaps.append(Gap(s["account"], s["name"], s["platform"], reported, stored or 0))
     health.gaps.sort(key=lambda g: (-g.missing, g.account))
     # YouTube quota resets at midnight Pacific: the Pacific days the Seoul day overlaps.
-    first = parse_iso(start).astimezone(PACIFIC).date()
-    last = (parse_iso(end) - timedelta(seconds=1)).astimezone(PACIFIC).date()
+    first = parse_iso(start).astimezone(QUOTA_ZONE).date()
+    last = (parse_iso(end) - timedelta(seconds=1)).astimezone(QUOTA_ZONE).date()
     days = [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
     health.quota = [Quota(k, v, youtube_quota)
                     for k, v in q.quota_days(db, "youtube", days).items()]

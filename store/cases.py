@@ -12,15 +12,14 @@ import contextlib
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Iterable, Iterator, Sequence
-from zoneinfo import ZoneInfo
 
 import sqlite_utils
+
+from core.times import ISO, SEOUL, utc_now
 
 STATUSES = ("received", "assigned", "in_progress", "answered", "resolved", "dismissed")
 CLOSED = ("answered", "resolved", "dismissed")  # no longer waiting for the city
 REFLECTED = ("answered", "resolved")  # what the reflection rate counts
-ISO = "%Y-%m-%dT%H:%M:%SZ"
-SEOUL = ZoneInfo("Asia/Seoul")
 CLOCK_SKEW = timedelta(minutes=5)  # how far ahead of our clock an explicit time may be
 
 
@@ -60,10 +59,6 @@ class _Current:
     staff_status: str | None
     department: str | None  # the staff's, else the account's
     note: str | None
-
-
-def utc_now() -> str:
-    return datetime.now(timezone.utc).strftime(ISO)
 
 
 def parse_time(text: str) -> datetime:

@@ -24,6 +24,8 @@ from collections.abc import Iterator
 
 import sqlite_utils
 
+from core.times import SEOUL_DAY_END, seoul_day_end_sql, seoul_day_sql, seoul_time_sql
+
 # Staff statuses (store/cases.py STATUSES) that count as answered, and that close an opinion
 # (dismissed: no longer waiting for the city, so never overdue, but not answered either).
 ANSWERED_STAFF_STATUSES = ("answered", "resolved")
@@ -35,13 +37,16 @@ RATE_LIMITED_RUN_STATUSES = ("rate_limited",)
 _ANSWERED_STAFF = ", ".join(f"'{s}'" for s in ANSWERED_STAFF_STATUSES)
 _CLOSED = ", ".join(f"'{s}'" for s in CLOSED_STAFF_STATUSES)
 # Seoul day D ends at D 15:00 UTC; min() of two ISO strings is the earlier time.
+_END_OF = seoul_day_end_sql
+_SPLIT_DAY = seoul_day_sql(':split')
+_DAY_BEFORE_END = _END_OF(seoul_day_sql(':t', "'-1 day'"))
 _ANSWERED = (
     f"(o.staff_status IN ({_ANSWERED_STAFF}) OR (o.first_response_at IS NOT NULL AND "
-    "o.first_response_at < min(o.seoul_day || 'T15:00:00Z', :now)))"
+    f"o.first_response_at < min({_END_OF('o.seoul_day')}, :now)))"
 )
 _TIMED = (
     "(o.first_response_at IS NOT NULL AND o.response_minutes IS NOT NULL AND "
-    "o.first_response_at < min(o.seoul_day || 'T15:00:00Z', :now))"
+    f"o.first_response_at < min({_END_OF('o.seoul_day')}, :now))"
 )
 _GROUP_COLUMNS = ("seoul_day", "platform", "account")
 
@@ -229,7 +234,7 @@ def overdue_rows(db: sqlite_utils.Database, ref: str, threshold: str,
     """
     sql = f"""
     SELECT o.id, o.created_at,
-           strftime('%Y-%m-%d %H:%M', o.created_at, '+9 hours') AS seoul_time,
+           {seoul_time_sql('o.created_at')} AS seoul_time,
            round((julianday(:ref) - julianday(o.created_at)) * 24, 1) AS hours_open,
            o.platform, o.account, COALESCE(a.name, o.account) AS account_name,
            COALESCE(o.assigned_department, a.department) AS department,
@@ -290,18 +295,18 @@ def latest_opinion_day(db: sqlite_utils.Database) -> str | None:
         "SELECT created_at FROM opinions ORDER BY created_at DESC LIMIT 1").fetchone()
     if row is None:
         return None
-    return db.execute("SELECT date(?, '+9 hours')", [row[0]]).fetchone()[0]
+    return db.execute(f"SELECT {seoul_day_sql('?')}", [row[0]]).fetchone()[0]
 
 
 # --- the same figures from the rollups (store/db.py migration 8) ---------------------------
-_DAYS = "seoul_day >= date(:start, '+9 hours') AND seoul_day < date(:end, '+9 hours')"
+_DAYS = f"seoul_day >= {seoul_day_sql(':start')} AND seoul_day < {seoul_day_sql(':end')}"
 # Same-day official answer, as answer_days files it (minutes -1: answered after the day).
-_SAME_DAY = "(a.first_response_at < date(c.created_at, '+9 hours') || 'T15:00:00Z')"
+_SAME_DAY = f"(a.first_response_at < {_END_OF(seoul_day_sql('c.created_at'))})"
 
 
 def whole_days(start: str, end: str) -> bool:
     """The UTC window [start, end) is made of whole Seoul days (what the rollups can count)."""
-    return start.endswith("T15:00:00Z") and end.endswith("T15:00:00Z")
+    return start.endswith(SEOUL_DAY_END) and end.endswith(SEOUL_DAY_END)
 
 
 def _check_days(start: str, end: str) -> dict[str, str]:
@@ -321,7 +326,7 @@ def opinion_counts_rolled(db: sqlite_utils.Database, start: str, end: str) -> li
         SELECT seoul_day, platform, account, sum(n) AS timed FROM answer_days
         WHERE {_DAYS} AND minutes >= 0 GROUP BY 1, 2, 3
     ), s AS (
-        SELECT date(c.created_at, '+9 hours') AS seoul_day, c.platform, c.account,
+        SELECT {seoul_day_sql('c.created_at')} AS seoul_day, c.platform, c.account,
                count(*) AS staff
         FROM cases k JOIN comments c ON c.id = k.comment_id
         LEFT JOIN answers a ON a.comment_id = c.id
@@ -408,12 +413,12 @@ def overdue_count_rolled(db: sqlite_utils.Database, ref: str, threshold: str) ->
     that never got an answer (opinion_days - answer_days), plus those answered only at or
     after `ref`, minus those staff closed; the threshold's own day counted live."""
     # The first second of the threshold's Seoul day (Seoul day D begins at D-1 15:00 UTC).
-    split = db.execute("SELECT date(:t, '+9 hours', '-1 day') || 'T15:00:00Z'",
+    split = db.execute(f"SELECT {_DAY_BEFORE_END}",
                        {"t": threshold}).fetchone()[0]
     sql = f"""
     SELECT
-      (SELECT coalesce(sum(n), 0) FROM opinion_days WHERE seoul_day < date(:split, '+9 hours'))
-      - (SELECT coalesce(sum(n), 0) FROM answer_days WHERE seoul_day < date(:split, '+9 hours'))
+      (SELECT coalesce(sum(n), 0) FROM opinion_days WHERE seoul_day < {_SPLIT_DAY})
+      - (SELECT coalesce(sum(n), 0) FROM answer_days WHERE seoul_day < {_SPLIT_DAY})
       -- CROSS JOIN keeps answers outermost: few answers come after ref, many opinions
       -- precede split (without ANALYZE statistics the planner would walk the opinions)
       + (SELECT count(*) FROM answers a CROSS JOIN comments c
