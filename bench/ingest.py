@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Iterator
 
 from collectors.base import Cursor, Page
-from pipeline import ingest, platforms
 from core.accounts import Account
+from core.platforms import KEYS
+from pipeline import ingest
 from pipeline.config import load_accounts
 from pipeline.runner import DEMO_AUTHOR_KEY, for_account, load_tagger, platform_context
 from simulator.bulk import bulk_pages
@@ -76,16 +77,15 @@ def load(writer: Writer, accounts: list[Account], source: Path, workers: int) ->
     by_key = {a.key: a for a in accounts}
     tagger = load_tagger()
     bases = {p: platform_context(writer, accounts, p, DEMO_AUTHOR_KEY, tagger)
-             for p in ("x", "facebook", "instagram", "youtube")}
+             for p in KEYS}
     contexts = {a.key: for_account(bases[a.platform], a) for a in accounts
                 if a.platform in bases}
-    normalizers = {p: platforms.load(p)[1] for p in bases}
 
     def pages() -> Iterator[tuple[Account, Page]]:
         for head, body in read_pages(source):
             yield by_key[head["a"]], as_page(head, body)
 
-    stats = ingest.ingest_pages(pages(), normalizers, writer, contexts, workers=workers)
+    stats = ingest.ingest_pages(pages(), writer, contexts, workers=workers)
     t0 = time.perf_counter()
     writer.refresh_answers()
     global last_answers_seconds

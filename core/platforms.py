@@ -28,7 +28,7 @@ class PlatformSpec:
     name_ko: str  # shown to staff (digest, centre)
     name_en: str
     collector: str  # "module:Class": fetches pages (collectors/)
-    normalizer: str  # "module:function": page -> records (normalize/), pure
+    normalizer: str  # "module:function": page -> per item, its records (normalize/), pure
     simulator: str  # "module:Server": the platform's API in our simulated world
     hosts: tuple[str, ...]  # API hosts the simulator answers for
     # "nested": a reply hangs under what it answers. "flat": threads are two levels deep, so
@@ -50,7 +50,7 @@ class PlatformSpec:
 PLATFORMS: tuple[PlatformSpec, ...] = (
     PlatformSpec(
         key="x", name_ko="X", name_en="X",
-        collector="collectors.x:XCollector", normalizer="normalize.x:normalize_page",
+        collector="collectors.x:XCollector", normalizer="normalize.x:normalize_items",
         simulator="simulator.x:Server", hosts=("api.twitter.com", "api.x.com"),
         thread="nested", family="x", reader="pipeline.formats:read_x",
         bulk="simulator.bulk:XRender",
@@ -58,7 +58,7 @@ PLATFORMS: tuple[PlatformSpec, ...] = (
     PlatformSpec(
         key="facebook", name_ko="페이스북", name_en="Facebook",
         collector="collectors.facebook:FacebookCollector",
-        normalizer="normalize.facebook:normalize_page",
+        normalizer="normalize.facebook:normalize_items",
         simulator="simulator.graph:Server", hosts=("graph.facebook.com",),
         thread="flat", family="graph", reader="pipeline.formats:read_graph",
         graph_versioned=True, bulk="simulator.bulk:GraphRender",
@@ -66,7 +66,7 @@ PLATFORMS: tuple[PlatformSpec, ...] = (
     PlatformSpec(
         key="instagram", name_ko="인스타그램", name_en="Instagram",
         collector="collectors.instagram:InstagramCollector",
-        normalizer="normalize.instagram:normalize_page",
+        normalizer="normalize.instagram:normalize_items",
         simulator="simulator.graph:Server", hosts=("graph.facebook.com",),
         thread="flat", family="graph", reader="pipeline.formats:read_graph",
         graph_versioned=True, bulk="simulator.bulk:GraphRender",
@@ -74,7 +74,7 @@ PLATFORMS: tuple[PlatformSpec, ...] = (
     PlatformSpec(
         key="youtube", name_ko="유튜브", name_en="YouTube",
         collector="collectors.youtube:YouTubeCollector",
-        normalizer="normalize.youtube:normalize_page",
+        normalizer="normalize.youtube:normalize_items",
         simulator="simulator.youtube:Server",
         hosts=("youtube.googleapis.com", "www.googleapis.com"),
         thread="flat", family="youtube", quota=Quota(10_000, "America/Los_Angeles"),

@@ -26,6 +26,7 @@ from markupsafe import Markup
 
 from core.display import SafeCsvWriter, safe_href, shown
 from core.files import atomic_write
+from core.platforms import PLATFORMS
 from digest.build import (
     CRISIS_MIN_COUNT,
     CRISIS_MIN_RATIO,
@@ -48,8 +49,7 @@ ACCOUNTS_SHOWN = 44
 CSV_COLUMNS = ("received_seoul", "hours_open", "platform", "account", "account_name",
                "department", "status", "url", "text", "id")
 
-PLATFORM_LABELS = {"x": "X", "facebook": "페이스북", "instagram": "인스타그램",
-                   "youtube": "유튜브"}
+PLATFORM_LABELS = {p.key: p.name_ko for p in PLATFORMS}
 CATEGORY_LABELS = {"report": "신고·제보", "complaint": "불편·민원", "proposal": "제안",
                    "question": "문의", "praise": "칭찬·감사", None: "미분류"}
 LANG_LABELS = {"ko": "한국어", "en": "영어", "zh": "중국어", "ja": "일본어", "und": "알 수 없음"}

@@ -3,11 +3,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import fields
-from operator import attrgetter
-from typing import Any
+from typing import Any, Callable, TypeVar, cast
 
-from normalize.schema import Comment, Context, Outcome, Post, Quarantine, Skipped, record_id
+from normalize.schema import (
+    Comment,
+    Context,
+    Outcome,
+    Post,
+    Quarantine,
+    RawPage,
+    Skipped,
+    record_id,
+)
 from normalize.text import author_key, detect_lang, mask_pii, nfc
 
 
@@ -94,47 +101,45 @@ def make_comment(ctx: Context, *, native_id: str, post_native: str | None,
     )
 
 
-def with_tokens(pairs: list[tuple[Outcome, dict]], ctx: Context) -> list[tuple[Outcome, dict]]:
-    """Add morpheme tokens for full-text search and keywords (nouns, see
-    normalize.morph.analyse_many) to the citizens' comments, in one batch: one per-word
+# A normalizer's output for one page: per page item, in order, the outcomes it made, each
+# paired with the raw object it came from (a nested reply brings its own).
+Pairs = list[tuple[Outcome, dict]]
+ItemNormalizer = Callable[[RawPage, Context], list[Pairs]]
+O = TypeVar("O", bound=Outcome)
+
+
+def add_tokens(outcomes: Sequence[O]) -> list[O]:
+    """The one step that fills search tokens and keywords (nouns, see
+    normalize.morph.analyse_many) of the citizens' comments, in one batch: one per-word
     analysis serves both. Official answers get tokens "" (an FTS row without terms: the
     index still holds every row, as its integrity check against `comments` wants) and no
     keywords: search lists opinions, so indexing the answers' words only made every search
     read and drop them (and its count inexact)."""
-    found = token_fields([o for o, _ in pairs], ctx)
-    if not found:
-        return pairs
-    out = list(pairs)
-    for i, tail in found.items():
-        # Comment(*values, tokens, keywords): dataclasses.replace() costs ~4x more per record
-        values: tuple[Any, ...] = (*_BUT_TOKENS(pairs[i][0]), *tail)
-        out[i] = (Comment(*values), pairs[i][1])
+    from normalize.morph import analyse_many
+
+    texts = [o.text for o in outcomes
+             if isinstance(o, Comment) and not o.is_official and o.text]
+    analysed = iter(analyse_many(texts) if texts else ())
+    out: list[O] = []
+    for o in outcomes:
+        if isinstance(o, Comment) and not o.is_official:
+            tokens, keywords = next(analysed) if o.text else ("", "")
+            o = cast(O, o._replace(tokens=tokens, keywords=keywords))
+        elif isinstance(o, Comment) and o.text:
+            o = cast(O, o._replace(tokens="", keywords=None))
+        out.append(o)
     return out
 
 
-def token_fields(outcomes: Sequence[Outcome],
-                 ctx: Context) -> dict[int, tuple[str | None, str | None]]:
-    """(tokens, keywords) of the comments `with_tokens` fills, by index in `outcomes` (the
-    ingest puts them straight into the stored values: no second Comment per comment)."""
-    if not ctx.tokenize:
-        return {}
-    from normalize.morph import analyse_many
-
-    found: dict[int, tuple[str | None, str | None]] = {
-        i: ("", None) for i, o in enumerate(outcomes)
-        if isinstance(o, Comment) and o.is_official and o.text}
-    idx = [i for i, o in enumerate(outcomes) if isinstance(o, Comment) and not o.is_official]
-    texts = [outcomes[i].text for i in idx]  # type: ignore[union-attr]
-    with_text = [t for t in texts if t]
-    analysed = iter(analyse_many(with_text) if with_text else ())
-    for i, text in zip(idx, texts):
-        found[i] = next(analysed) if text else ("", "")  # an FTS row without terms
-    return found
-
-
-_FIELDS = [f.name for f in fields(Comment)]
-assert _FIELDS[-2:] == ["tokens", "keywords"]  # with_tokens passes the others positionally
-_BUT_TOKENS = attrgetter(*_FIELDS[:-2])
+def page_normalizer(normalize_items: ItemNormalizer) -> Callable[[RawPage, Context], Pairs]:
+    """A platform's whole-page normalizer: its items' outcomes in one list, with search
+    tokens when the context asks for them (the pipeline calls normalize_items itself)."""
+    def normalize_page(page: RawPage, ctx: Context) -> Pairs:
+        pairs = [pair for group in normalize_items(page, ctx) for pair in group]
+        if not ctx.tokenize:
+            return pairs
+        return list(zip(add_tokens([o for o, _ in pairs]), [raw for _, raw in pairs]))
+    return normalize_page
 
 
 def quarantine(reason: str, native_id: Any = None) -> Quarantine:

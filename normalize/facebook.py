@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from normalize.common import make_comment, make_post, quarantine, with_tokens
+from normalize.common import Pairs, make_comment, make_post, page_normalizer, quarantine
 from normalize.graph import (
     fb_ids_from_permalink,
     graph_time,
@@ -43,19 +43,24 @@ from normalize.graph import (
 from normalize.schema import Context, Outcome, Quarantine, RawPage
 
 
-def normalize_page(page: RawPage, ctx: Context) -> list[tuple[Outcome, dict]]:
-    """Every post or comment of one page, each paired with its raw object."""
+def normalize_items(page: RawPage, ctx: Context) -> list[Pairs]:
+    """Every post or comment of one page (with what is nested in it), each paired with its
+    raw object."""
     includes = page.includes or {}
-    pairs: list[tuple[Outcome, dict]] = []
+    groups: list[Pairs] = []
     for item in page.items:
         if page.kind == "post":
-            pairs.append((normalize_post(item, ctx), without_nested(item, "comments")))
+            pairs: Pairs = [(normalize_post(item, ctx), without_nested(item, "comments"))]
             post = str_id(obj(item).get("id"))
             for comment in nested(item, "comments"):
                 pairs.extend(_with_replies(comment, ctx, {**includes, "post_id": post}))
+            groups.append(pairs)
         else:
-            pairs.extend(_with_replies(item, ctx, includes))
-    return with_tokens(pairs, ctx)
+            groups.append(_with_replies(item, ctx, includes))
+    return groups
+
+
+normalize_page = page_normalizer(normalize_items)
 
 
 def _with_replies(item: Any, ctx: Context, includes: Mapping) -> list[tuple[Outcome, Any]]:

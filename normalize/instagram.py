@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from normalize.common import make_comment, make_post, quarantine, with_tokens
+from normalize.common import Pairs, make_comment, make_post, page_normalizer, quarantine
 from normalize.graph import (
     graph_time,
     is_official,
@@ -36,20 +36,24 @@ from normalize.graph import (
 from normalize.schema import Context, Outcome, Quarantine, RawPage
 
 
-def normalize_page(page: RawPage, ctx: Context) -> list[tuple[Outcome, dict]]:
+def normalize_items(page: RawPage, ctx: Context) -> list[Pairs]:
     """Every media or comment (with its nested replies) of one page, paired with raw objects."""
     includes = page.includes or {}
-    pairs: list[tuple[Outcome, dict]] = []
+    groups: list[Pairs] = []
     for item in page.items:
         if page.kind == "post" or is_media(item):
-            pairs.append((normalize_media(item, ctx, bool(includes.get("mention"))),
-                          without_nested(item, "comments")))
+            pairs: Pairs = [(normalize_media(item, ctx, bool(includes.get("mention"))),
+                             without_nested(item, "comments"))]
             media = str_id(obj(item).get("id"))
             for comment in nested(item, "comments"):
                 pairs.extend(normalize_comment(comment, ctx, {**includes, "post_id": media}))
+            groups.append(pairs)
         else:
-            pairs.extend(normalize_comment(item, ctx, includes))
-    return with_tokens(pairs, ctx)
+            groups.append(normalize_comment(item, ctx, includes))
+    return groups
+
+
+normalize_page = page_normalizer(normalize_items)
 
 
 def normalize_media(item: Any, ctx: Context, mention: bool = False) -> Outcome:

@@ -20,7 +20,7 @@ from typing import Any, Mapping
 
 from core.shapes import obj
 from core.times import parse_time, utc_iso
-from normalize.common import make_comment, make_post, quarantine, with_tokens
+from normalize.common import Pairs, make_comment, make_post, page_normalizer, quarantine
 from normalize.schema import (
     Compliance,
     Context,
@@ -33,7 +33,7 @@ from normalize.schema import (
 TWITTER_EPOCH_MS = 1288834974657  # snowflake ids carry their creation time since this
 
 
-def normalize_page(page: RawPage, ctx: Context) -> list[tuple[Outcome, dict]]:
+def normalize_items(page: RawPage, ctx: Context) -> list[Pairs]:
     """Every tweet of a page, with the users its expansions brought."""
     listed = page.includes.get("users")
     users = {u["id"]: u for u in (listed if isinstance(listed, list) else [])
@@ -43,8 +43,10 @@ def normalize_page(page: RawPage, ctx: Context) -> list[tuple[Outcome, dict]]:
     # A timeline page holds the account's own tweets even when fetched without author_id.
     own = page.includes.get("timeline_of") if page.kind == "post" else None
     own = own if isinstance(own, str) else None
-    pairs = [(normalize_tweet(t, users, ctx, own), t) for t in page.items]
-    return with_tokens(pairs, ctx)
+    return [[(normalize_tweet(t, users, ctx, own), t)] for t in page.items]
+
+
+normalize_page = page_normalizer(normalize_items)
 
 
 def snowflake_time(tweet_id: str) -> str:

@@ -22,7 +22,14 @@ from typing import Any, Mapping
 
 from core.shapes import obj
 from core.times import parse_time
-from normalize.common import make_comment, make_post, quarantine, skipped, with_tokens
+from normalize.common import (
+    Pairs,
+    make_comment,
+    make_post,
+    page_normalizer,
+    quarantine,
+    skipped,
+)
 from normalize.schema import Context, Outcome, RawPage
 from normalize.text import strip_html
 
@@ -30,36 +37,35 @@ WATCH = "https://www.youtube.com/watch?v="
 # Live chat message types that carry a citizen's words; every other type is a system event.
 _CHAT_TEXT_TYPES = {"textMessageEvent", "superChatEvent", "memberMilestoneChatEvent"}
 
-Pairs = list[tuple[Outcome, dict]]
-
-
 class _Bad(Exception):
     """A payload field is missing or malformed: becomes a Quarantine, never escapes."""
 
 
-def normalize_page(page: RawPage, ctx: Context) -> Pairs:
-    """One page of YouTube items -> (outcome, raw object) pairs."""
-    pairs: Pairs = []
+def normalize_items(page: RawPage, ctx: Context) -> list[Pairs]:
+    """One page of YouTube items -> per item, its (outcome, raw object) pairs."""
     includes = getattr(page, "includes", None) or {}
-    for item in page.items:
-        if not isinstance(item, dict):
-            pairs.append((quarantine("youtube item is not a JSON object"), {"item": item}))
-            continue
-        kind = item.get("kind")
-        try:
-            if kind == "youtube#commentThread":
-                pairs.extend(_thread(item, ctx))
-            elif kind == "youtube#comment":
-                pairs.append((_comment(item, ctx, includes), item))
-            elif kind == "youtube#liveChatMessage":
-                pairs.extend(_chat(item, ctx, includes))
-            elif kind in ("youtube#video", "youtube#playlistItem"):
-                pairs.append((_post(item, ctx), item))
-            else:
-                pairs.append((quarantine(f"unknown youtube item kind {kind!r}", _id(item)), item))
-        except _Bad as exc:
-            pairs.append((quarantine(str(exc), _id(item)), item))
-    return with_tokens(pairs, ctx)
+    return [_item(item, ctx, includes) for item in page.items]
+
+
+def _item(item: Any, ctx: Context, includes: Mapping) -> Pairs:
+    if not isinstance(item, dict):
+        return [(quarantine("youtube item is not a JSON object"), {"item": item})]
+    kind = item.get("kind")
+    try:
+        if kind == "youtube#commentThread":
+            return _thread(item, ctx)
+        if kind == "youtube#comment":
+            return [(_comment(item, ctx, includes), item)]
+        if kind == "youtube#liveChatMessage":
+            return _chat(item, ctx, includes)
+        if kind in ("youtube#video", "youtube#playlistItem"):
+            return [(_post(item, ctx), item)]
+        return [(quarantine(f"unknown youtube item kind {kind!r}", _id(item)), item)]
+    except _Bad as exc:
+        return [(quarantine(str(exc), _id(item)), item)]
+
+
+normalize_page = page_normalizer(normalize_items)
 
 
 # --- helpers ---------------------------------------------------------------------------------

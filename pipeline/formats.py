@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
 from collectors.base import Page
+from core.platforms import load, spec
 from normalize.graph import more_to_fetch, nested, obj, str_id
 from normalize.instagram import is_media
 from normalize.schema import SIMULATED_KEY, Compliance, Skipped
@@ -65,6 +66,15 @@ class Options:
     kind: Kind | None = None
 
 
+_NO_READER = "pipeline.formats:no_reader"
+
+
+def no_reader(platform: str, doc: dict, options: Options) -> Found:
+    """A platform whose registry entry names no reader of saved output."""
+    return Found("unknown", problem=f"saved {platform} output cannot be imported yet "
+                                    "(its registry entry names no reader)")
+
+
 def pages_of(platform: str, doc: Any, options: Options = Options()) -> Found:
     """The pages one saved document holds, and its format's name."""
     if not isinstance(doc, dict):
@@ -77,8 +87,7 @@ def pages_of(platform: str, doc: Any, options: Options = Options()) -> Found:
     if error:
         return Found("API error response", problem=error)
     simulated = doc.get(SIMULATED_KEY) is True
-    found = {"x": _x, "facebook": _graph, "instagram": _graph, "youtube": _youtube}[platform](
-        platform, doc, options)
+    found = load(spec(platform).reader or _NO_READER)(platform, doc, options)
     found.simulated = found.simulated or simulated
     return found
 
@@ -120,7 +129,7 @@ def _error(doc: dict) -> str | None:
 
 
 # --- X ---------------------------------------------------------------------------------------
-def _x(platform: str, doc: dict, options: Options) -> Found:
+def read_x(platform: str, doc: dict, options: Options) -> Found:
     kind: Kind = options.kind or "comment"
     event = compliance_event(doc)
     if isinstance(event, Compliance):
@@ -156,7 +165,7 @@ def _x(platform: str, doc: dict, options: Options) -> Found:
 
 
 # --- Graph (Facebook, Instagram) -------------------------------------------------------------
-def _graph(platform: str, doc: dict, options: Options) -> Found:
+def read_graph(platform: str, doc: dict, options: Options) -> Found:
     includes: dict[str, Any] = {"post_id": options.post} if options.post else {}
     if isinstance(doc.get("data"), list):
         found = Found(f"Graph API page ({platform})")
@@ -277,7 +286,7 @@ def _is_profile(item: Any) -> bool:
 _YT_POSTS = ("youtube#video", "youtube#playlistItem")
 
 
-def _youtube(platform: str, doc: dict, options: Options) -> Found:
+def read_youtube(platform: str, doc: dict, options: Options) -> Found:
     kind = doc.get("kind")
     items = doc.get("items")
     if isinstance(items, list):

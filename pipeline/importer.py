@@ -19,7 +19,6 @@ from typing import Any, Iterator
 from collectors.base import Page
 from core.accounts import Account
 from normalize.schema import Quarantine, Skipped
-from pipeline import platforms
 from pipeline.cli import (
     EXIT_FAILED,
     EXIT_OK,
@@ -171,12 +170,11 @@ def _import(args: argparse.Namespace) -> int:
     if simulated is not None:  # compliance output alone fits a database of either origin
         check_origin(writer, args.db, "simulated" if simulated else "live", "an import")
     writer.sync_accounts(accounts)
-    _, normalize = platforms.load(args.platform)
     ctx = for_account(platform_context(writer, accounts, args.platform, secret, load_tagger()),
                       account)
     failed = False
     for path in files:
-        failed |= not _import_file(writer, account, path, normalize, ctx, options,
+        failed |= not _import_file(writer, account, path, ctx, options,
                                    bool(simulated), args.workers)
     writer.refresh_answers()
     return EXIT_FAILED if failed else EXIT_OK
@@ -194,14 +192,14 @@ def _origin(files: list[Path], platform: str, options: Options) -> bool | None:
     return None if not kinds else kinds == {True}
 
 
-def _import_file(writer: Writer, account: Account, path: Path, normalize: Any, ctx: Any,
+def _import_file(writer: Writer, account: Account, path: Path, ctx: Any,
                  options: Options, simulated: bool, workers: int) -> bool:
     """Import one file as one run; False when lines failed or the counts do not balance."""
     reader = FileImport(path, account.platform, options, simulated)
     row = writer.start_run(f"import-{uuid.uuid4().hex[:12]}", account.key, account.platform,
                            kind="import")
-    stats = ingest_pages(reader.pages(writer, account), {account.platform: normalize}, writer,
-                         {account.key: ctx}, workers=workers)
+    stats = ingest_pages(reader.pages(writer, account), writer, {account.key: ctx},
+                         workers=workers)
     stats.add(reader.extra)
     error = unbalanced(stats) if not stats.balanced() else None
     if reader.bad_lines and error is None:

@@ -99,12 +99,11 @@ def collect(
         extra = {**options.extra, "quota_used": queries.quota_used(
             writer.db, platform, quota_day(writer.clock(), platform))}
         collector = platforms.build_collector(platform, transport, environ, all_accounts, extra)
-        _, normalize = platforms.load(platform)
         base = platform_context(writer, all_accounts, platform, secret, tagger)
         for account in accounts:
             if stop is not None and stop.is_set():
                 break
-            result = _collect_account(account, collector, normalize, writer, base, environ,
+            result = _collect_account(account, collector, writer, base, environ,
                                       run_id, stop, on_page, options.full_refresh)
             writer.refresh_answers()
             results.append(result)
@@ -113,7 +112,7 @@ def collect(
     return results
 
 
-def _collect_account(account: Account, collector: Any, normalize: Any, writer: Writer,
+def _collect_account(account: Account, collector: Any, writer: Writer,
                      base: Context, environ: Mapping[str, str], run_id: str,
                      stop: threading.Event | None, on_page: Any,
                      full_refresh: bool = False) -> AccountResult:
@@ -123,8 +122,7 @@ def _collect_account(account: Account, collector: Any, normalize: Any, writer: W
             f"{account.key}: skipped, environment variable {', '.join(missing)} is not set")
         return AccountResult(account.key, error.kind, error=str(error))
     ctx = for_account(base, account)
-    return run_account(account, collector, normalize, writer, ctx, run_id, stop, on_page,
-                       full_refresh)
+    return run_account(account, collector, writer, ctx, run_id, stop, on_page, full_refresh)
 
 
 def for_account(base: Context, account: Account) -> Context:

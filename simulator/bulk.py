@@ -30,6 +30,7 @@ from datetime import datetime
 from typing import Any, Iterable, Iterator, Protocol
 
 from core.accounts import Account
+from core.platforms import load, spec
 from simulator import graph as graph_sim
 from simulator import x as x_sim
 from simulator import youtube as youtube_sim
@@ -105,12 +106,11 @@ def bulk_pages(accounts: Iterable[Account], n: int, *, seed: int = 2012_11_01,
                comments_per_post: int = 10, zipf_words: int = 0,
                vocabulary: int = 200_000) -> Iterator[BulkPage]:
     """Yield response pages until `n` comments have been served (posts come on top)."""
-    accounts = [a for a in accounts if a.platform in ("x", "facebook", "instagram", "youtube")]
+    accounts = [a for a in accounts if spec(a.platform).bulk]
     world = World(accounts, seed=seed, now=now, days=days, posts_per_account=0)
     zipf = _Zipf(vocabulary, random.Random(f"{seed}:zipf")) if zipf_words else None
-    renderers: dict[str, _Renderer] = {"x": _XRender(world), "facebook": _GraphRender(world),
-                                   "instagram": _GraphRender(world),
-                                   "youtube": _YouTubeRender(world)}
+    renderers: dict[str, _Renderer] = {
+        p: load(spec(p).bulk or "")(world) for p in {a.platform for a in accounts}}
     left = n
     for _round in itertools.count():
         for account in accounts:
@@ -182,7 +182,7 @@ def _chunks(items: list, size: int) -> Iterator[list]:
         yield items[start:start + size]
 
 
-class _XRender:
+class XRender:
     """Timeline (posts + the account's own answers) and mentions pages of X accounts."""
 
     def __init__(self, world: World):
@@ -209,7 +209,7 @@ class _XRender:
                                comments=comments)
 
 
-class _GraphRender:
+class GraphRender:
     """Facebook posts + comments (filter=stream), Instagram media + comments with replies."""
 
     def __init__(self, world: World):
@@ -265,7 +265,7 @@ class _GraphRender:
                                comments=sum(1 + len(replies[c.seq]) for c in chunk))
 
 
-class _YouTubeRender:
+class YouTubeRender:
     """videos.list pages and commentThreads pages (replies nested, at most 5, as served)."""
 
     def __init__(self, world: World):

@@ -154,7 +154,7 @@ def rebuild_tokens(db: sqlite_utils.Database, tokens_of: Callable[[list[str]], l
                    progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
     """Recompute `comments.tokens` with `tokens_of` (normalize.morph.search_tokens_many)
     from the stored text of citizens' comments, "" for official answers (as
-    normalize.common.with_tokens), none for tombstones; one transaction per batch of rows,
+    normalize.common.add_tokens), none for tombstones; one transaction per batch of rows,
     so a run can be stopped and started again. The FTS follows through its update trigger.
     Clears the stale mark at the end. Returns rows read, rows changed and seconds."""
     started, last, read, changed = time.monotonic(), 0, 0, 0

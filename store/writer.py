@@ -5,8 +5,7 @@ import hashlib
 import json
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, fields
-from operator import attrgetter
-from typing import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Callable, Iterable, Iterator, NamedTuple, Sequence
 
 import sqlite_utils
 
@@ -91,58 +90,44 @@ def _upsert_sql(table: str, columns: Sequence[str]) -> str:
     )
 
 
-_POST_COLS = [f.name for f in fields(Post)]
-_COMMENT_COLS = [f.name for f in fields(Comment)]
-_SQL = {
-    Post: ("posts", _upsert_sql("posts", _POST_COLS)),
-    Comment: ("comments", _upsert_sql("comments", _COMMENT_COLS)),
-}
-# A record's values in column order (dataclasses.astuple deep-copies: ~10x slower).
-_VALUES = {Post: attrgetter(*_POST_COLS), Comment: attrgetter(*_COMMENT_COLS)}
-_TABLES = {"posts": _SQL[Post][1], "comments": _SQL[Comment][1]}
-_POST_ID = _COMMENT_COLS.index("post_id")
-_PARENT_ID = _COMMENT_COLS.index("parent_id")
-_TOKENS = _COMMENT_COLS.index("tokens")
-# Per table: where the text, restriction, version and edit history sit in a record's values.
-_AT = {t: {c: cols.index(c) for c in ("text", "restricted", "restricted_countries",
-                                       "version_id", "edit_ids", "created_at", "edited_at",
-                                       "deleted")}
-       for t, cols in (("posts", _POST_COLS), ("comments", _COMMENT_COLS))}
-assert _COMMENT_COLS[_TOKENS:] == ["tokens", "keywords"]  # prepare(tokens=) replaces the tail
+_POST_COLS = list(Post._fields)
+_COMMENT_COLS = list(Comment._fields)
+# table -> its upsert; a record's fields are its columns, in order
+_TABLES = {"posts": _upsert_sql("posts", _POST_COLS),
+           "comments": _upsert_sql("comments", _COMMENT_COLS)}
 
 # json.dumps(raw, ensure_ascii=False), without a new encoder per call (~1 us of ~8)
 _raw_json = json.JSONEncoder(ensure_ascii=False).encode
 
-# A record made ready for the store, by `prepare` (anywhere: a worker process may do it):
-# (table, values in column order, content hash, raw payload as JSON text or the raw dict).
-Prepared = tuple[str, tuple, int, "str | dict"]
+
+class Ready(NamedTuple):
+    """A record made ready for the store (anywhere: a worker process may do it)."""
+
+    record: Record  # tokens and keywords filled (normalize.common.add_tokens)
+    digest: int  # content_hash of its fields but `account`: unchanged rows are left alone
+    raw: str | dict  # its raw payload, as JSON text when `prepare` serialized it
+
+    @property
+    def table(self) -> str:
+        return "comments" if type(self.record) is Comment else "posts"
 
 
-def prepare(records: Sequence[Record], raws: Sequence[dict], serialize: bool = False,
-            tokens: Mapping[int, tuple[str | None, str | None]] | None = None) -> list[Prepared]:
+def prepare(records: Sequence[Record], raws: Sequence[dict],
+            serialize: bool = False) -> list[Ready]:
     """Records with their content hash (and, when `serialize`, their raw payload as JSON).
 
     serialize: dump the raw payloads now (a worker process does, so the writer does not);
     otherwise the writer dumps only those of changed records.
-    tokens: (tokens, keywords) of comments by index in `records`, in place of theirs
-    (normalize.common.token_fields).
     """
-    out: list[Prepared] = []
-    for n, (record, raw) in enumerate(zip(records, raws)):
-        kind = type(record)
-        values = _VALUES[kind](record)
-        if tokens and n in tokens:
-            values = values[:_TOKENS] + tokens[n]
-        digest = content_hash(values[:2] + values[3:])  # all but `account`
-        out.append(("comments" if kind is Comment else "posts", values, digest,
-                    _raw_json(raw) if serialize else raw))
-    return out
+    return [Ready(record, content_hash(record[:2] + record[3:]),  # all but `account`
+                  _raw_json(raw) if serialize else raw)
+            for record, raw in zip(records, raws)]
 
 
-def comment_posts(prepared: Sequence[Prepared]) -> list[tuple[str, str]]:
-    """(comment id, post id) of the prepared comments that hang under a post (tombstones)."""
-    return [(values[0], values[_POST_ID]) for table, values, _, _ in prepared
-            if table == "comments" and values[_POST_ID]]
+def comment_posts(ready: Sequence[Ready]) -> list[tuple[str, str]]:
+    """(comment id, post id) of the ready comments that hang under a post (tombstones)."""
+    return [(r.record.id, r.record.post_id) for r in ready
+            if type(r.record) is Comment and r.record.post_id]
 
 
 # Pairs each opinion with the official answers in its thread, for comments stored since the
@@ -274,7 +259,7 @@ class Writer:
         self,
         account: str,
         stream: str,
-        prepared: Sequence[Prepared],
+        prepared: Sequence[Ready],
         quarantined: Sequence[tuple[Quarantine | Skipped, dict]] = (),
         cursor: tuple[str, str] | None = None,
         tombstone: tuple[str, Iterable[str]] | None = None,
@@ -283,7 +268,7 @@ class Writer:
         known: Sequence[tuple[str, str]] = (),
         items: Sequence[tuple[int, str]] = (),
     ) -> PageStats:
-        """`write_page` of records already made ready by `prepare` (e.g. in a worker).
+        """`write_page` of records made ready by `prepare` (e.g. in a worker).
 
         known: (table, id) of records whose raw item was seen unchanged (`known_items`):
         they only get last_seen. items: (item hash, records JSON) to remember for re-runs.
@@ -301,7 +286,7 @@ class Writer:
             held = []
         with nullcontext() if grouped else self.db.atomic():
             for table in ("posts", "comments"):
-                batch = [p for p in prepared if p[0] == table]
+                batch = [r for r in prepared if r.table == table]
                 if batch:
                     self._upsert(table, batch, account, stream, now, stats)
                 ids = [rid for t, rid in known if t == table]
@@ -329,50 +314,50 @@ class Writer:
                 )
         return stats
 
-    def _upsert(self, table: str, batch: list[Prepared], account: str, stream: str, now: str,
+    def _upsert(self, table: str, batch: list[Ready], account: str, stream: str, now: str,
                 stats: PageStats) -> None:
-        sql, at = _TABLES[table], _AT[table]
+        sql = _TABLES[table]
         found = self._rows(f"SELECT id, content_hash, version_id FROM {table} WHERE id IN ({{}})",
-                           [values[0] for _, values, _, _ in batch])
+                           [r.record.id for r in batch])
         stored = {rid: digest for rid, digest, _ in found}
         held = {rid: version for rid, _, version in found if version is not None}
         if table == "comments" and self._aliased():
             batch = self._resolve_aliases(batch)
         changed, unchanged, payloads = [], [], []
-        notices: list[tuple] = []
+        notices: list[Record] = []
         versions: list[tuple] = []
         histories: list[tuple[str, str]] = []
-        for _, values, digest, raw in batch:
-            rid, version = values[0], values[at["version_id"]]
-            if values[at["edit_ids"]]:
-                histories.append((rid, values[at["edit_ids"]]))
+        for record, digest, raw in batch:
+            rid, version = record.id, record.version_id
+            if record.edit_ids:
+                histories.append((rid, record.edit_ids))
             old = stored.get(rid)
             if old == digest:
                 unchanged.append(rid)
                 continue
-            if old is not None and values[at["restricted"]] is not None and not values[at["text"]]:
-                notices.append(values)  # a notice never replaces the words we hold
+            if old is not None and record.restricted is not None and not record.text:
+                notices.append(record)  # a notice never replaces the words we hold
                 continue
             older = version is not None and rid in held and id_order(version) < id_order(
                 held[rid])
-            if older or (version is not None and values[at["edit_ids"]]):
-                versions.append((rid, version, values[at["text"]],
-                                 values[at["edited_at"]] or values[at["created_at"]], now))
+            if older or (version is not None and record.edit_ids):
+                versions.append((rid, version, record.text,
+                                 record.edited_at or record.created_at, now))
             if older:
                 unchanged.append(rid)  # older than the version held: kept in versions only
                 continue
             stats.inserted += old is None
             stats.updated += old is not None
-            restricted_at = now if values[at["restricted"]] is not None else None
-            changed.append((*values, digest, now, now, restricted_at))
-            if values[at["deleted"]]:
+            restricted_at = now if record.restricted is not None else None
+            changed.append((record, digest, now, restricted_at))
+            if record.deleted:
                 continue  # no payload kept of what its author deleted
             if not isinstance(raw, str):
                 raw = _raw_json(raw)
             payloads.append((rid, account, stream, now, raw))
         conn = self.db.conn
         if changed:
-            conn.executemany(sql, changed)
+            conn.executemany(sql, [(*r, d, at, at, since) for r, d, at, since in changed])
             conn.executemany(
                 "INSERT INTO raw (id, account, stream, fetched_at, payload) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT(id) DO UPDATE SET fetched_at = excluded.fetched_at, "
@@ -388,25 +373,24 @@ class Writer:
         if histories:
             self._add_aliases(histories)
         if table == "comments" and changed:
-            self._inherit_posts(changed)
+            self._inherit_posts([c for c, *_ in changed if type(c) is Comment])
 
-    def _restrict(self, table: str, notices: Sequence[tuple], now: str,
+    def _restrict(self, table: str, notices: Sequence[Record], now: str,
                   stats: PageStats) -> list[str]:
         """Record the restriction of stored records a notice came for; the ids it left as
         they were (the same restriction was already recorded)."""
-        at = _AT[table]
         same = []
-        for values in notices:
-            kind, countries = values[at["restricted"]], values[at["restricted_countries"]]
+        for record in notices:
+            kind, countries = record.restricted, record.restricted_countries
             cur = self.db.conn.execute(
                 f"UPDATE {table} SET restricted = ?, restricted_countries = ?, "
                 f"restricted_at = COALESCE(restricted_at, ?), last_seen = ? WHERE id = ? "
                 f"AND (restricted, restricted_countries) IS NOT (?, ?)",
-                (kind, countries, now, now, values[0], kind, countries))
+                (kind, countries, now, now, record.id, kind, countries))
             if cur.rowcount:
                 stats.updated += 1
             else:
-                same.append(values[0])
+                same.append(record.id)
         return same
 
     def _aliased(self) -> bool:
@@ -416,24 +400,24 @@ class Writer:
                 "SELECT 1 FROM record_aliases LIMIT 1").fetchone() is not None
         return self._has_aliases
 
-    def _resolve_aliases(self, batch: list[Prepared]) -> list[Prepared]:
+    def _resolve_aliases(self, batch: list[Ready]) -> list[Ready]:
         """Comments whose parent or post is named by a later id of an edit history point at
         the one row of that history instead."""
-        wanted = sorted({v for _, values, _, _ in batch
-                         for v in (values[_PARENT_ID], values[_POST_ID]) if v})
+        comments = [(r, r.record) for r in batch if type(r.record) is Comment]
+        wanted = sorted({v for _, c in comments for v in (c.parent_id, c.post_id) if v})
         found = dict(self._rows("SELECT alias, id FROM record_aliases WHERE alias IN ({})",
                                 wanted))
         if not found:
             return batch
         out = []
-        for table, values, digest, raw in batch:
-            parent, post = values[_PARENT_ID], values[_POST_ID]
-            if parent in found or post in found:
-                fixed = list(values)
-                fixed[_PARENT_ID] = found.get(parent, parent) if parent else parent
-                fixed[_POST_ID] = found.get(post, post) if post else post
-                values = tuple(fixed)
-            out.append((table, values, digest, raw))
+        for ready in batch:
+            c = ready.record
+            if type(c) is Comment and (c.parent_id in found or c.post_id in found):
+                parent, post = c.parent_id, c.post_id
+                c = c._replace(parent_id=found.get(parent, parent) if parent else parent,
+                               post_id=found.get(post, post) if post else post)
+                ready = ready._replace(record=c)
+            out.append(ready)
         return out
 
     def _add_aliases(self, histories: Sequence[tuple[str, str]]) -> None:
@@ -454,11 +438,11 @@ class Writer:
                 conn.execute("UPDATE comments SET parent_id = ? WHERE parent_id = ?", (rid, alias))
                 conn.execute("UPDATE comments SET post_id = ? WHERE post_id = ?", (rid, alias))
 
-    def _inherit_posts(self, changed: Sequence[tuple]) -> None:
+    def _inherit_posts(self, changed: Sequence[Comment]) -> None:
         """A reply the platform served without its post (YouTube comments.list, X without
         conversation_id) takes its parent's post, whichever of the two is stored first."""
         conn = self.db.conn
-        orphans = [v[0] for v in changed if v[_POST_ID] is None and v[_PARENT_ID] is not None]
+        orphans = [c.id for c in changed if c.post_id is None and c.parent_id is not None]
         if orphans:
             conn.execute("UPDATE comments SET post_id = (SELECT p.post_id FROM comments p "
                          "WHERE p.id = comments.parent_id) WHERE post_id IS NULL AND id IN "
@@ -468,7 +452,7 @@ class Writer:
             self._has_orphans = conn.execute(
                 "SELECT 1 FROM comments WHERE post_id IS NULL AND parent_id IS NOT NULL "
                 "LIMIT 1").fetchone() is not None
-        parents = [v[0] for v in changed if v[_POST_ID] is not None]
+        parents = [c.id for c in changed if c.post_id is not None]
         if self._has_orphans and parents:
             conn.execute("UPDATE comments SET post_id = (SELECT p.post_id FROM comments p "
                          "WHERE p.id = comments.parent_id) WHERE post_id IS NULL AND parent_id "

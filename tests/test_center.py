@@ -13,12 +13,13 @@ import yaml
 from conftest import ROOT, sim_collect
 
 import run_pipeline
+from core.platforms import KEYS
 from pipeline import platforms
 from simulator import World
 from store import cases
 from store.db import MIGRATIONS, connect, migrate
 
-PLATFORMS = ("x", "facebook", "instagram", "youtube")
+PLATFORMS = KEYS
 ISO = "%Y-%m-%dT%H:%M:%SZ"
 
 

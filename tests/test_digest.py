@@ -69,7 +69,7 @@ OPINIONS = [
 
 
 # Opinions stored before comments.keywords existed (NULL): the digest analyses their text.
-# The others carry keywords as the normalizer makes them (normalize.common.with_tokens).
+# The others carry keywords as the normalizer makes them (normalize.common.add_tokens).
 STORED_BEFORE_KEYWORDS = {"p1", "p2", "p3"}
 # Opinions stored before comments.crisis existed (NULL): the digest runs the crisis regexes on
 # their text; the others carry the kind ('' for none) as normalize.common.make_comment sets it.

@@ -127,9 +127,9 @@ def test_analyse_many_gives_search_tokens_and_keywords_in_one_pass() -> None:
     assert after["misses"] == before["misses"] and after["hits"] == before["hits"] + 2
 
 
-def test_with_tokens_fills_tokens_and_keywords_of_citizens_only() -> None:
+def test_add_tokens_fills_tokens_and_keywords_of_citizens_only() -> None:
     from conftest import as_comment
-    from normalize.common import with_tokens
+    from normalize.common import add_tokens
     from normalize.schema import Comment, Context, Outcome
 
     def comment(cid: str, text: str, official: int) -> Comment:
@@ -140,13 +140,11 @@ def test_with_tokens_fills_tokens_and_keywords_of_citizens_only() -> None:
     pairs: list[tuple[Outcome, dict]] = [
         (comment("1", "지하철이 늦어요", 0), {}), (comment("2", "안내드립니다 지하철", 1), {}),
         (comment("3", "", 0), {})]
-    ctx = Context(platform="x", account="a", secret=b"k", tokenize=True)
-    out = [as_comment(o) for o, _ in with_tokens(pairs, ctx)]
+    out = [as_comment(o) for o in add_tokens([o for o, _ in pairs])]
     assert out[0].keywords == "지하철" and "지하철" in (out[0].tokens or "").split()
     # official answers: no keywords, no search term (search lists opinions only)
     assert out[1].keywords is None and out[1].tokens == ""
     assert out[2].keywords == "" and out[2].tokens == ""  # a citizen's empty text: no nouns
-    assert [o for o, _ in with_tokens(pairs, Context("x", "a", b"k"))] == [o for o, _ in pairs]
 
 
 # --- compound nouns (issue #15): tests/corpora/compounds.tsv, bench/compounds.py ------------

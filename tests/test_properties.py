@@ -18,7 +18,7 @@ import json
 import re
 import sqlite3
 import unicodedata
-from dataclasses import astuple, fields, replace
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal, get_type_hints
@@ -29,6 +29,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from collectors.base import Page
+from core.platforms import KEYS
+from normalize.common import page_normalizer
 from normalize.schema import Comment, Context, Post, Quarantine, Skipped
 from pipeline import platforms
 from pipeline.config import load_accounts
@@ -39,7 +41,7 @@ from store.writer import Writer
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-PLATFORMS = ("x", "facebook", "instagram", "youtube")
+PLATFORMS = KEYS
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 PROPERTY = settings(max_examples=150, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -56,7 +58,7 @@ def simulated_pages(platform: str) -> tuple[Page, ...]:
     """The pages a collector gets from the simulator (first account of the platform)."""
     every = list(accounts())
     mine = [a for a in every if a.platform == platform]
-    account = next(a for a in mine if a.live_chat) if platform == "youtube" else mine[0]
+    account = next((a for a in mine if a.live_chat), mine[0])  # live chat too, where there is
     world = World(every, posts_per_account=3, comments_per_post=6)
     options = {"sleep": lambda s: None, "x_page_size": 10, "graph_page_size": 5,
                "live_seconds": 30}
@@ -98,9 +100,11 @@ def recorded_pages(platform: str) -> tuple[Page, ...]:
                      {"post_id": "17895731045244887"}),
                 page("comment", _json("instagram-graph/comments_replies.json"),
                      {"post_id": "17895731045244887", "parent_id": "17858154961981086"}))
-    return (page("comment", _json("youtube-data-v3/comment_threads_by_channel.json")),
-            page("comment", _json("youtube-data-v3/comments_by_parent_paged_1.json"),
-                 {"thread": {"id": "UgzT", "videoId": "JE8xdDp5B8Q"}}))
+    if platform == "youtube":
+        return (page("comment", _json("youtube-data-v3/comment_threads_by_channel.json")),
+                page("comment", _json("youtube-data-v3/comments_by_parent_paged_1.json"),
+                     {"thread": {"id": "UgzT", "videoId": "JE8xdDp5B8Q"}}))
+    return ()  # a platform's own test file checks its recorded responses
 
 
 def base_pages(platform: str) -> tuple[Page, ...]:
@@ -118,7 +122,8 @@ def context(platform: str) -> Context:
 
 
 def normalizer(platform: str) -> Any:
-    return platforms.load(platform)[1]
+    """The platform's whole-page normalizer (its registered item normalizer, flattened)."""
+    return page_normalizer(platforms.load(platform)[1])
 
 
 # --- mutations -------------------------------------------------------------------------------
@@ -200,15 +205,15 @@ def mutated_page(draw: Any, platform: str) -> Page:
 def check_record(record: Post | Comment, platform: str) -> None:
     """A record the store can hold: every field of its declared type, times in ISO UTC."""
     hints = get_type_hints(type(record))
-    for f in fields(record):
-        value = getattr(record, f.name)
-        hint = str(hints[f.name])
+    for name in record._fields:
+        value = getattr(record, name)
+        hint = str(hints[name])
         if value is None:
-            assert "None" in hint, (f.name, record)
+            assert "None" in hint, (name, record)
         elif "int" in hint:
-            assert type(value) is int, (f.name, value)
+            assert type(value) is int, (name, value)
         else:
-            assert type(value) is str, (f.name, value)
+            assert type(value) is str, (name, value)
     assert record.id == f"{platform}:{record.native_id}" and record.native_id
     assert record.platform == platform
     assert unicodedata.is_normalized("NFC", record.text)
@@ -259,10 +264,9 @@ def _property(platform: str) -> Any:
     return prop
 
 
-test_x_normalizer_never_raises = _property("x")
-test_facebook_normalizer_never_raises = _property("facebook")
-test_instagram_normalizer_never_raises = _property("instagram")
-test_youtube_normalizer_never_raises = _property("youtube")
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_normalizer_never_raises(platform: str) -> None:
+    _property(platform)()
 
 
 # --- the store round-trips any valid record ----------------------------------------------------
@@ -303,7 +307,7 @@ def comment_record(draw: Any) -> Comment:
 
 def read_back(db: Any, record: Post | Comment) -> tuple:
     table = "posts" if isinstance(record, Post) else "comments"
-    names = [f.name for f in fields(record)]
+    names = list(record._fields)
     return db.execute(f"SELECT {', '.join(names)} FROM {table} WHERE id = ?",
                       [record.id]).fetchone()
 
@@ -319,12 +323,12 @@ def test_store_round_trips_any_valid_record(records: list) -> None:
         stats = writer.write_page("acc", "comment", records, raws)
         assert (stats.inserted, stats.updated, stats.unchanged) == (len(records), 0, 0)
         for record in records:
-            assert read_back(db, record) == astuple(record), record
+            assert read_back(db, record) == tuple(record), record
         again = Writer(db, clock=lambda: "2026-11-26T00:00:00Z").write_page(
             "acc", "comment", records, raws)
         assert (again.inserted, again.updated, again.unchanged) == (0, 0, len(records))
         for record in records:
-            assert read_back(db, record) == astuple(record)
+            assert read_back(db, record) == tuple(record)
         # and the last_seen of an unchanged row moved; its first_seen did not
         table = {Post: "posts", Comment: "comments"}
         for record in records:

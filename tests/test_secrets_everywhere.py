@@ -47,6 +47,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import core.redact
+from core.platforms import KEYS
+from core.platforms import PLATFORMS as REGISTERED
 from core.redact import PLACEHOLDER, redact
 from pipeline.config import load_accounts
 from pipeline.runner import RunOptions, collect
@@ -70,9 +72,9 @@ LEAK_BYTES = re.compile(rb"FAKE(\d{3})secret")
 EXCERPT = 110
 
 # --- the failures, as the faults that drive them ---------------------------------------------
-PLATFORMS = ("x", "facebook", "instagram", "youtube")
+PLATFORMS = KEYS
 FAILURES = ("dns", "connection", "timeout", "4xx_echo", "5xx_echo", "expired_token", "quota")
-FAULT_PLATFORM = {"x": "x", "facebook": "graph", "instagram": "graph", "youtube": "youtube"}
+FAULT_PLATFORM = {p.key: p.family for p in REGISTERED}
 # Each failure as the fault kinds that drive it, one account each, in order.
 PLAN: dict[str, dict[str, tuple[str, ...]]] = {
     "dns": {"x": ("dns",), "graph": ("dns",), "youtube": ("dns",)},
@@ -99,7 +101,10 @@ QUIET_LOGGERS = ("matplotlib", "PIL", "fontTools", "asyncio")  # the digest's ch
 
 
 def kinds_for(platform: str, failure: str) -> tuple[str, ...]:
-    return PLAN[failure][FAULT_PLATFORM[platform]]
+    """The faults that drive a failure on a platform's server family (the generic kinds, for
+    a family the plan does not name: every server renders them)."""
+    plan = PLAN[failure]
+    return plan.get(FAULT_PLATFORM[platform], plan["x"])
 
 
 def fault(platform: str, kind: str) -> Fault:

@@ -1,12 +1,14 @@
-"""The ingest's way to morpheme tokens (token_fields into prepare) stores what with_tokens
-gives, and the per-word cache counts words as before."""
+"""Search tokens are made in one step (normalize.common.add_tokens), the same on every
+path: the pipeline's normalize step stores what the whole-page normalizer gives; and the
+per-word cache counts words as before."""
 from __future__ import annotations
 
-from conftest import as_record
-
-from normalize.common import token_fields, with_tokens
+from collectors.base import Page
+from normalize.common import add_tokens
 from normalize.morph import analyse_many, cache_clear, cache_info
 from normalize.schema import Comment, Context, Post, Record
+from normalize.x import normalize_items, normalize_page
+from pipeline.normalizing import normalize_page as normalize_step
 from store.writer import prepare
 
 
@@ -16,7 +18,7 @@ def _comment(cid: str, text: str, official: int) -> Comment:
                    text=text, lang="ko", created_at="2026-11-24T00:00:00Z")
 
 
-def test_token_fields_into_prepare_as_with_tokens() -> None:
+def test_add_tokens_is_the_one_tokens_step() -> None:
     records: list[Record] = [
         _comment("1", "지하철이 늦어요 😡 언제 오나요?", 0),
         Post(id="x:9", platform="x", account="a", native_id="9", text="안내", lang="ko",
@@ -26,13 +28,27 @@ def test_token_fields_into_prepare_as_with_tokens() -> None:
         _comment("4", "", 1),
         _comment("5", "地下鉄の案内 and the BUS 버스 👨‍👩‍👧", 0),
     ]
-    raws = [{"n": i, "text": "원문 😀"} for i in range(len(records))]
+    out = add_tokens(records)
+    assert out[1] == records[1] and out[4] == records[4]  # a post, an empty answer: as they were
+    assert [(o.tokens, o.keywords) for o in out if isinstance(o, Comment)][1:3] == [
+        ("", None), ("", "")]
+    first, last = out[0], out[5]
+    assert isinstance(first, Comment) and isinstance(last, Comment)
+    assert "지하철" in (first.tokens or "").split() and "버스" in (last.tokens or "")
+    assert prepare(out, [{}] * 6) != prepare(records, [{}] * 6)  # tokens are in the hash
+
+
+def test_the_pipeline_step_stores_what_the_page_normalizer_gives() -> None:
+    tweets = [{"id": str(n), "text": t, "author_id": "7", "created_at": "2026-11-24T00:00:00Z",
+               "conversation_id": "1"}
+              for n, t in ((2, "버스가 안 와요 🚌 언제?"), (3, "Seoul 지하철 2호선 고장"))]
+    page = Page(kind="comment", items=tweets, includes={"users": [{"id": "7", "username": "a"}]})
     ctx = Context(platform="x", account="a", secret=b"k", tokenize=True)
-    tokened = [as_record(o) for o, _ in with_tokens(list(zip(records, raws)), ctx)]
-    assert prepare(tokened, raws, True) == prepare(records, raws, True,
-                                                   token_fields(records, ctx))
-    assert token_fields(records, Context("x", "a", b"k")) == {}
-    assert prepare(records, raws, False, {}) == prepare(records, raws, False)
+    whole = [o for o, _ in normalize_page(page, ctx)]
+    step = normalize_step(normalize_items, page, ctx, hashes=[11, 12])
+    assert [r.record for r in step.ready] == whole
+    assert all(isinstance(o, Comment) and o.tokens for o in whole)
+    assert [h for h, _ in step.items] == [11, 12]  # each item's records, for the cache
 
 
 def test_cache_counts_repeats_as_hits() -> None:

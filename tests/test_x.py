@@ -65,7 +65,7 @@ def test_cassettes_through_collector_normalizer_and_store(twitter_account, tmp_p
     writer = Writer(connect(tmp_path / "x.db"))
     ctx = Context(platform="x", account="x_twitter", secret=SECRET)
     with replay(tmp_path):
-        result = run_account(twitter_account, collector, normalize_page, writer, ctx, "run1")
+        result = run_account(twitter_account, collector, writer, ctx, "run1")
     assert result.status == "ok", result.error
     db = writer.db
     # The account's own tweets (default fields only) are its posts, dated by their ids.

@@ -175,7 +175,7 @@ def test_replay_records_whole() -> None:
     comments = {c.id: c for c in out if isinstance(c, Comment)}
     assert len(comments) == 5 + 3  # 5 threads (twice), 3 replies (twice): upserts, same ids
     top = comments["youtube:UgwI_ylXVnzPS8Q-oAV4AaABAg"]
-    assert asdict(top) == {
+    assert top._asdict() == {
         "id": "youtube:UgwI_ylXVnzPS8Q-oAV4AaABAg", "platform": "youtube", "account": "yt_test",
         "native_id": "UgwI_ylXVnzPS8Q-oAV4AaABAg", "post_id": f"youtube:{VIDEO}",
         "parent_id": None,

@@ -33,13 +33,14 @@ if str(ROOT) not in sys.path:  # `python -m datasette serve` from elsewhere
     sys.path.insert(0, str(ROOT))
 
 from core.display import SafeCsvWriter, shown  # after the path above
+from core.platforms import KEYS
 
 Message = dict[str, Any]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Message, Callable[[], Awaitable[Message]], Send], Awaitable[None]]
 
 _lock = threading.Lock()  # Datasette runs queries on several threads; Kiwi is shared
-_OPINION_ID = re.compile(r"^(x|facebook|instagram|youtube):\S+$")
+_OPINION_ID = re.compile(r"^(" + "|".join(map(re.escape, KEYS)) + r"):\S+$")
 _LINKED = {"center", "opinions", "cases", "case_events", None}
 NOTHING = '"\ue000"'  # a private-use character: a valid token that no text contains
 

@@ -13,6 +13,7 @@ from typing import Any, Iterable
 import pytest
 
 from core.accounts import Account
+from core.platforms import PLATFORMS
 from pipeline.config import load_accounts
 from pipeline.runner import RunOptions, collect, simulated_environ
 from simulator import SIM_NOW, Fault, SimTransport, World
@@ -30,34 +31,40 @@ CLOCK = SIM_NOW.strftime("%Y-%m-%dT%H:%M:%SZ")
 # on YouTube; YouTube's quota: the next Pacific midnight), so the run after the faults runs.
 LATER = "2026-11-27T00:00:00Z"
 
-# What runs per platform: a few accounts (X has 31: four of them page the same way), a world
-# big enough that every list the collector reads has several pages.
-WORLD_SIZE = {"x": (3, 6), "facebook": (6, 8), "instagram": (6, 8), "youtube": (8, 30)}
-ACCOUNTS = {"x": 4, "facebook": 6, "instagram": 4, "youtube": 3}
-FAULT_PLATFORM = {"x": "x", "facebook": "graph", "instagram": "graph", "youtube": "youtube"}
+# What runs per platform of the registry: a few accounts (X has 31: four of them page the same
+# way), a world big enough that every list the collector reads has several pages; platforms
+# not named here get the defaults.
+WORLD_SIZE = {"x": (3, 6), "youtube": (8, 30)}
+ACCOUNTS = {"x": 4, "facebook": 6, "youtube": 3}
+DEFAULT_WORLD, DEFAULT_ACCOUNTS = (6, 8), 4
+# The server family a platform's faults are aimed at (Fault.platform).
+FAULT_PLATFORM = {p.key: p.family for p in PLATFORMS}
 
 
 def platform_accounts(platform: str) -> list[Account]:
     every = load_accounts(ROOT / "config" / "accounts.yaml")
-    return [a for a in every if a.platform == platform][:ACCOUNTS[platform]]
+    return [a for a in every if a.platform == platform][:ACCOUNTS.get(platform, DEFAULT_ACCOUNTS)]
 
 
 def make_world(platform: str, accounts: list[Account]) -> World:
-    posts, comments = WORLD_SIZE[platform]
+    posts, comments = WORLD_SIZE.get(platform, DEFAULT_WORLD)
     return World(accounts, posts_per_account=posts, comments_per_post=comments)
 
 
 def options_for(platform: str) -> dict[str, Any]:
     """Per-platform knobs: small pages (paging happens), no sleeping, the world's clock."""
     base: dict[str, Any] = {"sleep": lambda s: None, "lookback_days": 7}
-    if platform == "x":
+    family = FAULT_PLATFORM[platform]
+    if family == "x":
         base["x_page_size"] = 10
-    elif platform in ("facebook", "instagram"):
+    elif family == "graph":
         base.update(graph_page_size=4, clock=lambda: SIM_NOW)  # retry_after from the world
-    else:
+    elif family == "youtube":
         # live_seconds is a real-time budget: 60 s is far more than the 6 polls of the
         # simulated chat need (sleep is a no-op), so the chat is always read to its end.
         base.update(utcnow=lambda: SIM_NOW, live_seconds=60)
+    else:  # a platform with no knobs named here: small pages, the world's clock
+        base.update(page_size=4, utcnow=lambda: SIM_NOW)
     return base
 
 

@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 import pytest
 
+from core.platforms import KEYS
 from simulator import Fault
 from simulator.transport import _list_key
 from store.db import copy_database, open_plain
@@ -35,7 +36,7 @@ from .conftest import (
     wrongly_deleted,
 )
 
-PLATFORMS = ("x", "facebook", "instagram", "youtube")
+PLATFORMS = KEYS
 LOOP_ERROR = re.compile(r"loop|repeated|same paging cursor", re.IGNORECASE)
 
 
