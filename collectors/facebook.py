@@ -27,9 +27,8 @@ from typing import Any, Iterator, Mapping
 from collectors.base import Cursor, Page
 from collectors.graph import GraphClient, GraphCollector, parse_graph_time
 from core.accounts import Account
-from core.shapes import seq
+from core.shapes import more_to_fetch, seq
 from core.times import utc_iso
-from normalize.graph import more_to_fetch
 
 POST_FIELDS = ("id,message,created_time,updated_time,permalink_url,"
                "comments.filter(stream).limit(0).summary(true),"

@@ -1,9 +1,10 @@
 """What the Facebook and Instagram normalizers share (both speak the Graph API). Pure."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from core.shapes import nested, obj
 from core.times import parse_time
 from normalize.common import quarantine
 from normalize.schema import Context, Quarantine
@@ -33,11 +34,6 @@ def str_id(value: Any) -> str | None:
     if isinstance(value, str) and value.strip():
         return value.strip()
     return None
-
-
-def obj(value: Any) -> Mapping:
-    """A nested JSON object, or an empty one."""
-    return value if isinstance(value, dict) else {}
 
 
 def summary_count(edge: Any) -> Any:
@@ -92,29 +88,9 @@ def post_head(item: Any, label: str, time_key: str) -> tuple[str, str | None] | 
     return native, created
 
 
-def nested(item: Any, edge: str) -> list[Any]:
-    """The objects of a field expansion (`comments{...}`, `replies{...}`) inside an item."""
-    data = obj(obj(item).get(edge)).get("data")
-    return data if isinstance(data, list) else []
-
-
 def without_nested(item: Any, edge: str) -> Any:
     """The item minus the objects of its expansion (they keep their own raw payloads)."""
     if not isinstance(item, dict) or not nested(item, edge):
         return item
     rest = {k: v for k, v in item[edge].items() if k != "data"}
     return {**item, edge: rest}
-
-
-def more_to_fetch(item: Any, edges: tuple[str, ...] = ("comments", "replies")) -> int:
-    """How many nested lists in an item (and in its nested objects) say `paging.next`:
-    what an import cannot read from the file and a collect fetches."""
-    if not isinstance(item, dict):
-        return 0
-    count = 0
-    for edge in edges:
-        value = obj(item.get(edge))
-        if obj(value.get("paging")).get("next"):
-            count += 1
-        count += sum(more_to_fetch(child, edges) for child in nested(item, edge))
-    return count

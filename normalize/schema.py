@@ -115,10 +115,6 @@ class RawPage(Protocol):
 Record = Union[Post, Comment]
 Outcome = Union[Post, Comment, Quarantine, Skipped]
 
-# Marks a response body served by the simulator (import tells simulated data from real).
-SIMULATED_KEY = "__simulated"
-
-
 @dataclass(frozen=True)
 class Context:
     """What a normalizer may know besides the payload: no I/O, no clock."""

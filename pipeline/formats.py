@@ -28,9 +28,10 @@ from typing import Any, Callable, Literal
 
 from collectors.base import Page
 from core.platforms import load, spec
-from normalize.graph import more_to_fetch, nested, obj, str_id
+from core.shapes import SIMULATED_KEY, more_to_fetch, nested, obj
+from normalize.graph import str_id
 from normalize.instagram import is_media
-from normalize.schema import SIMULATED_KEY, Compliance, Skipped
+from normalize.schema import Compliance, Skipped
 from normalize.x import compliance_event
 
 Kind = Literal["post", "comment"]

@@ -54,7 +54,7 @@ from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
 from core.platforms import PLATFORMS, load
-from normalize.schema import SIMULATED_KEY
+from core.shapes import SIMULATED_KEY
 from simulator.world import World
 
 # host -> the simulator module serving it, "module:Server" (from the platform registry)
