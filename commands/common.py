@@ -1,7 +1,9 @@
-"""What every command module shares: exit codes, usage errors, opening the config and db.
+"""What every command module shares: exit codes, usage errors, opening the config and db,
+one collect pass (collect, demo and schedule run it) and the argparse types.
 
-Command modules (center/cli.py, digest/cli.py, ...) expose `register(subparsers)` that adds
-their commands with `set_defaults(func=...)`; run_pipeline.py lists them in COMMAND_MODULES.
+Each command family (commands/collect.py, commands/cases.py, ...) exposes
+`register(subparsers)` that adds its commands with `set_defaults(func=...)`;
+commands/__init__.py lists them in FAMILIES.
 """
 from __future__ import annotations
 
@@ -12,13 +14,15 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable, TextIO
 
 import sqlite_utils
 
+from core.accounts import Account, credential_names
 from core.platforms import KEYS
 from core.redact import register, secret_values
-from pipeline.config import Account, credential_names, load_accounts
+from pipeline.config import load_accounts
 from pipeline.ingest import AccountResult
 from pipeline.runner import (
     RunOptions,
@@ -35,6 +39,7 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 log = logging.getLogger("smc")
+ROOT = Path(__file__).resolve().parent.parent  # the project: run_pipeline.py, config/
 
 
 class UsageError(Exception):
