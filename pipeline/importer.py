@@ -1,5 +1,6 @@
-"""`import`: saved API output (any format of pipeline.formats) through the same normalize and
-store path as collect (`ingest_pages`: batched commits, the unchanged-item cache, workers).
+"""Importing saved API output (any format of pipeline.formats) through the same normalize
+and store path as collect (`ingest_pages`: batched commits, the unchanged-item cache,
+workers); the `import` command (commands/ops.py) drives it.
 
 Every file is one run (`runs.kind = 'import'`) whose counts balance: items read = stored (new
 + updated + unchanged) + quarantined (with reasons) + skipped (by counted rules). A line that
@@ -7,9 +8,7 @@ is not JSON, or not a page of the platform, is quarantined with its file and lin
 """
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -19,18 +18,8 @@ from typing import Any, Iterator
 from collectors.base import Page
 from core.accounts import Account
 from normalize.schema import Quarantine, Skipped
-from pipeline.cli import (
-    EXIT_FAILED,
-    EXIT_OK,
-    UsageError,
-    check_origin,
-    load_config,
-    open_db,
-    under_run_lock,
-)
 from pipeline.formats import Found, Options, needs_video, pages_of
 from pipeline.ingest import ingest_pages, unbalanced
-from pipeline.runner import SecretMissing, author_secret, for_account, load_tagger, platform_context
 from store.writer import PageStats, Writer
 
 LINE_FORMATS = (".jsonl", ".ndjson")
@@ -126,75 +115,10 @@ class FileImport:
                                          platform=self.platform))
 
 
-def first_origin(path: Path, platform: str, options: Options) -> bool | None:
-    """Whether the first page of a file is simulated (None: the file holds no page)."""
-    for _, doc in read_documents(path):
-        if isinstance(doc, NotJson):
-            continue
-        found = pages_of(platform, doc, options)
-        if found.pages:
-            if needs_video(found):
-                raise UsageError(f"{path}: live chat messages that name no video: pass "
-                                 "--post VIDEO_ID (the broadcast's video id)")
-            return found.simulated
-    return None
-
-
-def cmd_import(args: argparse.Namespace) -> int:
-    """Import saved files under the run lock (a collect or the daemon cannot overlap)."""
-    return under_run_lock(args, "import", _import)
-
-
-def _import(args: argparse.Namespace) -> int:
-    accounts = load_config(args)
-    account = next((a for a in accounts if a.key == args.account), None)
-    if account is None:
-        raise UsageError(f"{args.config}: unknown account {args.account!r}")
-    if account.platform != args.platform:
-        raise UsageError(f"account {account.key} is on {account.platform}, not {args.platform}")
-    files = [Path(f) for f in args.files]
-    missing = [str(f) for f in files if not f.is_file()]
-    if missing:
-        raise UsageError(f"no such file: {', '.join(missing)}")
-    options = Options(post=args.post, kind=args.kind)
-    simulated = _origin(files, args.platform, options)
-    if args.demo_key and simulated is False:
-        raise UsageError("--demo-key hashes authors with a public key, which anyone can "
-                         "reverse from the public user ids: it is for simulated data only; "
-                         "set SMC_AUTHOR_KEY to import real data")
-    try:
-        secret = author_secret(dict(os.environ), simulate=args.demo_key)
-    except SecretMissing as exc:
-        raise UsageError(str(exc)) from None
-    writer = Writer(open_db(args))
-    if simulated is not None:  # compliance output alone fits a database of either origin
-        check_origin(writer, args.db, "simulated" if simulated else "live", "an import")
-    writer.sync_accounts(accounts)
-    ctx = for_account(platform_context(writer, accounts, args.platform, secret, load_tagger()),
-                      account)
-    failed = False
-    for path in files:
-        failed |= not _import_file(writer, account, path, ctx, options,
-                                   bool(simulated), args.workers)
-    writer.refresh_answers()
-    return EXIT_FAILED if failed else EXIT_OK
-
-
-def _origin(files: list[Path], platform: str, options: Options) -> bool | None:
-    """True when the files hold simulated data, False for real, None when they hold no
-    data at all (compliance output only); mixed files are refused."""
-    origins = {f: first_origin(f, platform, options) for f in files}
-    kinds = {o for o in origins.values() if o is not None}
-    if len(kinds) > 1:
-        sim = ", ".join(str(f) for f, o in origins.items() if o)
-        raise UsageError(f"these files hold simulated data and the others real data: {sim}; "
-                         "import them into separate databases")
-    return None if not kinds else kinds == {True}
-
-
-def _import_file(writer: Writer, account: Account, path: Path, ctx: Any,
-                 options: Options, simulated: bool, workers: int) -> bool:
-    """Import one file as one run; False when lines failed or the counts do not balance."""
+def import_file(writer: Writer, account: Account, path: Path, ctx: Any,
+                options: Options, simulated: bool, workers: int) -> tuple[bool, str]:
+    """Import one file as one run: whether it went well (False when lines failed or the
+    counts do not balance), and its summary line."""
     reader = FileImport(path, account.platform, options, simulated)
     row = writer.start_run(f"import-{uuid.uuid4().hex[:12]}", account.key, account.platform,
                            kind="import")
@@ -206,8 +130,7 @@ def _import_file(writer: Writer, account: Account, path: Path, ctx: Any,
         error = f"{len(reader.bad_lines)} lines quarantined: {', '.join(reader.bad_lines[:5])}"
     status = "failed" if not stats.balanced() else "ok"
     writer.finish_run(row, status, stats, 0, error)
-    print(summary_line(account.key, path, stats, reader))
-    return status == "ok" and not reader.bad_lines
+    return status == "ok" and not reader.bad_lines, summary_line(account.key, path, stats, reader)
 
 
 def summary_line(account: str, path: Path, stats: PageStats, reader: FileImport) -> str:

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from conftest import ROOT, sim_collect
 
-import run_pipeline
+import commands
 from core.platforms import KEYS
 from pipeline import platforms
 from simulator import World
@@ -166,7 +166,7 @@ def db_file(x_db, tmp_path) -> Path:
 
 
 def run(db_file: Path, *argv: str) -> int:
-    return run_pipeline.main(["--db", str(db_file), *argv])
+    return commands.main(["--db", str(db_file), *argv])
 
 
 def ids(db_file: Path) -> dict[str, str]:
@@ -592,7 +592,7 @@ def test_case_set_at_refuses_the_future_and_before_the_opinion(db_file, tmp_path
 
 
 def test_describe_masked_words() -> None:
-    from center.cli import describe_masked
+    from commands.cases import describe_masked
 
     assert describe_masked({"phone": 1}) == "1 phone number"
     assert describe_masked({"email": 2, "rrn": 1}) == \
@@ -626,12 +626,12 @@ def test_reflection_rate_per_account_and_overall(db_file, capsys):
 
 
 def test_case_subcommands_have_help_and_description():
-    parser = run_pipeline.build_parser()
-    commands = next(a for a in parser._actions
-                    if isinstance(a, argparse._SubParsersAction)).choices
+    parser = commands.build_parser()
+    subcommands = next(a for a in parser._actions
+                       if isinstance(a, argparse._SubParsersAction)).choices
     for name in ("case", "search", "serve"):
-        assert name in commands
-    case_sub = next(a for a in commands["case"]._actions
+        assert name in subcommands
+    case_sub = next(a for a in subcommands["case"]._actions
                     if isinstance(a, argparse._SubParsersAction))
     assert set(case_sub.choices) == {"set", "show", "list", "import"}
     for choice in case_sub._choices_actions:
@@ -751,7 +751,7 @@ def get(ds, path: str):
 
 
 def test_datasette_app(db_file):
-    from center.cli import build_datasette
+    from center.app import build_datasette
 
     ds = build_datasette(db_file)
     asyncio.run(ds.invoke_startup())
@@ -843,7 +843,7 @@ def test_case_list_csv_neutralizes_formulas(db_file, hostile, capsys):
 
 
 def served(db_file: Path, sql: bool = False):
-    from center.cli import build_datasette
+    from center.app import build_datasette
 
     ds = build_datasette(db_file, sql=sql)
     asyncio.run(ds.invoke_startup())

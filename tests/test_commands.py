@@ -99,17 +99,18 @@ def test_status_columns_agree(accounts, tmp_path):
 
 # --- no traceback reaches a user -------------------------------------------------------------
 def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(monkeypatch, capsys):
-    import run_pipeline
+    import commands
+    import commands.status
 
     def broken(args):
         raise RuntimeError("boom access_token=EAAsecretvalue123")
 
-    monkeypatch.setattr(run_pipeline, "cmd_check_config", broken)
-    assert run_pipeline.main(["check-config"]) == 1
+    monkeypatch.setattr(commands.status, "cmd_check_config", broken)
+    assert commands.main(["check-config"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "check-config failed unexpectedly: RuntimeError: boom" in err
     assert "--debug" in err and "EAAsecretvalue123" not in err
-    assert run_pipeline.main(["--debug", "check-config"]) == 1
+    assert commands.main(["--debug", "check-config"]) == 1
     err = capsys.readouterr().err
     assert "Traceback (most recent call last)" in err and "EAAsecretvalue123" not in err
 
@@ -180,7 +181,7 @@ def test_the_demo_prints_commands_that_work(tmp_path):
 def test_progress_shows_account_n_of_total_and_its_own_rows(accounts):
     import io
 
-    from pipeline.cli import Progress
+    from commands.common import Progress
     from pipeline.ingest import AccountResult
     from store.writer import PageStats
 
@@ -202,8 +203,8 @@ def test_progress_shows_account_n_of_total_and_its_own_rows(accounts):
 def test_apscheduler_speaks_only_when_debugging(level, quiet):
     import logging
 
-    import run_pipeline
+    import commands
 
-    run_pipeline.setup_logging(level, "text")
+    commands.setup_logging(level, "text")
     assert logging.getLogger("apscheduler").isEnabledFor(logging.INFO) is not quiet
-    run_pipeline.setup_logging("info", "text")
+    commands.setup_logging("info", "text")

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from conftest import ROOT
 
-import run_pipeline
+import commands
 from pipeline.config import ConfigError, load_accounts
 
 REFERENCE = ROOT / "config" / "accounts.yaml"
@@ -67,17 +67,17 @@ def test_bad_config_exits_2_before_any_request(tmp_path, case, capsys):
     path = broken_config(tmp_path, mutate)
     db = tmp_path / "smc.db"
     for command in (["check-config"], ["collect", "--simulate"]):
-        code = run_pipeline.main(["--config", str(path), "--db", str(db), *command])
+        code = commands.main(["--config", str(path), "--db", str(db), *command])
         err = capsys.readouterr().err
         assert code == 2 and account in err and field in err
     assert not db.exists()  # nothing was opened, let alone requested
 
 
 def test_missing_file_and_unknown_account(tmp_path, capsys):
-    assert run_pipeline.main(["--config", str(tmp_path / "none.yaml"), "check-config"]) == 2
+    assert commands.main(["--config", str(tmp_path / "none.yaml"), "check-config"]) == 2
     assert "file not found" in capsys.readouterr().err
-    code = run_pipeline.main(["--db", str(tmp_path / "d.db"), "collect", "--simulate",
-                              "--account", "x_nobody"])
+    code = commands.main(["--db", str(tmp_path / "d.db"), "collect", "--simulate",
+                          "--account", "x_nobody"])
     assert code == 2 and "unknown account x_nobody" in capsys.readouterr().err
 
 
@@ -87,14 +87,14 @@ def test_live_collect_without_credentials_skips_naming_the_variable(tmp_path, mo
     for name in ("X_BEARER_TOKEN", "IG_ACCESS_TOKEN", "YOUTUBE_API_KEY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("SMC_AUTHOR_KEY", "k" * 32)
-    code = run_pipeline.main(["--db", str(tmp_path / "d.db"), "collect", "--platform", "x"])
+    code = commands.main(["--db", str(tmp_path / "d.db"), "collect", "--platform", "x"])
     assert code == 0
     assert "environment variable X_BEARER_TOKEN is not set" in capsys.readouterr().err
 
 
 def test_live_collect_without_author_key_stops(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("SMC_AUTHOR_KEY", raising=False)
-    code = run_pipeline.main(["--db", str(tmp_path / "d.db"), "collect", "--platform", "x"])
+    code = commands.main(["--db", str(tmp_path / "d.db"), "collect", "--platform", "x"])
     assert code == 2 and "SMC_AUTHOR_KEY is not set" in capsys.readouterr().err
 
 
@@ -106,13 +106,13 @@ def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.Argument
 
 
 def test_every_command_and_option_has_help():
-    parser = run_pipeline.build_parser()
-    commands = _subcommands(parser)
-    assert {"collect", "demo", "status", "check-config"} <= set(commands)
+    parser = commands.build_parser()
+    subcommands = _subcommands(parser)
+    assert {"collect", "demo", "status", "check-config"} <= set(subcommands)
     helps = {a.dest: a.help for a in parser._actions
              if isinstance(a, argparse._SubParsersAction)}
     assert helps
-    for name, sub in [("", parser), *commands.items()]:
+    for name, sub in [("", parser), *subcommands.items()]:
         assert sub.description or name == "", f"{name} has no description"
         for action in sub._actions:
             if isinstance(action, argparse._SubParsersAction):
@@ -133,11 +133,11 @@ def test_demo_and_live_data_never_share_a_database(tmp_path, monkeypatch, capsys
     for name in ("X_BEARER_TOKEN", "IG_ACCESS_TOKEN", "YOUTUBE_API_KEY"):
         monkeypatch.delenv(name, raising=False)
     live, demo = str(tmp_path / "live.db"), str(tmp_path / "demo.db")
-    assert run_pipeline.main(["--db", live, "collect", "--platform", "x"]) == 0
-    assert run_pipeline.main(["--db", live, "collect", "--simulate", "--account",
-                              "x_seoul_bus"]) == 2
+    assert commands.main(["--db", live, "collect", "--platform", "x"]) == 0
+    assert commands.main(["--db", live, "collect", "--simulate", "--account",
+                          "x_seoul_bus"]) == 2
     assert "holds live data" in capsys.readouterr().err
-    assert run_pipeline.main(["--db", demo, "collect", "--simulate", "--account",
-                              "x_seoul_bus"]) == 0
-    assert run_pipeline.main(["--db", demo, "collect", "--platform", "x"]) == 2
+    assert commands.main(["--db", demo, "collect", "--simulate", "--account",
+                          "x_seoul_bus"]) == 0
+    assert commands.main(["--db", demo, "collect", "--platform", "x"]) == 2
     assert "holds simulated data" in capsys.readouterr().err

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import run_pipeline
+import commands
 from digest import build as digest_build
 from digest.build import Count, Gap, Quota, Rising, build_digest, day_window
 from digest.render import write_digest
@@ -334,13 +334,13 @@ def test_latest_opinion_day(known_db):
 
 
 def test_cli_writes_the_three_files(known_db, tmp_path, monkeypatch, capsys):
-    import digest.cli
+    import commands.digest
 
-    monkeypatch.setattr(digest.cli, "_now",
+    monkeypatch.setattr(commands.digest, "_now",
                         lambda: datetime(2026, 11, 25, 0, 30, tzinfo=UTC))
     out = tmp_path / "out"
-    code = run_pipeline.main(["--db", str(known_db), "digest", "--out", str(out),
-                              "--overdue-hours", "48"])  # default date: yesterday in Seoul
+    code = commands.main(["--db", str(known_db), "digest", "--out", str(out),
+                          "--overdue-hours", "48"])  # default date: yesterday in Seoul
     assert code == 0
     names = sorted(p.name for p in out.iterdir())
     assert names == ["2026-11-24-overdue.csv", "2026-11-24.html", "2026-11-24.md"]
@@ -350,16 +350,16 @@ def test_cli_writes_the_three_files(known_db, tmp_path, monkeypatch, capsys):
 
 
 def test_cli_usage_errors(known_db, tmp_path, monkeypatch, capsys):
-    import digest.cli
+    import commands.digest
 
-    monkeypatch.setattr(digest.cli, "_now",
+    monkeypatch.setattr(commands.digest, "_now",
                         lambda: datetime(2026, 11, 25, 0, 30, tzinfo=UTC))
     base = ["--db", str(known_db), "digest", "--out", str(tmp_path)]
-    assert run_pipeline.main([*base, "--date", "2026-12-01"]) == 2
+    assert commands.main([*base, "--date", "2026-12-01"]) == 2
     assert "in the future" in capsys.readouterr().err
     for bad in (["--date", "24.11.2026"], ["--overdue-hours", "0"]):
         with pytest.raises(SystemExit) as exc:
-            run_pipeline.main([*base, *bad])
+            commands.main([*base, *bad])
         assert exc.value.code == 2
 
 

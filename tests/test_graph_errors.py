@@ -339,21 +339,21 @@ def test_version_notice_warns_90_days_before_the_end() -> None:
                                           ("2027-02-01", True)])
 def test_status_warns_before_the_configured_version_ends(tmp_path, monkeypatch, capsys,
                                                          today, warned) -> None:
-    import run_pipeline
+    import commands
     from store import writer
 
     monkeypatch.setenv("SMC_GRAPH_VERSION", "v21.0")  # ends 2027-01-21: warned from 10-23 on
     monkeypatch.setattr(writer, "utc_now", lambda: f"{today}T00:00:00Z")
     db = str(tmp_path / "smc.db")
-    assert run_pipeline.main(["--db", db, "migrate"]) == 0  # status never creates one
+    assert commands.main(["--db", db, "migrate"]) == 0  # status never creates one
     capsys.readouterr()
-    assert run_pipeline.main(["--db", db, "status"]) == 0
+    assert commands.main(["--db", db, "status"]) == 0
     line = next(x for x in capsys.readouterr().out.splitlines() if "graph api:" in x)
     assert line.startswith("WARNING ") is warned and "v21.0" in line
-    assert run_pipeline.main(["--db", db, "status", "--json"]) == 0
+    assert commands.main(["--db", db, "status", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["graph_api"]["warning"] is warned
     monkeypatch.setenv("SMC_GRAPH_VERSION", "v31.0")
-    assert run_pipeline.main(["--db", db, "status"]) == 0
+    assert commands.main(["--db", db, "status"]) == 0
     assert "WARNING graph api: v31.0 is not in the table" in capsys.readouterr().out
 
 
@@ -369,11 +369,11 @@ def test_simulator_serves_any_version(graph_accounts) -> None:
 
 
 def test_check_config_names_the_version_and_refuses_a_bad_one(monkeypatch, capsys) -> None:
-    import run_pipeline
+    import commands
 
     monkeypatch.delenv("SMC_GRAPH_VERSION", raising=False)
-    assert run_pipeline.main(["check-config"]) == 0
+    assert commands.main(["check-config"]) == 0
     assert f"graph api version: {GRAPH_VERSION}" in capsys.readouterr().out
     monkeypatch.setenv("SMC_GRAPH_VERSION", "v21")
-    assert run_pipeline.main(["check-config"]) == 2
+    assert commands.main(["check-config"]) == 2
     assert "SMC_GRAPH_VERSION='v21'" in capsys.readouterr().err

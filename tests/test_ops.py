@@ -19,9 +19,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 from conftest import FIXTURES, ROOT, sim_collect
 from test_x import db_rows, small_world
 
-import run_pipeline
+import commands
 from pipeline.lock import EXIT_LOCKED, Locked, RunLock
-from pipeline.ops import ScheduleConfig, build_scheduler
+from pipeline.schedule import ScheduleConfig, build_scheduler
 from simulator import Fault
 from simulator.transport import SimRequest
 from simulator.x import Server as XServer
@@ -199,7 +199,7 @@ def test_import_twarc2_jsonl(accounts, tmp_path, capsys):
     db = tmp_path / "smc.db"
     args = ["--db", str(db), "import", "--platform", "x", "--account", "x_seoul_bus",
             "--demo-key", str(path)]
-    assert run_pipeline.main(args) == 1  # a bad line: exit 1, saying where it went
+    assert commands.main(args) == 1  # a bad line: exit 1, saying where it went
     out = capsys.readouterr().out
     served = sum(len(json.loads(line).get("data", [])) for line in lines)
     assert f"{served + 1} read = {served} stored ({served} new, 0 updated" in out
@@ -210,7 +210,7 @@ def test_import_twarc2_jsonl(accounts, tmp_path, capsys):
                         ).fetchone()[0] == served
     reason = conn.execute("SELECT reason FROM quarantine").fetchone()[0]
     assert "mentions.jsonl:" in reason and "not JSON" in reason
-    assert run_pipeline.main(args) == 1  # importing again changes nothing
+    assert commands.main(args) == 1  # importing again changes nothing
     assert (f"{served + 1} read = {served} stored (0 new, 0 updated, {served} unchanged)"
             in capsys.readouterr().out)
 
@@ -223,8 +223,8 @@ def test_import_of_tweepys_recorded_response(tmp_path, capsys, monkeypatch):
     body = gzip.decompress(cassette["interactions"][0]["response"]["body"]["string"])
     path = tmp_path / "page.json"
     path.write_bytes(body)
-    code = run_pipeline.main(["--db", str(tmp_path / "d.db"), "import", "--platform", "x",
-                              "--account", "x_seoulmania", str(path)])
+    code = commands.main(["--db", str(tmp_path / "d.db"), "import", "--platform", "x",
+                          "--account", "x_seoulmania", str(path)])
     assert code == 0
     n = len(json.loads(body)["data"])
     assert f"{n} read = {n} stored" in capsys.readouterr().out
@@ -233,13 +233,13 @@ def test_import_of_tweepys_recorded_response(tmp_path, capsys, monkeypatch):
 def test_import_usage_errors(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("SMC_AUTHOR_KEY", "k" * 32)
     base = ["--db", str(tmp_path / "d.db"), "import"]
-    assert run_pipeline.main(base + ["--platform", "x", "--account", "nobody", "f.json"]) == 2
+    assert commands.main(base + ["--platform", "x", "--account", "nobody", "f.json"]) == 2
     assert "unknown account 'nobody'" in capsys.readouterr().err
-    assert run_pipeline.main(base + ["--platform", "facebook", "--account", "x_seoulmania",
-                                     "f.json"]) == 2
+    assert commands.main(base + ["--platform", "facebook", "--account", "x_seoulmania",
+                                 "f.json"]) == 2
     assert "is on x, not facebook" in capsys.readouterr().err
-    assert run_pipeline.main(base + ["--platform", "x", "--account", "x_seoulmania",
-                                     str(tmp_path / "missing.json")]) == 2
+    assert commands.main(base + ["--platform", "x", "--account", "x_seoulmania",
+                                 str(tmp_path / "missing.json")]) == 2
     assert "no such file" in capsys.readouterr().err
 
 
@@ -248,17 +248,17 @@ def test_status_check_watches_lag_and_integrity(accounts, tmp_path, capsys):
     db = tmp_path / "smc.db"
     sim_collect(db, accounts, small_world(accounts), platforms=("x",))
     base = ["--db", str(db), "status"]
-    assert run_pipeline.main(base + ["--json"]) == 0
+    assert commands.main(base + ["--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["integrity_check"] == "ok"
     assert len(report["accounts"]) == 44
     healthy = {r["account"] for r in report["accounts"] if r["healthy"]}
     assert len(healthy) == 31 and all(k.startswith("x_") for k in healthy)
-    assert run_pipeline.main(base + ["--check"]) == 1  # 13 accounts never succeeded
+    assert commands.main(base + ["--check"]) == 1  # 13 accounts never succeeded
     out = capsys.readouterr().out
     assert "31/44 accounts succeeded" in out
-    assert run_pipeline.main(["--db", str(db), "--config", str(_x_only(tmp_path)),
-                              "status", "--check"]) == 0
+    assert commands.main(["--db", str(db), "--config", str(_x_only(tmp_path)),
+                          "status", "--check"]) == 0
 
 
 def _x_only(tmp_path: Path) -> Path:

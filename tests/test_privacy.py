@@ -65,7 +65,7 @@ def test_cli_debug_run_prints_no_token(tmp_path):
 
 
 def test_raw_payloads_past_retention_are_purged(accounts, tmp_path):
-    from pipeline.cli import purge_raw
+    from commands.common import purge_raw
 
     db = connect(tmp_path / "smc.db")
     db.conn.executemany("INSERT INTO raw (id, account, stream, fetched_at, payload) "

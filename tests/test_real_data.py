@@ -17,13 +17,14 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import run_pipeline
+import commands
 from normalize.schema import Context, Skipped
 from normalize.x import normalize_tweet
 from normalize.youtube import normalize_page as youtube_page
 from pipeline.formats import Options, pages_of
 from store.db import open_plain
 
+ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures"
 KEY = "real-data-test-key-" + "k" * 24
 ACCOUNT = {"x": "x_seoulmania", "facebook": "fb_seoul", "instagram": "ig_seoul",
@@ -67,8 +68,8 @@ def as_json_file(path: Path, tmp: Path) -> Path:
 
 
 def imp(db: Path, platform: str, *files: Path, extra: tuple[str, ...] = ()) -> int:
-    return run_pipeline.main(["--db", str(db), "import", "--platform", platform,
-                              "--account", ACCOUNT[platform], *extra, *map(str, files)])
+    return commands.main(["--db", str(db), "import", "--platform", platform,
+                          "--account", ACCOUNT[platform], *extra, *map(str, files)])
 
 
 # --- what the input holds, counted independently of the importer ------------------------
@@ -204,7 +205,7 @@ def test_importing_the_files_in_reverse_order_gives_the_same_database(platform, 
 
 def test_import_help_names_every_format(capsys):
     with pytest.raises(SystemExit):
-        run_pipeline.main(["import", "--help"])
+        commands.main(["import", "--help"])
     out = capsys.readouterr().out
     for name in ("twarc2 search", "stream lines", "flatten", "Airbyte", "Singer", "?ids=",
                  "mentioned_comment", "liveChatMessages", "comments.list", "commentThreads"):
@@ -419,13 +420,13 @@ def test_flatten_lines_use_the_embedded_author_for_the_official_check(tmp_path):
     line = json.loads((FIXTURES / "twarc2" / "flat_first3.jsonl").read_text().splitlines()[1])
     author = line["author"]["username"]
     config = tmp_path / "accounts.yaml"
-    text = (Path(run_pipeline.__file__).parent / "config" / "accounts.yaml").read_text()
+    text = (ROOT / "config" / "accounts.yaml").read_text()
     config.write_text(text.replace("handle: seoulmania", f"handle: {author}", 1))
     path = tmp_path / "flat.jsonl"
     path.write_text(json.dumps(line, ensure_ascii=False))
     db = tmp_path / "smc.db"
-    assert run_pipeline.main(["--db", str(db), "--config", str(config), "import", "--platform",
-                              "x", "--account", "x_seoulmania", str(path)]) == 0
+    assert commands.main(["--db", str(db), "--config", str(config), "import", "--platform",
+                          "x", "--account", "x_seoulmania", str(path)]) == 0
     official = rows(db, "SELECT is_official FROM comments UNION ALL SELECT 1 FROM posts")
     assert official and all(o == 1 for (o,) in official)
 
@@ -522,10 +523,10 @@ def test_status_json_carries_the_last_runs_counts(tmp_path, capsys):
     from pipeline.config import load_accounts
     from conftest import sim_collect
     from test_x import small_world
-    accounts = load_accounts(Path(run_pipeline.__file__).parent / "config" / "accounts.yaml")
+    accounts = load_accounts(ROOT / "config" / "accounts.yaml")
     sim_collect(db, accounts, small_world(accounts), platforms=("youtube",))
     capsys.readouterr()
-    assert run_pipeline.main(["--db", str(db), "status", "--json"]) == 0
+    assert commands.main(["--db", str(db), "status", "--json"]) == 0
     report = {r["account"]: r for r in json.loads(capsys.readouterr().out)["accounts"]}
     yt = report["yt_seoul"]
     assert yt["last_read"] == (yt["last_stored"] + yt["last_quarantined"] + yt["last_skipped"])
@@ -543,7 +544,7 @@ def test_restricted_opinions_show_as_such_in_status_and_the_digest(tmp_path, cap
     path.write_text(json.dumps(page))
     assert imp(db, "x", path) == 0
     capsys.readouterr()
-    assert run_pipeline.main(["--db", str(db), "status"]) == 0
+    assert commands.main(["--db", str(db), "status"]) == 0
     assert "1 restricted" in capsys.readouterr().out
     created = one(db, "SELECT seoul_day FROM opinions")[0]
     text = render_markdown(build_digest(connect(db), created))

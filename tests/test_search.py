@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from conftest import sim_collect
 
-import run_pipeline
+import commands
 from normalize.morph import search_tokens_many
 from simulator import World
 from store import cases
@@ -110,16 +110,16 @@ def test_official_answers_are_not_opinions(db):
 
 
 def test_search_command(db_path, capsys):
-    assert run_pipeline.main(["--db", str(db_path), "search", "택시", "--limit", "50"]) == 0
+    assert commands.main(["--db", str(db_path), "search", "택시", "--limit", "50"]) == 0
     out = capsys.readouterr().out
     assert "SRCH1 택시요금이" in out and "opinions match '택시'" in out
     assert "stale" not in out and "reindex" not in out
-    assert run_pipeline.main(["--db", str(db_path), "search", "택배"]) == 0
+    assert commands.main(["--db", str(db_path), "search", "택배"]) == 0
     out = capsys.readouterr().out
     assert "SRCH3" in out and "택시" not in out.split("--")[0]
-    assert run_pipeline.main(["--db", str(db_path), "search", " "]) == 2
+    assert commands.main(["--db", str(db_path), "search", " "]) == 2
     with pytest.raises(SystemExit) as exit_:
-        run_pipeline.main(["--db", str(db_path), "search", "x", "--status", "nope"])
+        commands.main(["--db", str(db_path), "search", "x", "--status", "nope"])
     assert exit_.value.code == 2
 
 
@@ -204,19 +204,19 @@ def test_a_quoted_phrase_is_those_words_in_that_order(late_path):
 
 
 def test_newest_first_and_n_of_m_in_the_cli(late_path, capsys):
-    assert run_pipeline.main(["--db", str(late_path), "search", "택시", "--limit", "3"]) == 0
+    assert commands.main(["--db", str(late_path), "search", "택시", "--limit", "3"]) == 0
     out = capsys.readouterr().out
     total = len(search(connect(late_path), "택시", limit=10_000))
     assert f"-- 3 of {total} opinions match '택시' (newest first)" in out and total > 3
     phrase = search(connect(late_path), '"택시 요금"', limit=10_000)
-    assert run_pipeline.main(["--db", str(late_path), "search", '"택시 요금"', "--limit",
-                              str(len(phrase))]) == 0
+    assert commands.main(["--db", str(late_path), "search", '"택시 요금"', "--limit",
+                          str(len(phrase))]) == 0
     out = capsys.readouterr().out
     assert [w for w in out.split() if w.startswith("SRCH")] == [
         "SRCH1", "SRCHF", "SRCHD"]  # SRCHF (11-24) before SRCHD (11-22), though stored after
     assert f"-- {len(phrase)} opinions match" in out
-    assert run_pipeline.main(["--db", str(late_path), "search", "택시", "--limit", "2",
-                              "--offset", "2"]) == 0
+    assert commands.main(["--db", str(late_path), "search", "택시", "--limit", "2",
+                          "--offset", "2"]) == 0
     assert f"-- 2 of {total} opinions match '택시' (newest first, the 2 newest skipped)" in \
         capsys.readouterr().out
 
@@ -241,7 +241,7 @@ def test_newest_first_whichever_plan(late_path, monkeypatch):
 def test_newest_first_and_matches_in_the_web(late_path):
     import asyncio
 
-    from center.cli import build_datasette
+    from center.app import build_datasette
 
     ds = build_datasette(late_path)
     asyncio.run(ds.invoke_startup())
@@ -275,11 +275,11 @@ def test_reindex_rebuilds_tokens_stored_before(late_path, capsys):
     handle = connect(late_path)  # migration 12 again: stale
     assert migrate(handle) == 12 and "migration 12" in (stale_tokens(handle) or "")
     assert "SRCHA" not in markers(search(handle, "택시", limit=500))
-    assert run_pipeline.main(["--db", str(late_path), "search", "택시"]) == 0
+    assert commands.main(["--db", str(late_path), "search", "택시"]) == 0
     assert "run `reindex`" in capsys.readouterr().out
-    assert run_pipeline.main(["--db", str(late_path), "status"]) == 0
+    assert commands.main(["--db", str(late_path), "status"]) == 0
     assert "WARNING search tokens stored before migration 12" in capsys.readouterr().out
-    assert run_pipeline.main(["--db", str(late_path), "reindex", "--batch", "7"]) == 0
+    assert commands.main(["--db", str(late_path), "reindex", "--batch", "7"]) == 0
     assert "search tokens rebuilt" in capsys.readouterr().out
     handle = connect(late_path)
     assert stale_tokens(handle) is None

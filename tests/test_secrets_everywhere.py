@@ -181,7 +181,7 @@ def tree_surfaces(folder: Path, label: str) -> dict[str, bytes]:
 def served_pages(db: Path) -> dict[str, str]:
     """What Datasette serves of the database: /, the database, every table and view (HTML,
     JSON rows, CSV, hidden ones included), every canned query, the metadata."""
-    from center.cli import build_datasette, datasette_metadata
+    from center.app import build_datasette, datasette_metadata
 
     name = db.stem
     relations = [r[0] for r in db_text(db, "SELECT name FROM sqlite_master "
@@ -219,7 +219,7 @@ def seoul_today() -> str:
 # --- logging as the CLI sets it up, in process ------------------------------------------------
 @pytest.fixture
 def cli_logging(caplog):
-    """The CLI's scrubber (run_pipeline.setup_logging) over the fake environment, with the
+    """The CLI's scrubber (commands.setup_logging) over the fake environment, with the
     client libraries at DEBUG (stricter than the CLI, which keeps them at WARNING)."""
     factory = logging.getLogRecordFactory()
     known = set(core.redact._known)  # registered values live for the process: restore them
@@ -243,7 +243,7 @@ def cli_logging(caplog):
 
 def log_surfaces(records: Iterable[logging.LogRecord]) -> dict[str, str]:
     """The records as the CLI writes them: its text format and its JSON format."""
-    from run_pipeline import JsonFormatter
+    from commands import JsonFormatter
 
     text = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S")
     records = list(records)
@@ -265,7 +265,7 @@ class Case:
 def run_case(platform: str, failure: str, tmp_path: Path) -> Case:
     """One collect pass of a tiny world: an account per fault, in order, then a healthy one
     when the platform has an account left."""
-    from pipeline.cli import log_result
+    from commands.common import log_result
 
     kinds = kinds_for(platform, failure)
     available = platform_accounts(platform)
@@ -293,11 +293,11 @@ def run_case(platform: str, failure: str, tmp_path: Path) -> Case:
 
 def status_outputs(db: Path, capsys) -> dict[str, str]:
     """`status`, `status --json` and `status --check`, in process."""
-    import run_pipeline
+    import commands
 
     out = {}
     for flags in ((), ("--json",), ("--check",)):
-        args = run_pipeline.build_parser().parse_args(
+        args = commands.build_parser().parse_args(
             ["--db", str(db), "--config", str(ROOT / "config" / "accounts.yaml"), "status",
              *flags])
         code = args.func(args)
@@ -497,7 +497,7 @@ def test_recorded_traffic_holds_no_secret(platform: str, tmp_path: Path,
     port = server.server_address[1]
     transport = LocalTransport(port)
     transport.httplib2 = lambda: _Httplib2ToLocal(port)  # type: ignore[method-assign]
-    secrets = [FAKE[n] for a in ACCOUNTS for n in a.credentials]  # pipeline.cli.traffic
+    secrets = [FAKE[n] for a in ACCOUNTS for n in a.credentials]  # commands.common.traffic
     db = tmp_path / "smc.db"
     try:
         with recorded_traffic(tmp_path / "recording", "record", secrets):

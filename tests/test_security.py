@@ -183,7 +183,7 @@ def test_x_compliance_output_is_imported_and_applied(accounts, tmp_path):
 
 
 def test_quarantine_expires_like_raw(tmp_path):
-    from pipeline.cli import purge_raw
+    from commands.common import purge_raw
 
     times = iter(["2020-01-01T00:00:00Z", "2099-01-01T00:00:00Z"])
     writer = Writer(connect(tmp_path / "smc.db"), clock=lambda: next(times))
@@ -195,7 +195,7 @@ def test_quarantine_expires_like_raw(tmp_path):
 
 # --- 4. unmasked payloads are out of the served file's reach --------------------------------
 def test_unmasked_payloads_live_in_their_own_file_that_serve_never_opens(accounts, tmp_path):
-    from center.cli import build_datasette
+    from center.app import build_datasette
 
     db_path = tmp_path / "smc.db"
     sim_collect(db_path, accounts, small_world(accounts), platforms=("x",))

@@ -1,12 +1,9 @@
-"""The Social Media Center commands: `case`, `search`, `reindex` and `serve`.
+"""The Social Media Center's case commands: staff record what was done about an opinion.
 
     case set ID --status S [--department D] [--note N] [--by NAME]
     case show ID
     case list [--status S] [--overdue HOURS] [--account KEY] [--summary] [--format F]
     case import FILE.csv          (columns id,status[,department,note,by]; all or nothing)
-    search QUERY [--limit N] [--offset N] [--account KEY] [--status S]
-    reindex [--batch N]           (rebuild the search tokens after an upgrade)
-    serve [--host H] [--port P] [--sql]
 
 Status and the 처리율 (reflection rate) are defined in docs/SCHEMA.md. Notes and departments typed
 by staff (case set, case import) are PII-masked (normalize.text.mask_pii) before they are
@@ -26,16 +23,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from commands.common import EXIT_OK, UsageError, hours, open_db, positive_int, read_db
 from core.display import SafeCsvWriter, shown, undo_csv_safe
-from pipeline.cli import EXIT_OK, UsageError, bounded, hours, open_db, positive_int, read_db
 
 if TYPE_CHECKING:
     from store.cases import Change
 
-CENTER = Path(__file__).resolve().parent
-METADATA = CENTER / "metadata.yaml"
-PLUGINS = CENTER / "plugins"
-TEMPLATES = CENTER / "templates"
 CSV_COLUMNS = ("id", "status", "department", "note", "by")
 # Not the digest's rate, which is same-day (당일 답변율): each is shown with its definition.
 REFLECTION_RATE = "처리율 (reflection rate: answered or resolved)"
@@ -43,15 +36,15 @@ REFLECTION_RATE_DEF = ("answered or resolved / all opinions, whenever written, s
                        "not the digest's 당일 답변율 (same-day answer rate)")
 
 
-def _statuses() -> tuple[str, ...]:
+def known_statuses() -> tuple[str, ...]:
     from store.cases import STATUSES
 
     return STATUSES
 
 
-def _status_arg(text: str) -> str:
+def status_arg(text: str) -> str:
     """argparse type: a known status (exit 2 naming it otherwise)."""
-    statuses = _statuses()
+    statuses = known_statuses()
     if text not in statuses:
         raise argparse.ArgumentTypeError(
             f"unknown status {text!r} (expected one of {', '.join(statuses)})")
@@ -87,7 +80,7 @@ def say(text: str) -> None:
     print(shown(text))
 
 
-def _short(text: str | None, width: int) -> str:
+def shorten(text: str | None, width: int) -> str:
     text = " ".join((text or "").split())
     return text if len(text) <= width else text[: width - 1] + "…"
 
@@ -185,17 +178,17 @@ def cmd_case_show(args: argparse.Namespace) -> int:
     post = thread["post"]
     if post:
         out.append(f"post {post['id']} ({post['created_at']}): "
-                   f"{_short(post['title'] or post['text'], 100)}")
+                   f"{shorten(post['title'] or post['text'], 100)}")
     for depth, parent in enumerate(thread["parents"]):
         who = parent["author_name"] if parent["is_official"] else "citizen"
         gone = " (deleted)" if parent["deleted"] else ""
         out.append(f"{'  ' * (depth + 1)}└ {parent['created_at']} {who}{gone}: "
-                   f"{_short(parent['text'], 90)}")
+                   f"{shorten(parent['text'], 90)}")
     indent = "  " * (len(thread["parents"]) + 1)
     out.append(f"{indent}└ {row['created_at']} citizen  ◀ THIS OPINION: {row['text']}")
     for reply in thread["replies"]:
         who = f"OFFICIAL {reply['author_name']}" if reply["is_official"] else "citizen"
-        out.append(f"{indent}    └ {reply['created_at']} {who}: {_short(reply['text'], 90)}")
+        out.append(f"{indent}    └ {reply['created_at']} {who}: {shorten(reply['text'], 90)}")
     answer = thread["answer"]
     out.append("")
     if answer:
@@ -235,7 +228,7 @@ def cmd_case_list(args: argparse.Namespace) -> int:
         return EXIT_OK
     for r in rows:
         say(f"{r['created_at']}  {r['status']:<11} {r['account']:<20} "
-              f"{_short(r['department'], 12):<12} {r['id']:<32} {_short(r['text'], 60)}")
+              f"{shorten(r['department'], 12):<12} {r['id']:<32} {shorten(r['text'], 60)}")
     _, overall = cases.reflection(db)
     what = "overdue " if args.overdue is not None else ""
     say(f"-- {len(rows)} {what}opinions listed; {_reflection_line(overall)}")
@@ -418,97 +411,10 @@ def _row_change(path: Path, line: int, values: list[str], columns: dict[str, int
                   row.get("note") or None, row.get("by") or default_by, line)
 
 
-# --- search --------------------------------------------------------------------------------
-def cmd_search(args: argparse.Namespace) -> int:
-    from store.search import find, stale_tokens
-
-    if not args.query.strip():
-        raise UsageError("search: empty query")
-    db = read_db(args)
-    found = find(db, args.query, limit=args.limit, account=args.account, status=args.status,
-                 offset=args.offset)
-    if args.json:
-        print(json.dumps(found.rows, ensure_ascii=False, indent=1))
-        return EXIT_OK
-    for r in found.rows:
-        say(f"{r['created_at']}  {r['status']:<11} {r['account']:<20} {r['id']}")
-        say(f"    {_short(r['text'], 110)}")
-        if r["answer_text"]:
-            say(f"    ↳ {r['answered_by']}: {_short(r['answer_text'], 100)}")
-    shown_ = len(found.rows)
-    counted = f"{shown_}" if shown_ == found.total else f"{shown_} of {found.total}"
-    skipped = f", the {args.offset} newest skipped" if args.offset else ""
-    say(f"-- {counted} opinions match {args.query!r} (newest first{skipped})")
-    stale = stale_tokens(db)
-    if stale:
-        say(f"-- older opinions may be missing: search tokens {stale}; run `reindex`")
-    return EXIT_OK
-
-
-def cmd_reindex(args: argparse.Namespace) -> int:
-    from normalize.morph import search_tokens_many
-    from store.search import rebuild_tokens
-
-    db = open_db(args)
-
-    def progress(done: int, todo: int) -> None:
-        if done % 100_000 < args.batch or done == todo:
-            print(f"reindex: {done:,} of {todo:,} comments", file=sys.stderr, flush=True)
-
-    got = rebuild_tokens(db, search_tokens_many, batch=args.batch, progress=progress)
-    print(f"reindex: {got['rows']:,} comments read, {got['changed']:,} search tokens "
-          f"rebuilt in {got['seconds']} s")
-    return EXIT_OK
-
-
-# --- serve ---------------------------------------------------------------------------------
-def datasette_metadata(db_path: str | Path, sql: bool = False) -> dict:
-    """center/metadata.yaml applied to this database (re-keyed from `smc` to its name)."""
-    import yaml
-
-    meta = yaml.safe_load(METADATA.read_text(encoding="utf-8"))
-    name = Path(db_path).stem
-    databases = meta.get("databases", {})
-    if "smc" in databases and name != "smc":
-        databases[name] = databases.pop("smc")
-        meta["description_html"] = meta.get("description_html", "").replace(
-            'href="/smc/', f'href="/{name}/')
-    meta["allow_sql"] = bool(sql)
-    return meta
-
-
-def build_datasette(db_path: str | Path, sql: bool = False) -> Any:
-    """A Datasette on the database, mutable (the collector may write while it serves)."""
-    from datasette.app import Datasette
-
-    settings = {"default_allow_sql": bool(sql), "facet_time_limit_ms": 500,
-                "sql_time_limit_ms": 3000, "default_page_size": 50}
-    return Datasette(
-        files=[str(db_path)], metadata=datasette_metadata(db_path, sql),
-        plugins_dir=str(PLUGINS), template_dir=str(TEMPLATES), settings=settings,
-    )
-
-
-def cmd_serve(args: argparse.Namespace) -> int:
-    import asyncio
-
-    import uvicorn
-
-    db = read_db(args)  # it must exist and be current: Datasette only reads
-    db.conn.close()
-    ds = build_datasette(args.db, sql=args.sql)
-    asyncio.run(ds.invoke_startup())
-    name = Path(args.db).stem
-    print(f"serving {args.db} at http://{args.host}:{args.port}/{name}/center "
-          f"(arbitrary SQL {'ON' if args.sql else 'off'}; Ctrl-C stops)", flush=True)
-    uvicorn.run(ds.app(), host=args.host, port=args.port, log_level="warning")
-    return EXIT_OK
-
-
 # --- registration --------------------------------------------------------------------------
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add `case`, `search`, `reindex` and `serve` to run_pipeline.py."""
-    statuses = ", ".join(_statuses())
+    """Add `case` and its actions."""
+    statuses = ", ".join(known_statuses())
     case = subparsers.add_parser(
         "case", help="staff set and show the processing result of an opinion",
         description="Record what a department did about a citizen's opinion, show an "
@@ -520,7 +426,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        description="Set the processing status of one opinion. The change "
                                    "is appended to case_events; cases holds the current state.")
     p.add_argument("id", help="the opinion's id, e.g. x:2125317658768310329")
-    p.add_argument("--status", required=True, type=_status_arg, metavar="S",
+    p.add_argument("--status", required=True, type=status_arg, metavar="S",
                    help=f"new status: {statuses}")
     p.add_argument("--department", metavar="D", help="department handling it")
     p.add_argument("--note", metavar="N",
@@ -544,7 +450,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                    "first). Ends with the 처리율 (reflection rate: answered or "
                                    "resolved / all opinions); --summary prints it per account "
                                    "with status counts instead.")
-    p.add_argument("--status", type=_status_arg, metavar="S", help=f"only this status: {statuses}")
+    p.add_argument("--status", type=status_arg, metavar="S", help=f"only this status: {statuses}")
     p.add_argument("--overdue", type=hours, metavar="HOURS",
                    help="only open opinions older than HOURS, oldest first")
     p.add_argument("--account", metavar="KEY", help="only this account")
@@ -573,40 +479,3 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="record the changes at this ISO-8601 UTC time (default: now; not in "
                         "the future, not before an opinion was written)")
     p.set_defaults(func=cmd_case_import)
-
-    p = subparsers.add_parser(
-        "search", help="Korean full-text search over opinions (newest first)",
-        description="Search citizens' opinions by morphemes, newest first: 택시 finds "
-                    "택시요금이, 콜택시 and 개인택시 (not 택배), 침수 finds 침수됐어요; English, "
-                    "Chinese and Japanese work too. Words are AND-ed; \"택시 요금\" in quotes "
-                    "is a phrase (those words, in that order).")
-    p.add_argument("query", metavar="QUERY", help="words to search for")
-    p.add_argument("--limit", type=positive_int, default=20, metavar="N",
-                   help="at most N results (default 20)")
-    p.add_argument("--offset", type=bounded(int, 0, "a whole number"), default=0, metavar="N",
-                   help="skip the N newest matches (the next page)")
-    p.add_argument("--account", metavar="KEY", help="only opinions left on this account")
-    p.add_argument("--status", type=_status_arg, metavar="S", help=f"only this status: {statuses}")
-    p.add_argument("--json", action="store_true", help="print JSON instead of text")
-    p.set_defaults(func=cmd_search)
-
-    p = subparsers.add_parser(
-        "reindex", help="rebuild the search tokens of every stored comment (after an upgrade)",
-        description="Recompute the search tokens of all stored comments from their text, "
-                    "when an upgrade changed them (`search` and `status` say so). Commits "
-                    "batch by batch: it can be stopped and run again. Minutes at a million "
-                    "comments; collecting may go on meanwhile.")
-    p.add_argument("--batch", type=positive_int, default=2000, metavar="N",
-                   help="comments per transaction (default 2000)")
-    p.set_defaults(func=cmd_reindex)
-
-    p = subparsers.add_parser(
-        "serve", help="the Social Media Center view: Datasette on the database",
-        description="Serve the database with Datasette and center/metadata.yaml: the centre "
-                    "with facets, search, overdue opinions, reflection rate, SNS map and an "
-                    "opinion page. The database stays writable for the collector.")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8001, help="port to listen on (default 8001)")
-    p.add_argument("--sql", action="store_true",
-                   help="allow arbitrary SQL (for analysts; off by default)")
-    p.set_defaults(func=cmd_serve)

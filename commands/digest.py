@@ -1,11 +1,11 @@
-"""`run_pipeline.py digest`: write the daily digest of one Seoul day (html, md, overdue csv)."""
+"""`digest`: write the daily digest of one Seoul day (html, md, overdue csv)."""
 from __future__ import annotations
 
 import argparse
 from datetime import UTC, date, datetime
 
+from commands.common import EXIT_OK, UsageError, positive_hours, read_db
 from digest.build import SEOUL, seoul_yesterday
-from pipeline.cli import EXIT_OK, UsageError, read_db, positive_hours
 
 
 def seoul_date(text: str) -> date:

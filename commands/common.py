@@ -1,7 +1,9 @@
-"""What every command module shares: exit codes, usage errors, opening the config and db.
+"""What every command module shares: exit codes, usage errors, opening the config and db,
+one collect pass (collect, demo and schedule run it) and the argparse types.
 
-Command modules (center/cli.py, digest/cli.py, ...) expose `register(subparsers)` that adds
-their commands with `set_defaults(func=...)`; run_pipeline.py lists them in COMMAND_MODULES.
+Each command family (commands/collect.py, commands/cases.py, ...) exposes
+`register(subparsers)` that adds its commands with `set_defaults(func=...)`;
+commands/__init__.py lists them in FAMILIES.
 """
 from __future__ import annotations
 
@@ -12,13 +14,16 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable, TextIO
 
 import sqlite_utils
 
+from core.accounts import Account, credential_names
 from core.platforms import KEYS
 from core.redact import register, secret_values
-from pipeline.config import Account, credential_names, load_accounts
+from core.times import seoul_day_start, shift, utc_now
+from pipeline.config import load_accounts
 from pipeline.ingest import AccountResult
 from pipeline.runner import (
     RunOptions,
@@ -35,6 +40,7 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 log = logging.getLogger("smc")
+ROOT = Path(__file__).resolve().parent.parent  # the project: run_pipeline.py, config/
 
 
 class UsageError(Exception):
@@ -134,10 +140,8 @@ def run_collect(args: argparse.Namespace, simulate: bool,
 
 def purge_raw(writer: Writer, days: int, quarantine_days: int | None = None) -> int:
     """Drop raw and quarantined payloads past their retention, and say so."""
-    from datetime import datetime, timedelta, timezone
-
     def cutoff(d: int) -> str:
-        return (datetime.now(timezone.utc) - timedelta(days=d)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return shift(utc_now(), days=-d)
 
     purged = writer.purge_raw(cutoff(days))
     if purged:
@@ -277,14 +281,15 @@ def add_collect_options(p: argparse.ArgumentParser, live_seconds: int = 5) -> No
 
 def iso_date(text: str) -> str:
     """argparse type: YYYY-MM-DD, returned as the start of that Seoul day in UTC ISO."""
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
+    from datetime import date
 
     try:
-        day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=ZoneInfo("Asia/Seoul"))
+        day = date.fromisoformat(text) if len(text) == 10 else None
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {text!r}") from None
-    return day.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%SZ")
+        day = None
+    if day is None:
+        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {text!r}")
+    return seoul_day_start(day)
 
 
 def bounded(cast: Callable[[str], float], low: float, what: str,

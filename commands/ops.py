@@ -3,64 +3,36 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import threading
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable
-from zoneinfo import ZoneInfo
 
-from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.schedulers.blocking import BlockingScheduler
-from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.interval import IntervalTrigger
-
+from commands.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    UsageError,
+    add_collect_options,
+    check_origin,
+    load_config,
+    open_db,
+    read_db,
+    run_collect,
+    under_run_lock,
+)
 from core.platforms import KEYS
-from pipeline.cli import EXIT_OK, add_collect_options, load_config, read_db, run_collect
-from pipeline.config import Account
-from pipeline.importer import cmd_import
+from core.times import SEOUL
+from pipeline.formats import Options, needs_video, pages_of
+from pipeline.importer import NotJson, import_file, read_documents
+from pipeline.runner import SecretMissing, author_secret, for_account, load_tagger, platform_context
+from pipeline.schedule import ScheduleConfig, build_scheduler
+from store.writer import Writer
 
 log = logging.getLogger("smc.ops")
-SEOUL = ZoneInfo("Asia/Seoul")
 
 
 # --- schedule ------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ScheduleConfig:
-    """How the daemon paces its jobs."""
-
-    jitter_seconds: int = 60
-    misfire_grace_seconds: int = 300
-    digest_time: str = "07:30"  # Seoul time, each morning
-
-
-def build_scheduler(accounts: list[Account], collect_job: Callable[[str], Any],
-                    digest_job: Callable[[], Any] | None,
-                    config: ScheduleConfig = ScheduleConfig()) -> BlockingScheduler:
-    """One interval job per account (its own interval), the digest each morning, in Seoul."""
-    scheduler = BlockingScheduler(
-        timezone=SEOUL,
-        # One collector at a time: they share one SQLite writer and the platforms' limits.
-        executors={"default": ThreadPoolExecutor(1), "digest": ThreadPoolExecutor(1)},
-    )
-    # Missed runs collapse into one, never two of the same job at once, late runs skipped.
-    pacing = {"coalesce": True, "max_instances": 1,
-              "misfire_grace_time": config.misfire_grace_seconds}
-    for account in accounts:
-        scheduler.add_job(
-            collect_job, IntervalTrigger(minutes=account.interval_minutes, timezone=SEOUL,
-                                         jitter=config.jitter_seconds),
-            args=[account.key], id=f"collect:{account.key}", name=f"collect {account.key}",
-            next_run_time=datetime.now(SEOUL), **pacing,  # first pass at start-up
-        )
-    if digest_job is not None:
-        hour, minute = (int(x) for x in config.digest_time.split(":"))
-        scheduler.add_job(digest_job, CronTrigger(hour=hour, minute=minute, timezone=SEOUL),
-                          id="digest", name="daily digest", executor="digest", **pacing)
-    return scheduler
-
-
 def cmd_schedule(args: argparse.Namespace) -> int:
     from pipeline.lock import EXIT_LOCKED, Locked, RunLock
 
@@ -113,8 +85,78 @@ def run_digest(args: argparse.Namespace) -> None:
     log.info("digest written: %s", ", ".join(str(p) for p in paths))
 
 
+# --- import --------------------------------------------------------------------------------
+def first_origin(path: Path, platform: str, options: Options) -> bool | None:
+    """Whether the first page of a file is simulated (None: the file holds no page)."""
+    for _, doc in read_documents(path):
+        if isinstance(doc, NotJson):
+            continue
+        found = pages_of(platform, doc, options)
+        if found.pages:
+            if needs_video(found):
+                raise UsageError(f"{path}: live chat messages that name no video: pass "
+                                 "--post VIDEO_ID (the broadcast's video id)")
+            return found.simulated
+    return None
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Import saved files under the run lock (a collect or the daemon cannot overlap)."""
+    return under_run_lock(args, "import", _import)
+
+
+def _import(args: argparse.Namespace) -> int:
+    accounts = load_config(args)
+    account = next((a for a in accounts if a.key == args.account), None)
+    if account is None:
+        raise UsageError(f"{args.config}: unknown account {args.account!r}")
+    if account.platform != args.platform:
+        raise UsageError(f"account {account.key} is on {account.platform}, not {args.platform}")
+    files = [Path(f) for f in args.files]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise UsageError(f"no such file: {', '.join(missing)}")
+    options = Options(post=args.post, kind=args.kind)
+    simulated = _origin(files, args.platform, options)
+    if args.demo_key and simulated is False:
+        raise UsageError("--demo-key hashes authors with a public key, which anyone can "
+                         "reverse from the public user ids: it is for simulated data only; "
+                         "set SMC_AUTHOR_KEY to import real data")
+    try:
+        secret = author_secret(dict(os.environ), simulate=args.demo_key)
+    except SecretMissing as exc:
+        raise UsageError(str(exc)) from None
+    writer = Writer(open_db(args))
+    if simulated is not None:  # compliance output alone fits a database of either origin
+        check_origin(writer, args.db, "simulated" if simulated else "live", "an import")
+    writer.sync_accounts(accounts)
+    ctx = for_account(platform_context(writer, accounts, args.platform, secret, load_tagger()),
+                      account)
+    failed = False
+    for path in files:
+        ok, summary = import_file(writer, account, path, ctx, options,
+                                  bool(simulated), args.workers)
+        print(summary)
+        failed |= not ok
+    writer.refresh_answers()
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _origin(files: list[Path], platform: str, options: Options) -> bool | None:
+    """True when the files hold simulated data, False for real, None when they hold no
+    data at all (compliance output only); mixed files are refused."""
+    origins = {f: first_origin(f, platform, options) for f in files}
+    kinds = {o for o in origins.values() if o is not None}
+    if len(kinds) > 1:
+        sim = ", ".join(str(f) for f, o in origins.items() if o)
+        raise UsageError(f"these files hold simulated data and the others real data: {sim}; "
+                         "import them into separate databases")
+    return None if not kinds else kinds == {True}
+
+
 # --- registration --------------------------------------------------------------------------
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add `schedule` and `import`."""
     p = sub.add_parser("schedule", help="run as a daemon: per-account intervals, daily digest",
                        description="APScheduler daemon in Asia/Seoul: one job per account at its "
                                    "interval, the digest each morning. SIGTERM/SIGINT finish "
