@@ -6,7 +6,8 @@ is not timed) through the real path twice (first load, then the same pages again
 new) and prints one JSON object: seconds, rows, peak RSS of this process and of its worker
 processes, the morpheme cache's hit rate.
 
-The real path: `json.loads` of each response body -> a collector `Page` -> pipeline.ingest
+The real path: `json.loads` of each response body -> a collector `Page` (and the
+`ScanComplete` after a post's last comment page) -> pipeline.ingest
 (normalizer of the platform: PII masking, language, district/category tags, morphemes;
 then the store: content-hash upserts, raw payloads, FTS triggers, cursors, tombstones),
 then the derived answers (`Writer.refresh_answers`), as `collect` does.
@@ -21,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from collectors.base import Cursor, Page
+from collectors.base import Cursor, Event, Page, ScanComplete
 from core.accounts import Account
 from core.platforms import KEYS
 from pipeline import ingest
@@ -39,14 +40,14 @@ BENCH_NOW = "2026-11-25T00:00:00Z"
 def write_pages(path: Path, accounts: list[Account], n: int, zipf_words: int = 0) -> int:
     """Render the bulk simulator's pages for N comments to a file, streamed (not timed).
 
-    Each record: one JSON header line (account, kind, items key, includes, cursor,
-    scanned_post, body length), then the response body bytes as served.
+    Each record: one JSON header line (account, kind, items key, includes, cursor, the post
+    whose scan the page completes, body length), then the response body bytes as served.
     """
     pages = 0
     with open(path, "wb") as f:
         for bp in bulk_pages(accounts, n, zipf_words=zipf_words):
             head = {"a": bp.account, "k": bp.kind, "i": bp.items_key, "inc": bp.includes,
-                    "c": bp.cursor, "s": bp.scanned_post, "len": len(bp.body)}
+                    "c": bp.cursor, "s": bp.scan_complete, "len": len(bp.body)}
             f.write(json.dumps(head, ensure_ascii=False).encode() + b"\n")
             f.write(bp.body)
             pages += 1
@@ -64,12 +65,12 @@ def read_pages(path: Path) -> Iterator[tuple[dict, bytes]]:
             yield head, f.read(head["len"])
 
 
-def as_page(head: dict, body: bytes) -> Page:
+def as_events(head: dict, body: bytes) -> list[Event]:
     """What the collector would yield for this response (json.loads is part of the path)."""
     parsed = json.loads(body)
-    return Page(kind=head["k"], items=list(parsed.get(head["i"]) or []),
-                cursor=Cursor(*head["c"]) if head["c"] else None, includes=head["inc"],
-                scanned_post=head["s"])
+    page = Page(kind=head["k"], items=list(parsed.get(head["i"]) or []),
+                cursor=Cursor(*head["c"]) if head["c"] else None, includes=head["inc"])
+    return [page, ScanComplete(head["s"])] if head["s"] else [page]
 
 
 def load(writer: Writer, accounts: list[Account], source: Path, workers: int) -> PageStats:
@@ -81,9 +82,10 @@ def load(writer: Writer, accounts: list[Account], source: Path, workers: int) ->
     contexts = {a.key: for_account(bases[a.platform], a) for a in accounts
                 if a.platform in bases}
 
-    def pages() -> Iterator[tuple[Account, Page]]:
+    def pages() -> Iterator[tuple[Account, Event]]:
         for head, body in read_pages(source):
-            yield by_key[head["a"]], as_page(head, body)
+            for event in as_events(head, body):
+                yield by_key[head["a"]], event
 
     stats = ingest.ingest_pages(pages(), writer, contexts, workers=workers)
     t0 = time.perf_counter()

@@ -5,13 +5,13 @@ Streams and cursors:
   `since` = that cursor minus the look-back (`options["lookback_days"]`, default 7), newest
   first, and re-scans the comments of every post it gets (`/{post-id}/comments`,
   `filter=stream` so replies come too, carrying `parent`; chronological). After the last page
-  of a post's comments the page carries `scanned_post`, so a stored comment not served any
-  more becomes a tombstone. The first run (no cursor) takes every post the page serves.
+  of a post's comments comes `ScanComplete(post)`, so a stored comment not served any more
+  becomes a tombstone. The first run (no cursor) takes every post the page serves.
 - The look-back is measured from the stored cursor (the newest post we have), not from the
   wall clock: the data's own clock works the same live, on a recording and on the simulator
   (whose clock is `world.now`). The price: a page that stopped posting keeps re-scanning its
   last week of posts, a few requests per run.
-- The "posts" cursor is committed on a last, empty page AFTER every comment scan of the run,
+- The "posts" cursor (`NewestFirst`) is a `Checkpoint` AFTER every comment scan of the run,
   so a run that dies half-way re-scans the same posts next time instead of skipping them.
 
 Comments on posts older than the look-back window are not collected (by design: citizens
@@ -24,11 +24,10 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Mapping
 
-from collectors.base import Cursor, Page
-from collectors.graph import GraphClient, GraphCollector, parse_graph_time
+from collectors.base import Event, NewestFirst, Page, ScanComplete
+from collectors.graph import GraphClient, GraphCollector, graph_iso, parse_graph_time
 from core.accounts import Account
 from core.shapes import more_to_fetch, seq
-from core.times import utc_iso
 
 POST_FIELDS = ("id,message,created_time,updated_time,permalink_url,"
                "comments.filter(stream).limit(0).summary(true),"
@@ -44,10 +43,11 @@ class FacebookCollector(GraphCollector):
     platform = "facebook"
     default_page_size = DEFAULT_PAGE_SIZE
 
-    def pages(self, account: Account, cursors: Mapping[str, str]) -> Iterator[Page]:
+    def pages(self, account: Account, cursors: Mapping[str, str]) -> Iterator[Event]:
         client = self.client(account)
         page_id = account.native_id or account.handle
         previous = parse_graph_time(cursors.get("posts"))
+        newest = NewestFirst("posts", graph_iso(cursors.get("posts")))
         window = previous - self.lookback if previous else None
         floor = parse_graph_time(self.options.get("since"))  # --since: no further back
         if floor is not None:
@@ -55,7 +55,6 @@ class FacebookCollector(GraphCollector):
         params: dict[str, Any] = {"fields": POST_FIELDS, "limit": self.page_size}
         if window is not None:
             params["since"] = int(window.timestamp())
-        newest = previous
         scan: list[str] = []
         for body, _last in client.pages(page_id, "posts", params,
                                         permission="pages_read_engagement",
@@ -73,24 +72,23 @@ class FacebookCollector(GraphCollector):
                     continue
                 if isinstance(item.get("id"), str) and item["id"] and item["id"] not in scan:
                     scan.append(item["id"])  # time-paged feeds can repeat a post
-                if created is not None and (newest is None or created > newest):
-                    newest = created
-            yield Page(kind="post", items=items, requests=client.take_requests())
+                newest.see(graph_iso(item.get("created_time")))
+            yield Page(kind="post", items=items, spend=client.take_spend())
             if older:
                 break
         for post_id in scan:
             yield from self._comments(client, page_id, post_id)
-        if newest is not None and newest != previous:
-            yield Page(kind="post", items=[], cursor=Cursor("posts", utc_iso(newest)), requests=0)
+        yield from newest.checkpoint(end=True)
 
-    def _comments(self, client: GraphClient, page_id: str, post_id: str) -> Iterator[Page]:
-        """Every comment and reply of one post, oldest first; the last page closes the scan."""
+    def _comments(self, client: GraphClient, page_id: str, post_id: str) -> Iterator[Event]:
+        """Every comment and reply of one post, oldest first; then the scan is complete."""
         params = {"fields": COMMENT_FIELDS, "filter": "stream", "order": "chronological",
                   "limit": self.page_size}
         includes = {"post_id": post_id, "page_id": page_id}
         for body, last in client.pages(post_id, "comments", params,
                                        permission="pages_read_user_content",
                                        what=f"the comments of post {post_id}"):
-            items = seq(body.get("data"))
-            yield Page(kind="comment", items=items, includes=includes,
-                       scanned_post=post_id if last else None, requests=client.take_requests())
+            yield Page(kind="comment", items=seq(body.get("data")), includes=includes,
+                       spend=client.take_spend())
+            if last:
+                yield ScanComplete(post_id)

@@ -51,6 +51,7 @@ from urllib.parse import parse_qsl, urlsplit
 import facebook
 import requests
 
+from collectors.base import Spend
 from collectors.http import DEFAULT_TIMEOUT, Transport
 from collectors.retry import with_retries
 from core.errors import (
@@ -159,6 +160,12 @@ def parse_graph_time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else None
 
 
+def graph_iso(value: Any) -> str | None:
+    """A Graph time as ISO UTC to the second (a cursor value: sorts as text), None if unusable."""
+    parsed = parse_graph_time(value)
+    return utc_iso(parsed) if parsed is not None else None
+
+
 class GraphClient:
     """facebook.GraphAPI for one account's token, with our paging, errors and usage checks."""
 
@@ -189,9 +196,13 @@ class GraphClient:
         return self.api.version
 
     def take_requests(self) -> int:
-        """HTTP requests made since the last call (for Page.requests)."""
+        """HTTP requests made since the last call."""
         spent, self._taken = self.requests - self._taken, self.requests
         return spent
+
+    def take_spend(self) -> Spend:
+        """The requests made since the last call, as the `spend` of the next event."""
+        return Spend(requests=self.take_requests())
 
     # --- one request ---------------------------------------------------------------------
     def get(self, path: str, params: Mapping[str, Any], *, permission: str, what: str) -> dict:

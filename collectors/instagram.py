@@ -3,29 +3,26 @@
 Instagram's comment edge has no `since` and serves comments newest first, replies nested
 under their top-level comment (`replies{...}`; more of them on `/{comment-id}/replies`).
 
-Streams and cursors:
+Streams and cursors (both `NewestFirst`, committed as `Checkpoint`s after every scan of the run):
 - "media": the newest media `timestamp` seen (ISO UTC). Media are paged newest first until a
   page holds media older than that cursor minus the look-back (`options["lookback_days"]`,
   default 7; measured from the data's own clock, not the wall clock, as for Facebook). The
   first run (no cursor) takes every media.
-- Media inside the window are re-scanned in full (every comment page, every reply); the last
-  page carries `scanned_post`, so comments no longer served become tombstones.
+- Media inside the window are re-scanned in full (every comment page, every reply), then
+  `ScanComplete(media)`, so comments no longer served become tombstones.
 - "comments": the newest comment `timestamp` seen. Older media that came on the last media
   page are scanned only down to that cursor (newest first: stop at what is already stored),
   which catches a new comment on an older post without re-reading its history; no
   tombstones there.
-- Both cursors are committed on last, empty pages after every scan of the run.
 """
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Iterator, Mapping
+from typing import Iterator, Mapping
 
-from collectors.base import Cursor, Page
-from collectors.graph import GraphClient, GraphCollector, parse_graph_time
+from collectors.base import Event, NewestFirst, Page, ScanComplete
+from collectors.graph import GraphClient, GraphCollector, graph_iso, parse_graph_time
 from core.accounts import Account
 from core.shapes import obj, seq
-from core.times import utc_iso
 
 MEDIA_FIELDS = "id,caption,timestamp,permalink,comments_count,like_count,media_type"
 REPLY_FIELDS = "id,text,timestamp,username,like_count,hidden,from"
@@ -41,13 +38,13 @@ class InstagramCollector(GraphCollector):
     platform = "instagram"
     default_page_size = DEFAULT_PAGE_SIZE
 
-    def pages(self, account: Account, cursors: Mapping[str, str]) -> Iterator[Page]:
+    def pages(self, account: Account, cursors: Mapping[str, str]) -> Iterator[Event]:
         client = self.client(account)
         ig_id = account.native_id or account.handle
         previous = parse_graph_time(cursors.get("media"))
-        seen_comment = parse_graph_time(cursors.get("comments"))
         window = previous - self.lookback if previous else None
-        newest = previous
+        media = NewestFirst("media", graph_iso(cursors.get("media")))
+        comments = NewestFirst("comments", graph_iso(cursors.get("comments")))
         full: list[str] = []
         partial: list[str] = []
         for body, _last in client.pages(ig_id, "media",
@@ -67,29 +64,24 @@ class InstagramCollector(GraphCollector):
                     partial.append(item["id"])
                 else:
                     full.append(item["id"])
-                if created is not None and (newest is None or created > newest):
-                    newest = created
-            yield Page(kind="post", items=items, requests=client.take_requests())
+                media.see(graph_iso(item.get("timestamp")))
+            yield Page(kind="post", items=items, spend=client.take_spend())
             if older:
                 break
-        state = {"newest": seen_comment}
         for media_id in full:
-            yield from self._comments(client, media_id, state, stop_at=None)
-        if seen_comment is not None:
+            yield from self._comments(client, media_id, comments, whole=True)
+        if comments.previous is not None:
             for media_id in partial:
-                yield from self._comments(client, media_id, state, stop_at=seen_comment)
-        if state["newest"] is not None and state["newest"] != seen_comment:
-            cursor = Cursor("comments", utc_iso(state["newest"]))
-            yield Page(kind="comment", items=[], cursor=cursor, requests=0)
-        if newest is not None and newest != previous:
-            yield Page(kind="post", items=[], cursor=Cursor("media", utc_iso(newest)), requests=0)
+                yield from self._comments(client, media_id, comments, whole=False)
+        yield from comments.checkpoint(end=True)
+        yield from media.checkpoint(end=True)
 
-    def _comments(self, client: GraphClient, media_id: str, state: dict,
-                  stop_at: datetime | None) -> Iterator[Page]:
+    def _comments(self, client: GraphClient, media_id: str, comments: NewestFirst,
+                  whole: bool) -> Iterator[Event]:
         """A media's comments, newest first, with their replies.
 
-        stop_at None: every page, and the scan closes with `scanned_post`; else stop at the
-        first page reaching a comment at or before `stop_at` (no tombstones).
+        whole: every page, and the scan completes (`ScanComplete`); else stop at the first
+        page reaching a comment at or before the "comments" cursor (no tombstones).
         """
         includes = {"post_id": media_id}
         what = f"the comments of Instagram media {media_id}"
@@ -102,30 +94,25 @@ class InstagramCollector(GraphCollector):
             for item in items:
                 if not isinstance(item, dict):
                     continue
-                created = self._note(state, item.get("timestamp"))
-                if stop_at is not None and created is not None and created <= stop_at:
+                if comments.see(graph_iso(item.get("timestamp"))) and not whole:
                     reached = True
                 replies = obj(item.get("replies"))
                 for reply in replies.get("data") or []:
                     if isinstance(reply, dict):
-                        self._note(state, reply.get("timestamp"))
+                        comments.see(graph_iso(reply.get("timestamp")))
                 paging = obj(replies.get("paging"))
                 if paging.get("next") and isinstance(item.get("id"), str):
                     more.append(item["id"])  # more replies than fit in the nested field
-            closes = stop_at is None and last and not more
-            yield Page(kind="comment", items=items, includes=includes,
-                       scanned_post=media_id if closes else None,
-                       requests=client.take_requests())
+            yield Page(kind="comment", items=items, includes=includes, spend=client.take_spend())
             for comment_id in more:
-                yield from self._replies(client, media_id, comment_id, state)
-            if stop_at is None and last and more:
-                yield Page(kind="comment", items=[], includes=includes, scanned_post=media_id,
-                           requests=0)
+                yield from self._replies(client, media_id, comment_id, comments)
+            if whole and last:
+                yield ScanComplete(media_id)
             if reached:
                 return
 
     def _replies(self, client: GraphClient, media_id: str, comment_id: str,
-                 state: dict) -> Iterator[Page]:
+                 comments: NewestFirst) -> Iterator[Page]:
         includes = {"post_id": media_id, "parent_id": comment_id}
         for body, _last in client.pages(comment_id, "replies",
                                         {"fields": REPLY_FIELDS, "limit": self.page_size},
@@ -134,13 +121,5 @@ class InstagramCollector(GraphCollector):
             items = seq(body.get("data"))
             for item in items:
                 if isinstance(item, dict):
-                    self._note(state, item.get("timestamp"))
-            yield Page(kind="comment", items=items, includes=includes,
-                       requests=client.take_requests())
-
-    @staticmethod
-    def _note(state: dict, value: Any) -> datetime | None:
-        created = parse_graph_time(value)
-        if created is not None and (state["newest"] is None or created > state["newest"]):
-            state["newest"] = created
-        return created
+                    comments.see(graph_iso(item.get("timestamp")))
+            yield Page(kind="comment", items=items, includes=includes, spend=client.take_spend())

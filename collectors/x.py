@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterator, Mapping
 import requests
 import tweepy
 
-from collectors.base import Cursor, Page
+from collectors.base import Checkpoint, Cursor, Event, NewestFirst, Page, Spend
 from collectors.http import Transport
 from collectors.retry import with_retries
 from core.accounts import Account
@@ -26,6 +26,7 @@ from core.errors import (
     RateLimited,
     TransientError,
 )
+from core.shapes import id_order
 from core.times import from_epoch
 
 TWEET_FIELDS = [
@@ -55,12 +56,12 @@ class XCollector:
         self.sleep: Callable[[float], None] = options.get("sleep", time.sleep)
         self._clients: dict[str, tweepy.Client] = {}
 
-    def pages(self, account: Account, cursors: Mapping[str, str]) -> Iterator[Page]:
+    def pages(self, account: Account, cursors: Mapping[str, str]) -> Iterator[Event]:
         client = self._client(account)
         user_id = account.native_id or cursors.get("user_id")
         if not user_id:
             user_id = self._resolve(client, account)
-            yield Page(kind="post", items=[], cursor=Cursor("user_id", user_id))
+            yield Checkpoint(Cursor("user_id", user_id), spend=Spend(requests=1))
         yield from self._stream(account, "tweets", client.get_users_tweets, user_id,
                                 cursors.get("tweets"))
         yield from self._stream(account, "mentions", client.get_users_mentions, user_id,
@@ -86,9 +87,10 @@ class XCollector:
 
     def _stream(self, account: Account, stream: str, method: Callable[..., Any], user_id: str,
                 since_id: str | None) -> Iterator[Page]:
-        """Page newest-first; the cursor moves only on the page that ends the pass."""
+        """Page newest-first; the cursor moves only on the page that ends the pass (X applies
+        since_id itself: the pass never meets the previous cursor, it ends)."""
         token: str | None = None
-        newest: str | None = None
+        newest = NewestFirst(stream, since_id, order=id_order)
         tokens_seen: set[str] = set()
         for number in range(1, self.max_pages + 1):
             body = self._call(
@@ -97,15 +99,16 @@ class XCollector:
                 user_fields=USER_FIELDS, start_time=self.since,
             )
             meta = body.get("meta") or {}
-            newest = newest or meta.get("newest_id")
+            if meta.get("newest_id"):
+                newest.see(str(meta["newest_id"]))
             token = meta.get("next_token")
             last = not token or number == self.max_pages
-            cursor = Cursor(stream, str(newest)) if last and newest else None
             includes = dict(body.get("includes") or {})
             if stream == "tweets":
                 includes["timeline_of"] = user_id  # whose timeline: the author of its tweets
             yield Page(kind="post" if stream == "tweets" else "comment",
-                       items=list(body.get("data") or []), cursor=cursor, includes=includes)
+                       items=list(body.get("data") or []), cursor=newest.cursor(end=last),
+                       includes=includes, spend=Spend(requests=1))
             if last or not token:
                 return
             if token in tokens_seen:

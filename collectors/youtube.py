@@ -7,8 +7,9 @@ in this order, each stream with its own cursor:
              newest upload of the previous run; the first page is read every run, so recent
              videos' comment counts stay fresh and live broadcasts are noticed;
 - "threads": commentThreads.list(allThreadsRelatedToChannelId, order=time) newest first,
-             100 a page (1 unit). The cursor is the newest thread ("publishedAt|id") and moves
-             only on the page where the previous cursor is reached. Past it, threads of the
+             100 a page (1 unit). The cursor is the newest thread ("publishedAt|id"), a
+             Checkpoint right after the page where the previous cursor is reached
+             (NewestFirst: that thread, or one published earlier). Past it, threads of the
              last `lookback_days` are re-read so new replies (the city's answers) to older
              threads arrive. A thread carries at most 5 replies: when totalReplyCount says
              there are more, comments.list(parentId) (1 unit a page) reads them all;
@@ -18,15 +19,16 @@ in this order, each stream with its own cursor:
              pollingIntervalMillis until the chat ends or `live_seconds` are spent. The cursor
              is the chat's nextPageToken, stored with the messages it follows.
 
-Quota: every call's units are spent before it is made and reported on the next Page
-(`Page.cost`, written to the ledger in the page's transaction). `options["youtube_quota"]`
-minus `options["quota_used"]` is never exceeded: a call that would exceed it is not made and
-collection stops with RateLimited until the next Pacific midnight, for every account of
-this collector. search.list (100 units) is never used.
+Quota: every call's units are spent before it is made and reported on the next event (its
+`Spend`, written to the ledger in that event's transaction; a `Spend` alone when the calls
+brought nothing to store). `options["youtube_quota"]` minus `options["quota_used"]` is never
+exceeded: a call that would exceed it is not made and collection stops with RateLimited
+until the next Pacific midnight, for every account of this collector. search.list (100
+units) is never used.
 
 Tombstones: only when the thread pass read the channel's whole thread list (it ended with
 no nextPageToken), every reply of every thread and every thread was well formed, each video
-seen gets `Page(scanned_post=videoId)`; live broadcasts never do (their chat messages are
+seen gets `ScanComplete(videoId)`; live broadcasts never do (their chat messages are
 comments of the video but are not in the thread list).
 """
 from __future__ import annotations
@@ -45,7 +47,7 @@ import httplib2
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
-from collectors.base import Cursor, Page
+from collectors.base import Checkpoint, Cursor, Event, NewestFirst, Page, ScanComplete, Spend
 from collectors.http import Transport
 from collectors.retry import with_retries
 from core.accounts import Account
@@ -136,6 +138,12 @@ def _iso(value: Any) -> str | None:
     return utc_iso(at)
 
 
+def _thread_time(value: str) -> str:
+    """The publishedAt of a "publishedAt|threadId" cursor value: threads are ordered by it
+    (a thread of the same second that is not the stored one may be new: not yet reached)."""
+    return value.partition("|")[0]
+
+
 def _shift(iso: str, days: float) -> str:
     return shift(iso, days=-days)
 
@@ -208,20 +216,21 @@ class YouTubeCollector:
         self._rng = random.Random(0)
         self._clients: dict[str, Any] = {}
         self._exhausted: str | None = None  # retry_after once the day's budget is spent
-        self._cost = 0  # units spent since the last yielded page
+        self._cost = 0  # units spent since the last yielded event
         self._requests = 0
 
     # --- the account's pages ------------------------------------------------------------------
-    def pages(self, account: Account, cursors: Mapping[str, str]) -> Iterator[Page]:
+    def pages(self, account: Account, cursors: Mapping[str, str]) -> Iterator[Event]:
         self._cost = self._requests = 0
         try:
             yield from self._collect(account, dict(cursors))
         except CollectorError:
-            if self._cost or self._requests:  # units spent on the failed call stay on the ledger
-                yield self._page("post", [])
+            spend = self._spent()
+            if spend:  # units spent on the failed call stay on the ledger
+                yield spend
             raise
 
-    def _collect(self, account: Account, cursors: dict[str, str]) -> Iterator[Page]:
+    def _collect(self, account: Account, cursors: dict[str, str]) -> Iterator[Event]:
         if self._exhausted:
             raise self._quota_error(account, f"the {self.budget}-unit daily budget "
                                     "(--youtube-quota) or YouTube's own quota was spent "
@@ -234,7 +243,7 @@ class YouTubeCollector:
         uploads = cursors.get("uploads")
         if not uploads:
             uploads = self._uploads(account, yt, channel)
-            yield self._page("post", [], cursor=Cursor("uploads", uploads))
+            yield Checkpoint(Cursor("uploads", uploads), spend=self._spent())
         videos: dict[str, dict] = {}
         yield from self._videos(account, yt, uploads, cursors.get("videos"), videos)
         threads = _ThreadPass()
@@ -252,7 +261,7 @@ class YouTubeCollector:
                            and "commentCount" in v["statistics"]}
             live_ids = {vid for vid, v in videos.items() if v.get("liveStreamingDetails")}
             for vid in sorted((threads.videos | with_counts) - threads.broken - live_ids):
-                yield self._page("comment", [], scanned_post=vid)
+                yield ScanComplete(vid, spend=self._spent())
         if live and self.live_seconds > 0:
             deadline = self.clock() + self.live_seconds
             for vid, chat in live:
@@ -277,30 +286,24 @@ class YouTubeCollector:
         """Uploads newest first, as video resources, until the previous run's newest."""
         token: str | None = None
         tokens: set[str] = set()  # every token followed: a loop may span pages
-        newest = old
+        newest = NewestFirst("videos", old)
         for n in range(1, self.max_video_pages + 1):
             body = self._call(account, "playlistItems.list", yt.playlistItems().list(
                 part="snippet,contentDetails", playlistId=uploads, maxResults=VIDEO_PAGE,
                 pageToken=token))
-            ids, times = [], []
+            ids = []
             for item in body.get("items") or []:
                 details = item.get("contentDetails") if isinstance(item, dict) else None
                 if not isinstance(details, dict) or not isinstance(details.get("videoId"), str):
                     continue
                 ids.append(details["videoId"])
                 snippet = obj(item.get("snippet"))
-                at = _iso(details.get("videoPublishedAt") or snippet.get("publishedAt"))
-                if at:
-                    times.append(at)
+                newest.see(_iso(details.get("videoPublishedAt") or snippet.get("publishedAt")))
             items = self._video_details(account, yt, ids) if ids else []
             videos.update((v["id"], v) for v in items if isinstance(v.get("id"), str))
-            if times:
-                newest = max([newest or "", *times]) or None
             nxt = body.get("nextPageToken")
-            last = (not nxt or n == self.max_video_pages
-                    or (old is not None and any(t <= old for t in times)))
-            yield self._page("post", items,
-                             cursor=Cursor("videos", newest) if last and newest else None)
+            last = not nxt or n == self.max_video_pages or newest.reached
+            yield self._page("post", items, cursor=newest.cursor(end=last))
             if last or not nxt:
                 return
             if nxt in tokens:
@@ -315,13 +318,11 @@ class YouTubeCollector:
         return [v for v in body.get("items") or [] if isinstance(v, dict)]
 
     def _threads(self, account: Account, yt: Any, channel: str, old: str | None,
-                 state: _ThreadPass) -> Iterator[Page]:
+                 state: _ThreadPass) -> Iterator[Event]:
         """All threads of the channel's videos, newest first, down to the cursor + look-back."""
-        old_time, _, old_id = (old or "").partition("|")
+        old_time = _thread_time(old or "")
         floor = _shift(old_time, self.lookback_days) if old_time else None
-        reached = old is None
-        cursor_done = False
-        newest: tuple[str, str] | None = None
+        newest = NewestFirst("threads", old, order=_thread_time)
         token: str | None = None
         tokens: set[str] = set()  # every token followed: a loop may span pages
         for n in range(1, self.max_thread_pages + 1):
@@ -337,7 +338,6 @@ class YouTubeCollector:
             items = [t for t in body.get("items") or [] if isinstance(t, dict)]
             yield self._page("comment", items)
             oldest: str | None = None
-            reached_here = False
             for thread in items:
                 tid, at, video = _thread_parts(thread)
                 snippet = obj(thread.get("snippet"))
@@ -349,10 +349,7 @@ class YouTubeCollector:
                         state.broken.add(video)
                     continue
                 oldest = at if oldest is None else min(oldest, at)
-                if newest is None or (at, tid) > newest:
-                    newest = (at, tid)
-                if not reached and (at < old_time or tid == old_id):
-                    reached = reached_here = True
+                newest.see(f"{at}|{tid}")
                 carried = (thread.get("replies") or {}).get("comments") or []
                 if not all(_well_formed(c) for c in carried) and video:
                     state.broken.add(video)
@@ -360,14 +357,11 @@ class YouTubeCollector:
                 if isinstance(total, int) and total > len(carried):
                     yield from self._replies(account, yt, tid, video, state)
             nxt = body.get("nextPageToken")
-            if reached_here and newest:
-                cursor_done = True
-                yield self._page("comment", [], cursor=Cursor("threads", "|".join(newest)),
-                                 requests=0)
+            yield from self._checkpoint(newest.cursor())  # the pass reached the old cursor
             if not nxt:
                 state.full = True
                 break
-            if reached and floor is not None and oldest is not None and oldest < floor:
+            if newest.reached and floor is not None and oldest is not None and oldest < floor:
                 break
             if nxt in tokens:
                 raise PaginationLoop(f"{account.key}: commentThreads.list repeated page token")
@@ -376,9 +370,7 @@ class YouTubeCollector:
             if n == self.max_thread_pages:
                 log.warning("%s: stopped after %d pages of threads; older ones are left to "
                             "`import`", account.key, n)
-        if not cursor_done and newest:
-            yield self._page("comment", [], cursor=Cursor("threads", "|".join(newest)),
-                             requests=0)
+        yield from self._checkpoint(newest.cursor(end=True))
 
     def _replies(self, account: Account, yt: Any, thread: str, video: str | None,
                  state: _ThreadPass) -> Iterator[Page]:
@@ -417,7 +409,7 @@ class YouTubeCollector:
         return sorted(found)
 
     def _live(self, account: Account, yt: Any, video: str, chat: str, token: str | None,
-              deadline: float) -> Iterator[Page]:
+              deadline: float) -> Iterator[Event]:
         """Poll one live chat until it ends or the live budget is spent."""
         stream = f"live:{video}"
         includes = {"live": {"videoId": video, "liveChatId": chat}}
@@ -430,8 +422,9 @@ class YouTubeCollector:
                     pageToken=token), soft=CHAT_GONE)
             except _Soft as exc:
                 log.info("%s: live chat of %s is over (%s)", account.key, video, exc.reason)
-                if self._cost or self._requests:
-                    yield self._page("comment", [])
+                spend = self._spent()
+                if spend:
+                    yield spend
                 return
             items = [m for m in body.get("items") or [] if isinstance(m, dict)]
             token = body.get("nextPageToken") or token
@@ -460,16 +453,21 @@ class YouTubeCollector:
                 static_discovery=True, cache_discovery=False)
         return self._clients[env]
 
-    def _page(self, kind: str, items: list[dict], *, cursor: Cursor | None = None,
-              includes: Mapping | None = None, scanned_post: str | None = None,
-              requests: int | None = None) -> Page:
-        """A page carrying the units and requests spent since the last one."""
-        cost, spent = self._cost, self._requests
+    def _spent(self) -> Spend:
+        """The requests and units spent since the last event, for the next one to carry."""
+        spend = Spend(requests=self._requests, units=self._cost)
         self._cost = self._requests = 0
+        return spend
+
+    def _page(self, kind: str, items: list[dict], *, cursor: Cursor | None = None,
+              includes: Mapping | None = None) -> Page:
+        """A page carrying the units and requests spent since the last event."""
         return Page(kind=kind, items=items, cursor=cursor,  # type: ignore[arg-type]
-                    includes=includes or {},
-                    scanned_post=scanned_post,
-                    requests=spent if requests is None else requests + spent, cost=cost)
+                    includes=includes or {}, spend=self._spent())
+
+    def _checkpoint(self, cursor: Cursor | None) -> Iterator[Checkpoint]:
+        if cursor is not None:
+            yield Checkpoint(cursor, spend=self._spent())
 
     def _charge(self, account: Account, method: str) -> None:
         cost = COST[method]

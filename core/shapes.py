@@ -15,6 +15,11 @@ def seq(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
+def id_order(native_id: str) -> tuple[int, str]:
+    """Orders numeric ids by value without parsing them (X snowflakes grow with time)."""
+    return len(native_id), native_id
+
+
 # Marks a response body served by the simulator (import tells simulated data from real).
 SIMULATED_KEY = "__simulated"
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Mapping, NamedTuple, Protocol, Union
 
+from core.shapes import id_order  # noqa: F401 - here too for the normalizers and the store
+
 if TYPE_CHECKING:
     from normalize.tags import Tagger
 
@@ -128,11 +130,6 @@ class Context:
     tagger: "Tagger | None" = None
     tokenize: bool = False  # compute morpheme tokens for search
     extra: dict = field(default_factory=dict)
-
-
-def id_order(native_id: str) -> tuple[int, str]:
-    """Orders numeric ids by value without parsing them (X snowflakes grow with time)."""
-    return len(native_id), native_id
 
 
 def record_id(platform: str, native_id: str) -> str:

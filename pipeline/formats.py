@@ -50,7 +50,7 @@ class Found:
     """What one saved document holds."""
 
     format: str
-    pages: list[Page] = field(default_factory=list)
+    pages: list[Page] = field(default_factory=list)  # data only: no cursor, nothing spent
     more: int = 0  # nested lists whose `paging.next` the file does not hold (collect fetches)
     simulated: bool = False
     problem: str | None = None  # why the document holds nothing importable
@@ -148,17 +148,17 @@ def read_x(platform: str, doc: dict, options: Options) -> Found:
             ("X user profile (a user lookup, no opinion)", str_id(u.get("id"))) for u in users])
     if isinstance(data, list):
         return Found("X API v2 page (twarc2 search / timeline / conversation)",
-                     [Page(kind=kind, items=data, includes=includes, requests=0)])
+                     [Page(kind=kind, items=data, includes=includes)])
     if isinstance(data, dict):
         label = ("twarc2 stream line (filter / sample)" if "matching_rules" in doc
                  else "X API v2 single tweet")
-        return Found(label, [Page(kind=kind, items=[data], includes=includes, requests=0)])
+        return Found(label, [Page(kind=kind, items=[data], includes=includes)])
     if "text" in doc and "id" in doc:
         author = doc.get("author")
         if isinstance(author, dict):
             includes = {"users": [author]}
         label = "twarc2 flatten line" if "author" in doc or "__twarc" in doc else "tweet"
-        return Found(label, [Page(kind=kind, items=[doc], includes=includes, requests=0)])
+        return Found(label, [Page(kind=kind, items=[doc], includes=includes)])
     if "errors" in doc or "meta" in doc:
         return Found("X API v2 page without tweets")
     return Found("unknown", problem="not an X API v2 page, twarc2 line or tweet (no `data`, "
@@ -175,11 +175,11 @@ def read_graph(platform: str, doc: dict, options: Options) -> Found:
                                    Options(options.post, options.kind or edge))
     elif isinstance(doc.get("mentioned_comment"), dict):
         found = Found("Instagram mentioned_comment")
-        found.pages = [Page(kind="comment", items=[doc["mentioned_comment"]], requests=0)]
+        found.pages = [Page(kind="comment", items=[doc["mentioned_comment"]])]
     elif isinstance(doc.get("mentioned_media"), dict):
         found = Found("Instagram mentioned_media")
         found.pages = [Page(kind="post", items=[doc["mentioned_media"]],
-                            includes={"mention": True}, requests=0)]
+                            includes={"mention": True})]
     elif doc and all(_GRAPH_ID.match(str(k)) and isinstance(v, dict) for k, v in doc.items()
                      if k != SIMULATED_KEY):
         found = Found(f"Graph API ?ids= batch ({platform})")
@@ -245,7 +245,7 @@ def _pages_by_kind(items: list, kind_of: Callable[[Any], Kind], includes: dict) 
         if pages and pages[-1].kind == kind:
             pages[-1].items.append(item)
         else:
-            pages.append(Page(kind=kind, items=[item], includes=includes, requests=0))
+            pages.append(Page(kind=kind, items=[item], includes=includes))
     return pages
 
 

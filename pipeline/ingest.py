@@ -1,11 +1,12 @@
-"""The loop: take a page from a collector, normalize it, hand it to the store.
+"""The loop: take an event from a collector, normalize its page, hand it to the store.
 
 Every ingest (collect, import, the bulk loader, the benchmark) goes through the same
 machinery: the normalize step of pipeline/normalizing.py (here or in worker processes,
 `workers=N`, pages normalized ahead in order and written in the order they came), wrapped
 in the unchanged-item cache, and the writer, each page's cursor committed with its rows.
 `ingest_pages` groups many pages into one transaction (`commit_rows`); `run_account`
-commits page by page. A killed run resumes from the last committed page.
+commits event by event (collectors.base: a Page, Checkpoint, ScanComplete or Spend). A
+killed run resumes from the last committed page.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
 
-from collectors.base import Collector, Page
+from collectors.base import Checkpoint, Collector, Event, Page, ScanComplete, Spend, spent
 from core.accounts import Account
 from core.errors import CollectorError
 from core.redact import error_text, redact
@@ -64,7 +65,7 @@ def run_account(
     full_refresh: bool = False,
     step: Step | None = None,
 ) -> AccountResult:
-    """Collect one account: every page and its cursor committed together.
+    """Collect one account: every event in its own transaction (a page with its cursor).
 
     full_refresh: ignore the stored cursors (re-read what the API still serves; upserts make
     it harmless, and the cursors advance again at the end of each stream).
@@ -81,10 +82,13 @@ def run_account(
     normalize = SkipUnchanged(step or make_step(0), writer)
     try:
         cursors = {} if full_refresh else queries.cursors(db, account.key)
-        for page in collector.pages(account, cursors):
-            result.requests += page.requests
-            stats = store_page(account, page, normalize.submit(account, page, ctx)(), writer,
-                               seen)
+        for event in collector.pages(account, cursors):
+            result.requests += spent(event).requests
+            if isinstance(event, Page):
+                stats = store_page(account, event, normalize.submit(account, event, ctx)(),
+                                   writer, seen)
+            else:
+                stats = store_event(account, event, writer, seen)
             result.stats.add(stats)
             if on_page:
                 on_page(account, stats)
@@ -113,14 +117,15 @@ def unbalanced(stats: PageStats) -> str:
             f"{stats.quarantined} quarantined + {stats.skipped} skipped")
 
 
-# Key in `seen` (never a record id): a page since the last closed scan had a quarantined
-# payload, so the next scan to close tombstones nothing (it could be one of its comments).
+# Key in `seen` (never a record id): a page since the last ScanComplete had a quarantined
+# payload, so the next ScanComplete tombstones nothing (it could be one of its comments).
 _UNREADABLE = ""
 
 
 def store_page(account: Account, page: Page, normalized: Normalized, writer: Writer,
                seen: dict[str, set[str]] | None = None) -> PageStats:
-    """Store one normalized page with its cursor; `seen` tracks ids for tombstones.
+    """Store one normalized page with its cursor and spend; `seen` tracks the comment ids
+    seen per post for `ScanComplete` (store_event).
 
     normalized.known: records of the page's items seen unchanged: they were not normalized
     again and only get last_seen. normalized.items: what each new item made, remembered
@@ -135,24 +140,41 @@ def store_page(account: Account, page: Page, normalized: Normalized, writer: Wri
     if any(isinstance(q, Quarantine) for q, _ in normalized.held):
         # a payload we could not read may be a stored comment: the scan is not conclusive
         seen[_UNREADABLE] = set()
-    tombstone = None
-    if page.scanned_post is not None:
-        post = record_id(account.platform, page.scanned_post)
+    cursor = (page.cursor.stream, page.cursor.value) if page.cursor else None
+    return writer.write_prepared(account.key, page.kind, normalized.ready, normalized.held,
+                                 cursor, None, platform=account.platform,
+                                 cost=page.spend.units,
+                                 known=[(k.table, k.id) for k in normalized.known],
+                                 items=normalized.items)
+
+
+def store_event(account: Account, event: Checkpoint | ScanComplete | Spend, writer: Writer,
+                seen: dict[str, set[str]]) -> PageStats:
+    """Store an event without data in its own transaction: a Checkpoint's cursor, a
+    ScanComplete's tombstones, and the quota units it spent.
+
+    A ScanComplete follows its post's last page, whose rows are committed already: if the
+    run dies between the two, no tombstone is written (nothing is lost: the comment stays
+    live until the next run re-scans the post and completes the scan).
+    """
+    cursor: tuple[str, str] | None = None
+    tombstone: tuple[str, set[str]] | None = None
+    if isinstance(event, Checkpoint):
+        cursor = (event.cursor.stream, event.cursor.value)
+    elif isinstance(event, ScanComplete):
+        post = record_id(account.platform, event.post)
         ids = seen.pop(post, set())
         if seen.pop(_UNREADABLE, None) is None:
             tombstone = (post, ids)
-    cursor = (page.cursor.stream, page.cursor.value) if page.cursor else None
-    return writer.write_prepared(account.key, page.kind, normalized.ready, normalized.held,
-                                 cursor, tombstone, platform=account.platform, cost=page.cost,
-                                 known=[(k.table, k.id) for k in normalized.known],
-                                 items=normalized.items)
+    return writer.write_prepared(account.key, "", [], (), cursor, tombstone,
+                                 platform=account.platform, cost=spent(event).units)
 
 
 last_cache_info: dict[str, int] = {}  # morpheme cache counts of the last ingest_pages
 
 
 def ingest_pages(
-    pages: Iterable[tuple[Account, Page]],
+    pages: Iterable[tuple[Account, Event]],
     writer: Writer,
     contexts: Mapping[str, Context],
     *,
@@ -161,7 +183,7 @@ def ingest_pages(
     window: int = 16,
     skip_unchanged: bool = True,
 ) -> PageStats:
-    """Store pages of any accounts (bulk loads: import, backfill, the benchmark).
+    """Store the events of any accounts (bulk loads: import, backfill, the benchmark).
 
     workers: normalizer processes working ahead of this one (0: normalize here);
     commit_rows: rows per transaction (Writer.group: each page's cursor still goes with its
@@ -181,22 +203,28 @@ def ingest_pages(
     seen: dict[str, set[str]] = defaultdict(set)
     current = ""
     normalize = SkipUnchanged(make_step(workers), writer, enabled=skip_unchanged)
-    queue: deque[tuple[Account, Page, Callable[[], Normalized]]] = deque()
+    # an event without data waits in the queue for the pages before it
+    queue: deque[tuple[Account, Event, Callable[[], Normalized] | None]] = deque()
     try:
         with writer.group(commit_rows) as done:
             def write_next() -> None:
                 nonlocal current
-                account, page, result = queue.popleft()
+                account, event, result = queue.popleft()
                 if account.key != current:
                     seen.clear()
                     current = account.key
-                stats = store_page(account, page, result(), writer, seen)
+                if isinstance(event, Page):
+                    assert result is not None
+                    stats = store_page(account, event, result(), writer, seen)
+                else:
+                    stats = store_event(account, event, writer, seen)
                 total.add(stats)
                 done(stats.fetched + 1)
 
-            for account, page in pages:
-                queue.append((account, page,
-                              normalize.submit(account, page, contexts[account.key])))
+            for account, event in pages:
+                queue.append((account, event,
+                              normalize.submit(account, event, contexts[account.key])
+                              if isinstance(event, Page) else None))
                 while len(queue) >= max(1, window if workers else 1):
                     write_next()
             while queue:

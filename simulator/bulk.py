@@ -2,7 +2,8 @@
 
 `bulk_pages(accounts, n)` yields `BulkPage`s: the serialized response body of one API call
 (bytes, exactly what the client library would json.loads) plus what the collector would put
-on its `Page` (kind, includes, cursor, scanned_post). Nothing is built up front: the world is
+on its `Page` (kind, includes, cursor) and whether a `ScanComplete` follows it (the page is
+the last of its post's comments). Nothing is built up front: the world is
 generated a few posts at a time per account (round-robin over the accounts) with the
 `World`'s own generators, rendered by each platform server's own renderers
 (simulator/x.py, graph.py, youtube.py), serialized, yielded and forgotten, so memory does
@@ -60,7 +61,7 @@ _PARTICLES = ("", "", "이", "가", "은", "는", "을", "를", "에", "에서",
 
 @dataclass(frozen=True)
 class BulkPage:
-    """One simulated API response and what the collector would attach to it."""
+    """One simulated API response and what the collector would attach to it and yield after it."""
 
     platform: str
     account: str
@@ -69,7 +70,7 @@ class BulkPage:
     items_key: str  # where the items are in the body: "data" or "items"
     includes: dict = field(default_factory=dict)  # collector-side includes (post_id, ...)
     cursor: tuple[str, str] | None = None  # (stream, value) to store with the page
-    scanned_post: str | None = None
+    scan_complete: str | None = None  # native post id: a ScanComplete of it follows the page
     comments: int = 0  # citizens' and official comments this page carries
 
 

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import pytest
 
+from collectors.base import Checkpoint, Cursor, Event, Page, ScanComplete
 from normalize.schema import Comment, Outcome, Post, Quarantine, Record
 from core.accounts import Account
 from pipeline.config import load_accounts
@@ -84,3 +85,20 @@ def as_quarantine(outcome: Outcome) -> Quarantine:
     """The outcome, which must be a Quarantine."""
     assert isinstance(outcome, Quarantine), outcome
     return outcome
+
+
+# What a collector yields (collectors.base.Event), read the way the store reads it.
+def data_pages(events: Iterable[Event]) -> list[Page]:
+    """The events with data."""
+    return [e for e in events if isinstance(e, Page)]
+
+
+def committed_cursors(events: Iterable[Event]) -> list[Cursor]:
+    """The cursors the store would commit, in order (a page's own, or a Checkpoint)."""
+    return [e.cursor for e in events
+            if isinstance(e, (Page, Checkpoint)) and e.cursor is not None]
+
+
+def scans_completed(events: Iterable[Event]) -> list[str]:
+    """The posts whose scan completed (their unseen stored comments become tombstones)."""
+    return [e.post for e in events if isinstance(e, ScanComplete)]

@@ -12,10 +12,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
-from conftest import as_comment, as_post, as_quarantine, rows
+from conftest import as_comment, as_post, as_quarantine, data_pages, rows, scans_completed
 from conftest import sim_run as shared_sim_run
 
-from collectors.base import Page
+from collectors.base import Checkpoint, Page, ScanComplete
 from collectors.facebook import FacebookCollector
 from collectors.graph import GRAPH_VERSION
 from collectors.http import TimeoutSession
@@ -95,7 +95,8 @@ def test_recorded_pages_through_facebook_sdk_collector_and_normalizer() -> None:
         callback=comments)
     collector = FacebookCollector(PlainTransport(), {"FB_PAGE_TOKEN_TEST": "tok"}, [],
                                   {"sleep": lambda s: None})
-    pages = list(collector.pages(fb_account("4"), {}))
+    events = list(collector.pages(fb_account("4"), {}))
+    pages = data_pages(events)
 
     # the feed pages by `paging.next` (no cursors, a blank `since`): version ours, token ours
     assert all(f"/{GRAPH_VERSION}/" in url for url in seen)
@@ -104,10 +105,13 @@ def test_recorded_pages_through_facebook_sdk_collector_and_normalizer() -> None:
     assert [len(p.items) for p in post_pages] == [5, 5]
     comment_pages = [p for p in pages if p.kind == "comment"]
     assert len(comment_pages) == 2 + 4  # two pages for the first post, one empty for the others
-    assert comment_pages[1].scanned_post == "4_10113477241177441"
-    assert comment_pages[0].scanned_post is None
-    assert pages[-1].cursor is not None and pages[-1].cursor.stream == "posts"
-    assert pages[-1].cursor.value == "2021-07-04T19:50:58Z"
+    # each post's scan completes right after its last comment page, the first post's after two
+    first = events.index(comment_pages[0])
+    assert isinstance(events[first + 1], Page)
+    assert events[first + 2] == ScanComplete("4_10113477241177441")
+    assert scans_completed(events)[0] == "4_10113477241177441"
+    assert isinstance(events[-1], Checkpoint) and events[-1].cursor.stream == "posts"
+    assert events[-1].cursor.value == "2021-07-04T19:50:58Z"
 
     ctx = ctx_for("4")
     outcomes = [pair for page in pages for pair in normalize_page(page, ctx)]
@@ -324,6 +328,57 @@ def test_edits_deletions_and_lookback(tmp_path: Path, fb_accounts: list[Account]
     stored = dict(rows(db, "SELECT account, count(*) FROM comments WHERE deleted = 0 "
                            "GROUP BY account"))
     assert stored == served_counts(world, fb_accounts)
+
+
+def test_a_run_dying_before_a_scan_completes_tombstones_on_the_next_run(
+        tmp_path: Path, fb_accounts: list[Account], monkeypatch: pytest.MonkeyPatch) -> None:
+    """ScanComplete comes after the post's last comment page, in its own transaction: a run
+    that dies between the two has stored the page (the edit) but no tombstone, and has not
+    moved the posts cursor (a Checkpoint after every scan), so the next run scans the post
+    again and tombstones the deleted comment."""
+    db = tmp_path / "smc.db"
+    accounts = fb_accounts[:1]
+    world = World(accounts)
+    sim_run(db, accounts, world)
+    cursor = rows(db, "SELECT value FROM cursors WHERE account = 'fb_seoul' AND stream = 'posts'")
+    newest = max(world.visible_posts("fb_seoul"), key=lambda p: p.created)
+    served = Server(world).served(newest)
+    edited, deleted = [c for c in served if not any(r.parent is c for r in served)][:2]
+    edited.edited_at, edited.edited_text = world.now + timedelta(minutes=5), "고쳐 쓴 의견입니다"
+    deleted.deleted_at = world.now + timedelta(minutes=5)
+    world.advance(timedelta(hours=1))
+    post_id = f"100000000000001_{newest.seq}"
+    whole = FacebookCollector.pages
+
+    def dies_before_the_scan_completes(self: FacebookCollector, account: Account,
+                                       cursors: Any) -> Any:
+        for event in whole(self, account, cursors):
+            if event == ScanComplete(post_id):
+                raise RuntimeError("killed")
+            yield event
+
+    monkeypatch.setattr(FacebookCollector, "pages", dies_before_the_scan_completes)
+    results, _ = sim_run(db, accounts, world)
+    assert results["fb_seoul"].status == "failed"
+
+    def comment(c: Any) -> tuple:
+        [(text, gone)] = rows(db, "SELECT text, deleted FROM comments WHERE id = ?",
+                              f"facebook:{newest.seq}_{c.seq}")
+        return text != "", gone
+
+    assert rows(db, "SELECT text FROM comments WHERE id = ?",
+                f"facebook:{newest.seq}_{edited.seq}") == [("고쳐 쓴 의견입니다",)]  # page stored
+    assert comment(deleted) == (True, 0)  # not tombstoned: nothing is lost
+    assert rows(db, "SELECT value FROM cursors WHERE account = 'fb_seoul' AND stream = "
+                    "'posts'") == cursor
+    monkeypatch.undo()
+    results, transport = sim_run(db, accounts, world)
+    assert results["fb_seoul"].status == "ok"
+    assert any(r.path.endswith(f"/{post_id}/comments") for r in transport.log)
+    assert comment(deleted) == (False, 1)
+    stored = dict(rows(db, "SELECT account, count(*) FROM comments WHERE deleted = 0 "
+                           "GROUP BY account"))
+    assert stored == served_counts(world, accounts)
 
 
 def test_lookback_limits_the_posts_rescanned(tmp_path: Path, fb_accounts: list[Account]) -> None:

@@ -12,7 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
-from conftest import as_comment, as_post, as_quarantine, rows
+from conftest import (as_comment, as_post, as_quarantine, committed_cursors, data_pages, rows,
+                      scans_completed)
 from conftest import sim_run as shared_sim_run
 
 from collectors.base import Page
@@ -92,13 +93,14 @@ def test_recorded_pages_through_facebook_sdk_collector_and_normalizer() -> None:
         callback=comments)
     collector = InstagramCollector(PlainTransport(), {"IG_ACCESS_TOKEN": "tok"}, [],
                                    {"sleep": lambda s: None})
-    pages = list(collector.pages(ig_account(), {}))
+    events = list(collector.pages(ig_account(), {}))
+    pages = data_pages(events)
     assert all("access_token=tok" in u and f"/{GRAPH_VERSION}/" in u for u in urls)
     assert [len(p.items) for p in pages if p.kind == "post" and p.items] == [2, 2]
-    scanned = [p.scanned_post for p in pages if p.scanned_post]
+    scanned = scans_completed(events)
     assert scanned == ["17895731045244887", "17896622936197745", "17896129349106152",
                        "17893085207160254"]
-    cursors = {p.cursor.stream: p.cursor.value for p in pages if p.cursor}
+    cursors = {c.stream: c.value for c in committed_cursors(events)}
     assert cursors == {"media": "2021-08-13T08:25:28Z", "comments": "2020-06-01T10:56:52Z"}
 
     ctx = ctx_for()

@@ -64,7 +64,7 @@ def simulated_pages(platform: str) -> tuple[Page, ...]:
                "live_seconds": 30}
     collector = platforms.build_collector(platform, SimTransport(world), simulated_environ(every),
                                           every, options)
-    pages = [p for p in collector.pages(account, {}) if p.items]
+    pages = [p for p in collector.pages(account, {}) if isinstance(p, Page) and p.items]
     kinds = {p.kind for p in pages}
     assert kinds == {"post", "comment"}, kinds
     return tuple(pages)

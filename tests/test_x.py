@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import vcr
 import yaml
-from conftest import FIXTURES, sim_collect
+from conftest import FIXTURES, data_pages, sim_collect
 
 from collectors.http import LiveTransport
 from collectors.x import XCollector
@@ -94,7 +94,7 @@ def test_cassette_surrogate_pairs_survive(twitter_account, tmp_path):
     collector = XCollector(LiveTransport(), {"X_BEARER_TOKEN": "placeholder"},
                            [twitter_account], {"x_max_pages": 1})
     with replay(tmp_path):
-        pages = list(collector.pages(twitter_account, {}))
+        pages = data_pages(collector.pages(twitter_account, {}))
     ctx = Context(platform="x", account="x_twitter", secret=SECRET, tokenize=False)
     texts = [o.text for p in pages for o, _ in normalize_page(p, ctx) if not isinstance(o, Quarantine)]
     assert texts and all("\ud83d" not in t for t in texts)  # no lone surrogates

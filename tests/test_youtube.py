@@ -10,11 +10,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import as_comment, as_post
+from conftest import as_comment, as_post, committed_cursors, data_pages, scans_completed
 from googleapiclient.http import HttpMockSequence
 
 from core.errors import AuthFailed, PermissionMissing
-from collectors.base import Page
+from collectors.base import Event, Page, Spend, spent
 from collectors.youtube import YouTubeCollector
 from normalize.schema import Comment, Context, Outcome, Post, Quarantine, Skipped
 from normalize.text import author_key
@@ -92,9 +92,9 @@ def ctx(**overrides: Any) -> Context:
     return Context(**base)
 
 
-def records(pages: list[Page], context: Context | None = None) -> list[Outcome]:
+def records(events: list[Event], context: Context | None = None) -> list[Outcome]:
     out: list[Outcome] = []
-    for page in pages:
+    for page in data_pages(events):
         out.extend(o for o, _ in normalize_page(page, context or ctx()))
     return out
 
@@ -150,14 +150,15 @@ def test_replay_requests_and_pages() -> None:
     assert calls[5][1]["pageToken"].startswith("R0FJeVZnbzBJ")
     assert calls[2][1]["part"] == "snippet,statistics,liveStreamingDetails"
     # the quota ledger: every call's units ride on the pages, 1 unit each
-    assert sum(p.cost for p in pages) == 9 == len(calls)
-    assert sum(p.requests for p in pages) == 9
-    cursors = {p.cursor.stream: p.cursor.value for p in pages if p.cursor}
+    assert sum(spent(e).units for e in pages) == 9 == len(calls)
+    assert sum(spent(e).requests for e in pages) == 9
+    cursors = {c.stream: c.value for c in committed_cursors(pages)}
     assert cursors == {"uploads": "UU" + CHANNEL[2:], "videos": "2019-11-13T17:55:00Z",
                        "threads": "2019-11-26T15:51:44Z|UgyZ1jqkHKYvi1-ruOZ4AaABAg"}
     # the whole thread list was read (no nextPageToken at the end): the video may tombstone
-    assert [p.scanned_post for p in pages if p.scanned_post] == [VIDEO]
-    reply_pages = [p for p in pages if p.items and p.items[0].get("kind") == "youtube#comment"]
+    assert scans_completed(pages) == [VIDEO]
+    reply_pages = [p for p in data_pages(pages)
+                   if p.items and p.items[0].get("kind") == "youtube#comment"]
     assert all(p.includes["thread"] == {"id": "UgwI_ylXVnzPS8Q-oAV4AaABAg", "videoId": VIDEO}
                for p in reply_pages)
 
@@ -245,7 +246,7 @@ def test_failed_call_still_reaches_the_ledger() -> None:
         for page in collector(MockTransport(
                 [fail(403, fixture("error_permission_resp.json"))])).pages(account(), {}):
             pages.append(page)
-    assert [(p.items, p.cost) for p in pages] == [([], 1)]
+    assert pages == [Spend(requests=1, units=1)]  # nothing to store, the unit on the ledger
 
 
 def test_stored_cursor_stops_the_pass_and_skips_channels_list() -> None:
@@ -262,9 +263,9 @@ def test_stored_cursor_stops_the_pass_and_skips_channels_list() -> None:
     assert [p for p, _ in transport.calls()][0] == "/youtube/v3/playlistItems"
     # the old cursor was reached on page 1 and the look-back (1 day before it) ends on page 1
     assert len(transport.calls()) == 5
-    cursor = [p.cursor for p in pages if p.cursor and p.cursor.stream == "threads"]
+    cursor = [c for c in committed_cursors(pages) if c.stream == "threads"]
     assert [c.value for c in cursor] == ["2019-11-26T15:51:44Z|UgyZ1jqkHKYvi1-ruOZ4AaABAg"]
-    assert not [p for p in pages if p.scanned_post]  # not a full scan: no tombstones
+    assert not scans_completed(pages)  # not a full scan: no tombstones
 
 
 def test_thread_without_top_level_comment_deletes_nothing() -> None:
@@ -273,7 +274,7 @@ def test_thread_without_top_level_comment_deletes_nothing() -> None:
     page["items"][4]["snippet"]["totalReplyCount"] = 0
     transport = MockTransport([ok(CHANNELS), ok(PLAYLIST), ok(VIDEOS), ok(page)])
     pages = list(collector(transport).pages(account(), {}))
-    assert not [p for p in pages if p.scanned_post]
+    assert not scans_completed(pages)
     out = records(pages)
     bad = [o for o in out if isinstance(o, Quarantine)]
     assert bad == [Quarantine("commentThread without its topLevelComment",
