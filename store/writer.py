@@ -14,6 +14,7 @@ import sqlite_utils
 
 from store.db import erase_pending
 
+from core.platforms import flat_threads, sql_list
 from core.redact import redact
 from normalize.schema import (
     Comment, Compliance, Post, Quarantine, Record, Skipped, id_order, record_id,
@@ -167,15 +168,15 @@ pairs(opinion, answer_id, answered_at) AS (
     SELECT down.opinion, c.id, c.created_at FROM down JOIN comments c ON c.id = down.node
     WHERE c.is_official = 1
     UNION
-    -- Facebook, Instagram and YouTube keep threads two levels deep: the city's answer to a
-    -- follow-up is stored beside it (same parent), not under it.
+    -- Platforms whose threads are two levels deep (core.platforms, thread "flat"): the
+    -- city's answer to a follow-up is stored beside it (same parent), not under it.
     SELECT s.id, o.id, o.created_at FROM comments o JOIN comments s ON s.parent_id = o.parent_id
     WHERE {new_o} AND o.is_official = 1 AND s.is_official = 0
-      AND o.platform IN ('facebook', 'instagram', 'youtube')
+      AND o.platform IN {flat}
     UNION
     SELECT s.id, o.id, o.created_at FROM comments s JOIN comments o ON o.parent_id = s.parent_id
     WHERE {new_s} AND s.is_official = 0 AND o.is_official = 1
-      AND s.platform IN ('facebook', 'instagram', 'youtube')
+      AND s.platform IN {flat}
 )
 INSERT INTO answers (comment_id, answer_id, first_response_at)
 SELECT p.opinion, p.answer_id, min(p.answered_at)
@@ -187,11 +188,12 @@ ON CONFLICT(comment_id) DO UPDATE SET answer_id = excluded.answer_id,
 WHERE excluded.first_response_at < answers.first_response_at
 """
 # The comments stored since the watermark, or those an alias re-linked (answers_pending).
-_ANSWERS_SQL = _ANSWERS_TEMPLATE.format(
-    **{k: f"{p}rowid > :mark AND {p}rowid <= :top" for k, p in (("new", ""), ("new_o", "o."),
-                                                                ("new_s", "s."))})
-_PENDING_SQL = _ANSWERS_TEMPLATE.format(
-    **{k: f"{p}id IN (SELECT id FROM answers_pending)" for k, p in (
+_FLAT = sql_list(flat_threads())
+_ANSWERS_SQL = _ANSWERS_TEMPLATE.format(flat=_FLAT, **{
+    k: f"{p}rowid > :mark AND {p}rowid <= :top" for k, p in (("new", ""), ("new_o", "o."),
+                                                             ("new_s", "s."))})
+_PENDING_SQL = _ANSWERS_TEMPLATE.format(flat=_FLAT, **{
+    k: f"{p}id IN (SELECT id FROM answers_pending)" for k, p in (
         ("new", ""), ("new_o", "o."), ("new_s", "s."))})
 
 
