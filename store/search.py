@@ -2,9 +2,9 @@
 
 `comments_fts` indexes `comments.tokens` (morphemes in text order, compound pieces, words,
 Han/kana bigrams: normalize/morph.py) of citizens' comments, kept in step with upserts by
-the triggers of migration 2. Official answers have tokens "" (no term), so the FTS count of
-a query is the number of opinions it finds (every stored opinion belongs to an account of
-`accounts`, which is never emptied).
+the triggers of store/sql/triggers.sql. Official answers have tokens "" (no term), so the FTS
+count of a query is the number of opinions it finds (every stored opinion belongs to an
+account of `accounts`, which is never emptied).
 
 Results come newest first: ORDER BY created_at DESC, id DESC, as the centre lists them.
 Two plans give the same rows (measured on bench's bulk database, 1M comments):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+import shipped_schema
 from conftest import ROOT, sim_collect
 
 import commands
@@ -648,7 +649,7 @@ def test_migration_3_upgrades_a_version_2_database(tmp_path):
     import sqlite_utils
 
     db = sqlite_utils.Database(conn)
-    assert migrate(db, target=2) == 2
+    assert shipped_schema.migrate(db, target=2) == 2
     db.execute("INSERT INTO accounts VALUES ('fb_a', 'facebook', 'a', '1', 'A', 'city', "
                "'general', 'D', 'ko', 15, 0)")
     rows = [("facebook:1", None, 0, "2026-11-01T00:00:00Z"),

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from store.db import MIGRATIONS, UnusableDatabase, migrate, open_readonly
+from store.db import MIGRATIONS, UnusableDatabase, open_readonly
 
+import shipped_schema
 from conftest import ROOT, sim_collect
 from test_x import small_world
 
@@ -50,7 +51,7 @@ def test_read_commands_open_read_only_and_change_nothing(accounts, tmp_path):
 def test_an_older_schema_is_not_upgraded_by_a_read_command(tmp_path):
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path, isolation_level=None)
-    migrate(sqlite_utils.Database(conn), len(MIGRATIONS) - 1)
+    shipped_schema.migrate(sqlite_utils.Database(conn), len(MIGRATIONS) - 1)
     conn.close()
     with pytest.raises(UnusableDatabase, match="needs upgrading"):
         open_readonly(path)

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import sqlite_utils
+import shipped_schema
 from conftest import sim_collect
 
 from digest.build import build_digest, day_window, iso, parse_iso
@@ -103,7 +104,7 @@ def test_triggers_follow_inserts_edits_answers_tombstones_and_deletes(tmp_path):
 def test_migration_backfills_and_rebuild_recounts(tmp_path):
     path = tmp_path / "v7.db"
     conn = sqlite3.connect(path, isolation_level=None)
-    migrate(sqlite_utils.Database(conn), target=7)
+    shipped_schema.migrate(sqlite_utils.Database(conn), target=7)
     conn.execute("INSERT INTO comments (id, platform, account, native_id, text, lang, created_at, "
                  "keywords, crisis, content_hash, first_seen, last_seen) VALUES "
                  "('x:9', 'x', 'x_seoul_bus', '9', '반지하 침수', 'ko', '2026-11-24T00:00:00Z', "

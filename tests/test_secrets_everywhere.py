@@ -559,7 +559,7 @@ def old_database(path: Path) -> None:
     """A database at the shipped schema, holding the errors the old code stored."""
     import sqlite_utils
 
-    from store.db import migrate
+    from shipped_schema import migrate
 
     db = sqlite_utils.Database(sqlite3.connect(str(path), isolation_level=None))
     migrate(db, SHIPPED_VERSION)

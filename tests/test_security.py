@@ -18,11 +18,12 @@ from normalize.schema import Comment, Context, Quarantine
 from normalize.x import compliance_event, normalize_tweet
 from core.accounts import Account
 from store.db import (
-    DELETED_TEXT, MIGRATIONS, UNMASKED, UnusableDatabase, connect, migrate, open_plain,
+    DELETED_TEXT, MIGRATIONS, UNMASKED, UnusableDatabase, connect, open_plain,
     unmasked_path,
 )
 from store.writer import Writer
 
+import shipped_schema
 from conftest import FIXTURES, ROOT, sim_collect
 from test_x import small_world
 
@@ -221,7 +222,7 @@ def test_migration_11_rewrites_links_scrubs_errors_and_moves_payloads(tmp_path):
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path, isolation_level=None)
     import sqlite_utils
-    migrate(sqlite_utils.Database(conn), 10)
+    shipped_schema.migrate(sqlite_utils.Database(conn), 10)
     token = "EAAGoldGraphPageToken1234567890"
     conn.executescript(f"""
         INSERT INTO comments (id, platform, account, native_id, post_id, author_key,

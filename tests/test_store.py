@@ -7,8 +7,10 @@ from typing import Any
 import pytest
 
 from normalize.schema import Comment, Post, Quarantine
-from store.db import MIGRATIONS, connect, migrate, schema_version
+from store.db import MIGRATIONS, connect, schema_version
 from store.writer import Writer
+
+import shipped_schema
 
 
 def comment(i: int, text: str = "택시요금이 올랐어요", **kw: Any) -> Comment:
@@ -29,7 +31,7 @@ def test_first_schema_version_upgrades_with_data_intact(tmp_path):
     import sqlite_utils
 
     db = sqlite_utils.Database(conn)
-    assert migrate(db, target=1) == 1
+    assert shipped_schema.migrate(db, target=1) == 1
     conn.execute("INSERT INTO comments (id, platform, account, native_id, text, lang, "
                  "created_at, content_hash, first_seen, last_seen) VALUES "
                  "('x:9', 'x', 'x_seoul_bus', '9', '침수됐어요', 'ko', '2026-11-24T00:00:00Z', "
@@ -134,7 +136,7 @@ def test_column_migrations_keep_the_views(tmp_path, before, column, value):
 
     path = tmp_path / f"v{before}.db"
     conn = sqlite3.connect(path, isolation_level=None)
-    assert migrate(sqlite_utils.Database(conn), target=before) == before
+    assert shipped_schema.migrate(sqlite_utils.Database(conn), target=before) == before
     conn.execute("INSERT INTO comments (id, platform, account, native_id, text, lang, "
                  "created_at, content_hash, first_seen, last_seen) VALUES "
                  "('x:9', 'x', 'x_seoul_bus', '9', '침수됐어요', 'ko', '2026-11-24T00:00:00Z', "

@@ -1,0 +1,93 @@
+-- The views of the database: their current definitions, the only ones.
+--
+-- A Jinja2 template rendered by store/db.py (`schema_sql`). Every upgrade drops all views
+-- and triggers and creates these again, after the table migrations, in the same
+-- transaction; so does a writing connect when the rendered text differs from the one the
+-- database was given (its hash is in meta, key `schema_objects`). Edit them here: a change
+-- needs no migration (one is needed only for what they read: tables, columns, data).
+--
+-- Parameters: deleted_text (an SQL string literal: the centre's text of a deleted
+-- opinion); flat_threads (an SQL list of the platforms whose threads are two levels deep,
+-- from core.platforms).
+
+{# One opinion row: a citizen's comment with its derived answer and the staff's case. #}
+{% macro opinion_select() %}
+    SELECT c.id, c.platform, c.account, c.post_id, c.parent_id, c.author_key, c.text, c.lang,
+           c.district, c.category, c.created_at,
+           {{ seoul_day_of('c.created_at') }} AS seoul_day,
+           c.like_count, c.url,
+           COALESCE(k.status, CASE WHEN a.answer_id IS NOT NULL THEN 'answered'
+                                   ELSE 'received' END) AS status,
+           k.status AS staff_status, k.department AS assigned_department, k.note AS staff_note,
+           a.answer_id, a.first_response_at,
+           CAST(round((julianday(a.first_response_at) - julianday(c.created_at)) * 1440)
+                AS INTEGER) AS response_minutes,
+           c.hidden, k.updated_by AS staff_by, k.updated_at AS staff_at, c.keywords,
+           c.crisis, c.restricted, c.restricted_countries, c.restricted_at, c.edited_at,
+           c.deleted
+    FROM comments c
+    LEFT JOIN answers a ON a.comment_id = c.id
+    LEFT JOIN cases k ON k.comment_id = c.id
+{%- endmacro %}
+
+-- Every citizen's comment, deleted ones (tombstones) included: the centre keeps a deleted
+-- opinion with its status and history.
+CREATE VIEW opinion_records AS
+{{ opinion_select() }}
+    WHERE c.is_official = 0;
+
+-- The opinions: citizens' comments that are not deleted. Status: the staff's, else
+-- 'answered' when `answers` holds an official answer in its thread (derived by
+-- Writer.refresh_answers), else 'received'.
+CREATE VIEW opinions AS
+{{ opinion_select() }}
+    WHERE c.is_official = 0 AND c.deleted = 0;
+
+-- The centre's list: an opinion with its account, post and answer; a deleted one shows
+-- deleted_text, and a citizen's link falls back to its post's (Instagram comments have
+-- none of their own).
+CREATE VIEW center AS
+    SELECT o.id, o.seoul_day, o.created_at, o.status, o.platform,
+           o.account, ac.name AS account_name, ac.field, ac.owner,
+           COALESCE(o.assigned_department, ac.department) AS department,
+           CASE WHEN o.deleted THEN {{ deleted_text }} ELSE o.text END AS text,
+           o.lang, o.district, o.category, COALESCE(o.url, p.url) AS url,
+           p.id AS post_id, COALESCE(p.title, p.text) AS post_text, p.url AS post_url,
+           ans.text AS answer_text, ans.author_name AS answered_by, o.first_response_at,
+           o.response_minutes, o.staff_note,
+           o.answer_id,
+           (SELECT CASE WHEN max(aa.key = o.account) THEN o.account ELSE min(aa.key) END
+            FROM accounts aa
+            WHERE aa.platform = ans.platform
+              AND (aa.name = ans.author_name OR aa.handle = ans.author_name)) AS answer_account,
+           o.staff_status, o.staff_by, o.staff_at, o.parent_id, o.like_count,
+           o.restricted, o.restricted_countries, o.deleted
+    FROM opinion_records o
+    JOIN accounts ac ON ac.key = o.account
+    LEFT JOIN posts p ON p.id = o.post_id
+    LEFT JOIN comments ans ON ans.id = o.answer_id;
+
+-- Per Seoul day of writing, platform and account: opinions, answered or resolved, the rate.
+CREATE VIEW daily_stats AS
+    SELECT seoul_day, platform, account,
+           count(*) AS opinions,
+           sum(status IN ('answered', 'resolved')) AS answered,
+           round(1.0 * sum(status IN ('answered', 'resolved')) / count(*), 3) AS answer_rate,
+           round(avg(response_minutes), 1) AS avg_response_minutes
+    FROM opinions
+    GROUP BY seoul_day, platform, account;
+
+-- Per account, whenever written: the reflection rate (answered or resolved / opinions).
+CREATE VIEW reflection AS
+    SELECT ac.key AS account, ac.platform, ac.name AS account_name, ac.field, ac.department,
+           count(o.id) AS opinions,
+           coalesce(sum(o.status = 'answered'), 0) AS answered,
+           coalesce(sum(o.status = 'resolved'), 0) AS resolved,
+           coalesce(sum(o.status IN ('answered', 'resolved')), 0) AS reflected,
+           round(100.0 * sum(o.status IN ('answered', 'resolved')) / count(o.id), 1)
+               AS reflection_pct,
+           coalesce(sum(o.status NOT IN ('answered', 'resolved', 'dismissed')), 0) AS open,
+           coalesce(sum(o.status = 'dismissed'), 0) AS dismissed
+    FROM accounts ac
+    LEFT JOIN opinions o ON o.account = ac.key
+    GROUP BY ac.key;

@@ -1,0 +1,848 @@
+"""The migrations as the program shipped them up to schema 12 (commit 1027ee0), views and
+triggers included: a frozen copy of that store/db.py, to build databases as the older
+versions of the program left them (tests of upgrades). Never edit it to follow the store:
+the store's migrations must upgrade what this builds.
+
+`migrate(db, target)` applies its migrations as that program did (each in a transaction,
+data steps included); it derives no answers afterwards (the databases built here are
+empty when migrated; a test inserts rows afterwards).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+
+import sqlite_utils
+
+from core.redact import redact
+
+log = logging.getLogger(__name__)
+
+# --- migration 8's rollups (frozen: they are the text of a shipped migration) --------------
+ROLLUPS_DOC = """
+opinion_days: every opinion (comments with is_official = 0 AND deleted = 0) counted once
+  (n) under its Seoul day, platform, account, district, category, lang and crisis ('' for
+  NULL); untagged = how many of them have crisis NULL (stored before migration 7; they are
+  counted under crisis ''), unkeyed = keywords NULL (stored before migration 5).
+keyword_days: per Seoul day, the opinions whose comments.keywords contain the word.
+answer_days: per Seoul day of the opinion, platform and account, the opinions with a derived
+  answer (table answers), by response minutes when answered before the end of the opinion's
+  Seoul day, else under minutes = -1.
+Counts that fall to 0 keep their row (readers sum, and skip n = 0).
+"""
+
+# '' / -1 when SQLite cannot read the time (e.g. a year before 1000): a trigger must never
+# fail the page's transaction.
+_M8_DAY = "coalesce(date({r}.created_at, '+9 hours'), '')"
+# One opinion's row in opinion_days and keyword_days (keywords: space-joined nouns, turned
+# into a JSON array; a value json_each cannot read adds no keywords rather than failing the
+# page's transaction).
+_M8_COMMENT = """
+    INSERT INTO opinion_days (seoul_day, platform, account, district, category, lang, crisis,
+                              n, untagged, unkeyed)
+    SELECT {day}, {r}.platform, {r}.account, coalesce({r}.district, ''),
+           coalesce({r}.category, ''), {r}.lang, coalesce({r}.crisis, ''), {s},
+           {s} * ({r}.crisis IS NULL), {s} * ({r}.keywords IS NULL)
+    WHERE {r}.is_official = 0 AND {r}.deleted = 0
+    ON CONFLICT DO UPDATE SET n = n + excluded.n, untagged = untagged + excluded.untagged,
+                              unkeyed = unkeyed + excluded.unkeyed;
+    INSERT INTO keyword_days (seoul_day, word, n)
+    SELECT {day}, w.value, {s}
+    FROM (SELECT {words} AS j) AS k, {split}
+    WHERE {r}.is_official = 0 AND {r}.deleted = 0 AND {r}.keywords <> '' AND w.value <> ''
+    ON CONFLICT DO UPDATE SET n = n + excluded.n;"""
+# ... and its answer's row in answer_days (not on insert: answers are derived after their
+# comments are stored, and a deleted comment's answers row goes with it).
+_M8_ANSWERED = """
+    INSERT INTO answer_days (seoul_day, platform, account, minutes, n)
+    SELECT {day}, {r}.platform, {r}.account, {minutes}, {s}
+    FROM answers a WHERE a.comment_id = {r}.id AND {r}.is_official = 0 AND {r}.deleted = 0
+    ON CONFLICT DO UPDATE SET n = n + excluded.n;"""
+# The words as rows w.value: {j} is the JSON array (an expression used twice: in triggers a
+# subquery's column, computed once; the recount cannot join such a subquery to c).
+_M8_SPLIT = "json_each(CASE WHEN json_valid({j}) THEN {j} ELSE '[]' END) AS w"
+_M8_WORDS = ("""('["' || replace(replace(replace({r}.keywords, '\\', '\\\\'), '"', '\\"'), """
+             """' ', '","') || '"]')""")
+# Response minutes as the opinions view computes them; -1 when answered after the Seoul day.
+_M8_MINUTES = ("coalesce(CASE WHEN a.first_response_at < {day} || 'T15:00:00Z' THEN "
+               "CAST(round((julianday(a.first_response_at) - julianday({r}.created_at)) * 1440)"
+               " AS INTEGER) END, -1)")
+# One answers row's contribution to answer_days.
+_M8_ANSWER = """
+    INSERT INTO answer_days (seoul_day, platform, account, minutes, n)
+    SELECT {day}, c.platform, c.account, {minutes}, {s}
+    FROM (SELECT {a}.first_response_at AS first_response_at) AS a, comments c
+    WHERE c.id = {a}.comment_id AND c.is_official = 0 AND c.deleted = 0
+    ON CONFLICT DO UPDATE SET n = n + excluded.n;"""
+
+
+def _m8_comment(row: str, sign: int, answered: bool = True) -> str:
+    day = _M8_DAY.format(r=row)
+    args = dict(r=row, s=sign, day=day, words=_M8_WORDS.format(r=row),
+                split=_M8_SPLIT.format(j="k.j"), minutes=_M8_MINUTES.format(r=row, day=day))
+    return _M8_COMMENT.format(**args) + (_M8_ANSWERED.format(**args) if answered else "")
+
+
+def _m8_answer(row: str, sign: int) -> str:
+    day = _M8_DAY.format(r="c")
+    return _M8_ANSWER.format(a=row, s=sign, day=day, minutes=_M8_MINUTES.format(r="c", day=day))
+
+
+# The rollups recounted from the base tables: migration 8's backfill, `rebuild_rollups` and
+# `rollup_drift` (table -> (columns, SELECT)).
+_M8_RECOUNT = {
+    "opinion_days": (
+        "seoul_day, platform, account, district, category, lang, crisis, n, untagged, unkeyed",
+        f"""SELECT {_M8_DAY.format(r="c")}, platform, account, coalesce(district, ''),
+               coalesce(category, ''), lang, coalesce(crisis, ''), count(*),
+               sum(crisis IS NULL), sum(keywords IS NULL)
+        FROM comments c WHERE is_official = 0 AND deleted = 0
+        GROUP BY 1, 2, 3, 4, 5, 6, 7"""),
+    "keyword_days": (
+        "seoul_day, word, n",
+        f"""SELECT {_M8_DAY.format(r="c")}, w.value, count(*)
+        FROM comments c, {_M8_SPLIT.format(j=_M8_WORDS.format(r="c"))}
+        WHERE c.is_official = 0 AND c.deleted = 0 AND c.keywords <> '' AND w.value <> ''
+        GROUP BY 1, 2"""),
+    "answer_days": (
+        "seoul_day, platform, account, minutes, n",
+        f"""SELECT {_M8_DAY.format(r="c")}, c.platform, c.account,
+               {_M8_MINUTES.format(r="c", day=_M8_DAY.format(r="c"))}, count(*)
+        FROM answers a JOIN comments c ON c.id = a.comment_id
+        WHERE c.is_official = 0 AND c.deleted = 0
+        GROUP BY 1, 2, 3, 4"""),
+}
+_M8_BACKFILL = "".join(f"\n    INSERT INTO {table} ({cols})\n    {select};"
+                       for table, (cols, select) in _M8_RECOUNT.items())
+ROLLUP_TABLES = tuple(_M8_RECOUNT)
+
+
+# --- migration 10 (frozen: the text of a shipped migration) --------------------------------
+_M10_COLUMNS = "".join(
+    f"\n    ALTER TABLE {table} ADD COLUMN {column} TEXT;"
+    for table in ("comments", "posts")
+    for column in ("restricted", "restricted_countries", "restricted_at", "version_id",
+                   "edit_ids"))
+
+
+def _m10_versions_trigger(table: str) -> str:
+    """An earlier text of a record, kept in `versions` when a newer one replaces it (X: under
+    its version id; elsewhere under 'seen:' and when it was last seen). Not for a deletion."""
+    return f"""
+    CREATE TRIGGER {table}_versions AFTER UPDATE OF text, version_id ON {table}
+    WHEN (old.text IS NOT new.text OR old.version_id IS NOT new.version_id)
+      AND old.text <> '' AND new.deleted = 0
+    BEGIN
+        -- not OR IGNORE: the upsert that fires this would override it (and abort)
+        INSERT INTO versions (id, version, text, created_at, seen_at)
+        SELECT old.id, coalesce(old.version_id, 'seen:' || old.last_seen), old.text,
+               coalesce(old.edited_at, old.created_at), new.last_seen
+        WHERE NOT EXISTS (SELECT 1 FROM versions v WHERE v.id = old.id
+                          AND v.version = coalesce(old.version_id, 'seen:' || old.last_seen));
+    END;"""
+
+
+# --- migration 11 (frozen: the text of a shipped migration) --------------------------------
+DELETED_TEXT = "작성자가 삭제함 (deleted by its author)"
+# A tombstone keeps id, times, status and case history, not the words: the platforms' terms
+# and PIPA ask that what an author deleted be removed. Raw and quarantine payloads live in
+# the unmasked file: the writer erases those from the `erasures` queue. (A record that
+# arrives deleted comes without words from the normalizer: an insert trigger that blanked
+# it would run before the search index's own and corrupt it.) Tokens '' rather than NULL:
+# the search index keeps a row without terms for every comment, as its integrity check wants.
+_M11_ERASE = """
+    BEGIN
+        UPDATE comments SET text = '', tokens = '', keywords = NULL WHERE rowid = new.rowid;
+        DELETE FROM versions WHERE id = new.id;
+        INSERT OR IGNORE INTO erasures (id, platform, native_id) VALUES (new.id, new.platform,
+                                                                         new.native_id);
+    END;"""
+_M11_OPINION = """
+    SELECT c.id, c.platform, c.account, c.post_id, c.parent_id, c.author_key, c.text, c.lang,
+           c.district, c.category, c.created_at,
+           date(c.created_at, '+9 hours') AS seoul_day,
+           c.like_count, c.url,
+           COALESCE(k.status, CASE WHEN a.answer_id IS NOT NULL THEN 'answered'
+                                   ELSE 'received' END) AS status,
+           k.status AS staff_status, k.department AS assigned_department, k.note AS staff_note,
+           a.answer_id, a.first_response_at,
+           CAST(round((julianday(a.first_response_at) - julianday(c.created_at)) * 1440)
+                AS INTEGER) AS response_minutes,
+           c.hidden, k.updated_by AS staff_by, k.updated_at AS staff_at, c.keywords,
+           c.crisis, c.restricted, c.restricted_countries, c.restricted_at, c.edited_at,
+           c.deleted
+    FROM comments c
+    LEFT JOIN answers a ON a.comment_id = c.id
+    LEFT JOIN cases k ON k.comment_id = c.id"""
+
+
+# Each entry upgrades the schema by one version (PRAGMA user_version). Never edit a shipped
+# entry: append a new one, so a database made by any earlier version upgrades in place.
+MIGRATIONS: list[str] = [
+    # 1: the one schema of DESIGN.md
+    """
+    CREATE TABLE accounts (
+        key TEXT PRIMARY KEY,
+        platform TEXT NOT NULL,
+        handle TEXT NOT NULL,
+        native_id TEXT,
+        name TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        field TEXT NOT NULL,
+        department TEXT NOT NULL,
+        language TEXT NOT NULL,
+        interval_minutes INTEGER NOT NULL,
+        placeholder INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE posts (
+        id TEXT PRIMARY KEY,
+        platform TEXT NOT NULL,
+        account TEXT NOT NULL,
+        native_id TEXT NOT NULL,
+        title TEXT,
+        text TEXT NOT NULL,
+        lang TEXT NOT NULL,
+        created_at TEXT,
+        edited_at TEXT,
+        url TEXT,
+        like_count INTEGER,
+        comment_count INTEGER,
+        deleted INTEGER NOT NULL DEFAULT 0,
+        content_hash INTEGER NOT NULL,
+        first_seen TEXT NOT NULL,
+        last_seen TEXT NOT NULL
+    );
+    CREATE INDEX posts_account_created ON posts(account, created_at);
+    CREATE TABLE comments (
+        id TEXT PRIMARY KEY,
+        platform TEXT NOT NULL,
+        account TEXT NOT NULL,
+        native_id TEXT NOT NULL,
+        post_id TEXT,
+        parent_id TEXT,
+        author_key TEXT,
+        author_name TEXT,
+        is_official INTEGER NOT NULL DEFAULT 0,
+        text TEXT NOT NULL,
+        lang TEXT NOT NULL,
+        district TEXT,
+        category TEXT,
+        created_at TEXT NOT NULL,
+        edited_at TEXT,
+        like_count INTEGER,
+        reply_count INTEGER,
+        url TEXT,
+        deleted INTEGER NOT NULL DEFAULT 0,
+        hidden INTEGER NOT NULL DEFAULT 0,
+        tokens TEXT,
+        content_hash INTEGER NOT NULL,
+        first_seen TEXT NOT NULL,
+        last_seen TEXT NOT NULL
+    );
+    CREATE INDEX comments_created ON comments(created_at);
+    CREATE INDEX comments_post ON comments(post_id);
+    CREATE INDEX comments_parent ON comments(parent_id);
+    CREATE TABLE cursors (
+        account TEXT NOT NULL,
+        stream TEXT NOT NULL,
+        value TEXT,
+        updated_at TEXT NOT NULL,
+        retry_after TEXT,
+        PRIMARY KEY (account, stream)
+    );
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        account TEXT NOT NULL,
+        platform TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        status TEXT NOT NULL DEFAULT 'running',
+        fetched INTEGER NOT NULL DEFAULT 0,
+        inserted INTEGER NOT NULL DEFAULT 0,
+        updated INTEGER NOT NULL DEFAULT 0,
+        quarantined INTEGER NOT NULL DEFAULT 0,
+        requests INTEGER NOT NULL DEFAULT 0,
+        error TEXT
+    );
+    CREATE INDEX runs_account ON runs(account, started_at);
+    CREATE TABLE quarantine (
+        id INTEGER PRIMARY KEY,
+        platform TEXT NOT NULL,
+        account TEXT NOT NULL,
+        native_id TEXT,
+        reason TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        payload_hash TEXT NOT NULL,
+        first_seen TEXT NOT NULL,
+        last_seen TEXT NOT NULL,
+        times_seen INTEGER NOT NULL DEFAULT 1,
+        UNIQUE (platform, payload_hash)
+    );
+    CREATE TABLE raw (
+        id TEXT PRIMARY KEY,
+        account TEXT NOT NULL,
+        stream TEXT NOT NULL,
+        fetched_at TEXT NOT NULL,
+        payload TEXT NOT NULL
+    );
+    CREATE INDEX raw_fetched ON raw(fetched_at);
+    CREATE TABLE cases (
+        comment_id TEXT PRIMARY KEY,
+        status TEXT NOT NULL,
+        department TEXT,
+        note TEXT,
+        updated_by TEXT,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE case_events (
+        id INTEGER PRIMARY KEY,
+        comment_id TEXT NOT NULL,
+        at TEXT NOT NULL,
+        by TEXT,
+        from_status TEXT,
+        to_status TEXT NOT NULL,
+        department TEXT,
+        note TEXT
+    );
+    CREATE INDEX case_events_comment ON case_events(comment_id, at);
+    CREATE TABLE quota (
+        day TEXT NOT NULL,
+        platform TEXT NOT NULL,
+        units INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (day, platform)
+    );
+    """,
+    # 2: search, derived answers, the centre's views
+    """
+    CREATE VIRTUAL TABLE comments_fts USING fts5(
+        tokens, content='comments', content_rowid='rowid'
+    );
+    CREATE TRIGGER comments_fts_insert AFTER INSERT ON comments WHEN new.tokens IS NOT NULL
+    BEGIN
+        INSERT INTO comments_fts (rowid, tokens) VALUES (new.rowid, new.tokens);
+    END;
+    CREATE TRIGGER comments_fts_delete AFTER DELETE ON comments WHEN old.tokens IS NOT NULL
+    BEGIN
+        INSERT INTO comments_fts (comments_fts, rowid, tokens)
+        VALUES ('delete', old.rowid, old.tokens);
+    END;
+    -- Guarded: a re-fetch that leaves the text alone costs no FTS work.
+    CREATE TRIGGER comments_fts_update AFTER UPDATE OF tokens ON comments
+    WHEN old.tokens IS NOT new.tokens
+    BEGIN
+        INSERT INTO comments_fts (comments_fts, rowid, tokens)
+        SELECT 'delete', old.rowid, old.tokens WHERE old.tokens IS NOT NULL;
+        INSERT INTO comments_fts (rowid, tokens)
+        SELECT new.rowid, new.tokens WHERE new.tokens IS NOT NULL;
+    END;
+    CREATE TABLE answers (
+        comment_id TEXT PRIMARY KEY,
+        answer_id TEXT NOT NULL,
+        first_response_at TEXT NOT NULL
+    );
+    CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT
+    );
+    CREATE INDEX comments_account_created ON comments(account, created_at);
+    CREATE VIEW opinions AS
+    SELECT c.id, c.platform, c.account, c.post_id, c.parent_id, c.author_key, c.text, c.lang,
+           c.district, c.category, c.created_at,
+           date(c.created_at, '+9 hours') AS seoul_day,
+           c.like_count, c.url,
+           COALESCE(k.status, CASE WHEN a.first_response_at IS NOT NULL THEN 'answered'
+                                   ELSE 'received' END) AS status,
+           k.status AS staff_status, k.department AS assigned_department, k.note AS staff_note,
+           a.answer_id, a.first_response_at,
+           CAST(round((julianday(a.first_response_at) - julianday(c.created_at)) * 1440)
+                AS INTEGER) AS response_minutes
+    FROM comments c
+    LEFT JOIN answers a ON a.comment_id = c.id
+    LEFT JOIN cases k ON k.comment_id = c.id
+    WHERE c.is_official = 0 AND c.deleted = 0;
+    CREATE VIEW center AS
+    SELECT o.id, o.seoul_day, o.created_at, o.status, o.platform,
+           o.account, ac.name AS account_name, ac.field, ac.owner,
+           COALESCE(o.assigned_department, ac.department) AS department,
+           o.text, o.lang, o.district, o.category, o.url,
+           p.id AS post_id, COALESCE(p.title, p.text) AS post_text, p.url AS post_url,
+           ans.text AS answer_text, ans.author_name AS answered_by, o.first_response_at,
+           o.response_minutes, o.staff_note
+    FROM opinions o
+    JOIN accounts ac ON ac.key = o.account
+    LEFT JOIN posts p ON p.id = o.post_id
+    LEFT JOIN comments ans ON ans.id = o.answer_id;
+    CREATE VIEW daily_stats AS
+    SELECT seoul_day, platform, account,
+           count(*) AS opinions,
+           sum(status IN ('answered', 'resolved')) AS answered,
+           round(1.0 * sum(status IN ('answered', 'resolved')) / count(*), 3) AS answer_rate,
+           round(avg(response_minutes), 1) AS avg_response_minutes
+    FROM opinions
+    GROUP BY seoul_day, platform, account;
+    """,
+    # 3: the centre (issue #5). Facebook, Instagram and YouTube keep threads two levels deep:
+    # a reply to a reply hangs under the top-level comment, so the official answer to a
+    # citizen's follow-up is its *sibling*; on those platforms an official reply under the
+    # same parent, at or after the opinion, answers it. Views gain the answering account,
+    # the staff's who/when, `hidden`; `reflection` per account; case_events is append-only.
+    """
+    DROP VIEW daily_stats;
+    DROP VIEW center;
+    DROP VIEW opinions;
+    CREATE VIEW opinions AS
+    SELECT c.id, c.platform, c.account, c.post_id, c.parent_id, c.author_key, c.text, c.lang,
+           c.district, c.category, c.created_at,
+           date(c.created_at, '+9 hours') AS seoul_day,
+           c.like_count, c.url,
+           COALESCE(k.status, CASE WHEN a.answer_id IS NOT NULL OR s.id IS NOT NULL
+                                   THEN 'answered' ELSE 'received' END) AS status,
+           k.status AS staff_status, k.department AS assigned_department, k.note AS staff_note,
+           CASE WHEN s.id IS NOT NULL AND (a.first_response_at IS NULL
+                                           OR s.created_at < a.first_response_at)
+                THEN s.id ELSE a.answer_id END AS answer_id,
+           CASE WHEN s.id IS NOT NULL AND (a.first_response_at IS NULL
+                                           OR s.created_at < a.first_response_at)
+                THEN s.created_at ELSE a.first_response_at END AS first_response_at,
+           CAST(round((julianday(CASE WHEN s.id IS NOT NULL AND (a.first_response_at IS NULL
+                                           OR s.created_at < a.first_response_at)
+                                      THEN s.created_at ELSE a.first_response_at END)
+                       - julianday(c.created_at)) * 1440) AS INTEGER) AS response_minutes,
+           c.hidden, k.updated_by AS staff_by, k.updated_at AS staff_at
+    FROM comments c
+    LEFT JOIN answers a ON a.comment_id = c.id
+    LEFT JOIN comments s ON s.id = (
+        SELECT f.id FROM comments f
+        WHERE c.parent_id IS NOT NULL AND c.platform IN ('facebook', 'instagram', 'youtube')
+          AND f.parent_id = c.parent_id AND f.is_official = 1 AND f.deleted = 0
+          AND f.created_at >= c.created_at
+        ORDER BY f.created_at, f.id LIMIT 1)
+    LEFT JOIN cases k ON k.comment_id = c.id
+    WHERE c.is_official = 0 AND c.deleted = 0;
+    CREATE VIEW center AS
+    SELECT o.id, o.seoul_day, o.created_at, o.status, o.platform,
+           o.account, ac.name AS account_name, ac.field, ac.owner,
+           COALESCE(o.assigned_department, ac.department) AS department,
+           o.text, o.lang, o.district, o.category, o.url,
+           p.id AS post_id, COALESCE(p.title, p.text) AS post_text, p.url AS post_url,
+           ans.text AS answer_text, ans.author_name AS answered_by, o.first_response_at,
+           o.response_minutes, o.staff_note,
+           o.answer_id,
+           (SELECT CASE WHEN max(aa.key = o.account) THEN o.account ELSE min(aa.key) END
+            FROM accounts aa
+            WHERE aa.platform = ans.platform
+              AND (aa.name = ans.author_name OR aa.handle = ans.author_name)) AS answer_account,
+           o.staff_status, o.staff_by, o.staff_at, o.parent_id, o.like_count
+    FROM opinions o
+    JOIN accounts ac ON ac.key = o.account
+    LEFT JOIN posts p ON p.id = o.post_id
+    LEFT JOIN comments ans ON ans.id = o.answer_id;
+    CREATE VIEW daily_stats AS
+    SELECT seoul_day, platform, account,
+           count(*) AS opinions,
+           sum(status IN ('answered', 'resolved')) AS answered,
+           round(1.0 * sum(status IN ('answered', 'resolved')) / count(*), 3) AS answer_rate,
+           round(avg(response_minutes), 1) AS avg_response_minutes
+    FROM opinions
+    GROUP BY seoul_day, platform, account;
+    CREATE VIEW reflection AS
+    SELECT ac.key AS account, ac.platform, ac.name AS account_name, ac.field, ac.department,
+           count(o.id) AS opinions,
+           coalesce(sum(o.status = 'answered'), 0) AS answered,
+           coalesce(sum(o.status = 'resolved'), 0) AS resolved,
+           coalesce(sum(o.status IN ('answered', 'resolved')), 0) AS reflected,
+           round(100.0 * sum(o.status IN ('answered', 'resolved')) / count(o.id), 1)
+               AS reflection_pct,
+           coalesce(sum(o.status NOT IN ('answered', 'resolved', 'dismissed')), 0) AS open,
+           coalesce(sum(o.status = 'dismissed'), 0) AS dismissed
+    FROM accounts ac
+    LEFT JOIN opinions o ON o.account = ac.key
+    GROUP BY ac.key;
+    CREATE INDEX cases_status ON cases(status);
+    CREATE TRIGGER case_events_append_only_update BEFORE UPDATE ON case_events
+    BEGIN
+        SELECT RAISE(ABORT, 'case_events is append-only: history is never rewritten');
+    END;
+    CREATE TRIGGER case_events_append_only_delete BEFORE DELETE ON case_events
+    BEGIN
+        SELECT RAISE(ABORT, 'case_events is append-only: history is never rewritten');
+    END;
+    """,
+    # 4: re-runs skip unchanged payloads (issue #9). The hash of each raw API item (with the
+    # normalizer's context) -> the records it made and their content hashes; an item seen
+    # again whose records are still stored as it made them is not normalized again (no
+    # Kiwi), its records only get last_seen. A cache: deleting its rows is always safe.
+    """
+    CREATE TABLE item_seen (
+        hash INTEGER PRIMARY KEY,
+        records TEXT NOT NULL
+    );
+    """,
+    # 5: keywords computed once, at ingest (normalize.morph.analyse_many, with the search
+    # tokens): the digest counts them in SQL instead of running Kiwi over a week of texts.
+    # Rows stored before stay NULL until they are next updated; the digest analyses those
+    # itself (digest.build._keywords). `opinions` as in migration 3, plus `keywords` (the
+    # views built on it read it by name, so they need no change).
+    """
+    ALTER TABLE comments ADD COLUMN keywords TEXT;
+    DROP VIEW opinions;
+    CREATE VIEW opinions AS
+    SELECT c.id, c.platform, c.account, c.post_id, c.parent_id, c.author_key, c.text, c.lang,
+           c.district, c.category, c.created_at,
+           date(c.created_at, '+9 hours') AS seoul_day,
+           c.like_count, c.url,
+           COALESCE(k.status, CASE WHEN a.answer_id IS NOT NULL OR s.id IS NOT NULL
+                                   THEN 'answered' ELSE 'received' END) AS status,
+           k.status AS staff_status, k.department AS assigned_department, k.note AS staff_note,
+           CASE WHEN s.id IS NOT NULL AND (a.first_response_at IS NULL
+                                           OR s.created_at < a.first_response_at)
+                THEN s.id ELSE a.answer_id END AS answer_id,
+           CASE WHEN s.id IS NOT NULL AND (a.first_response_at IS NULL
+                                           OR s.created_at < a.first_response_at)
+                THEN s.created_at ELSE a.first_response_at END AS first_response_at,
+           CAST(round((julianday(CASE WHEN s.id IS NOT NULL AND (a.first_response_at IS NULL
+                                           OR s.created_at < a.first_response_at)
+                                      THEN s.created_at ELSE a.first_response_at END)
+                       - julianday(c.created_at)) * 1440) AS INTEGER) AS response_minutes,
+           c.hidden, k.updated_by AS staff_by, k.updated_at AS staff_at, c.keywords
+    FROM comments c
+    LEFT JOIN answers a ON a.comment_id = c.id
+    LEFT JOIN comments s ON s.id = (
+        SELECT f.id FROM comments f
+        WHERE c.parent_id IS NOT NULL AND c.platform IN ('facebook', 'instagram', 'youtube')
+          AND f.parent_id = c.parent_id AND f.is_official = 1 AND f.deleted = 0
+          AND f.created_at >= c.created_at
+        ORDER BY f.created_at, f.id LIMIT 1)
+    LEFT JOIN cases k ON k.comment_id = c.id
+    WHERE c.is_official = 0 AND c.deleted = 0;
+    """,
+    # 6: the flat-thread rule of migration 3 moves from the view into `answers` (derived
+    # once, incrementally, by Writer.refresh_answers) so that reading opinions costs no
+    # per-row subquery; the watermark is reset so the next connect re-derives every answer.
+    """
+    DELETE FROM answers;
+    DELETE FROM meta WHERE key = 'answers_rowid';
+    DROP VIEW opinions;
+    CREATE VIEW opinions AS
+    SELECT c.id, c.platform, c.account, c.post_id, c.parent_id, c.author_key, c.text, c.lang,
+           c.district, c.category, c.created_at,
+           date(c.created_at, '+9 hours') AS seoul_day,
+           c.like_count, c.url,
+           COALESCE(k.status, CASE WHEN a.answer_id IS NOT NULL THEN 'answered'
+                                   ELSE 'received' END) AS status,
+           k.status AS staff_status, k.department AS assigned_department, k.note AS staff_note,
+           a.answer_id, a.first_response_at,
+           CAST(round((julianday(a.first_response_at) - julianday(c.created_at)) * 1440)
+                AS INTEGER) AS response_minutes,
+           c.hidden, k.updated_by AS staff_by, k.updated_at AS staff_at, c.keywords
+    FROM comments c
+    LEFT JOIN answers a ON a.comment_id = c.id
+    LEFT JOIN cases k ON k.comment_id = c.id
+    WHERE c.is_official = 0 AND c.deleted = 0;
+    """,
+    # 7: crisis words tagged once, at ingest (Tagger.crisis, next to district and category):
+    # the digest counts comments.crisis in SQL instead of running the regexes over a week of
+    # texts. '' = tagged, no crisis; NULL = official, or stored before this migration and not
+    # updated since (the digest tests those texts itself). `opinions` as in migration 6, plus
+    # `crisis` (the views built on it read it by name, so they need no change).
+    """
+    ALTER TABLE comments ADD COLUMN crisis TEXT;
+    DROP VIEW opinions;
+    CREATE VIEW opinions AS
+    SELECT c.id, c.platform, c.account, c.post_id, c.parent_id, c.author_key, c.text, c.lang,
+           c.district, c.category, c.created_at,
+           date(c.created_at, '+9 hours') AS seoul_day,
+           c.like_count, c.url,
+           COALESCE(k.status, CASE WHEN a.answer_id IS NOT NULL THEN 'answered'
+                                   ELSE 'received' END) AS status,
+           k.status AS staff_status, k.department AS assigned_department, k.note AS staff_note,
+           a.answer_id, a.first_response_at,
+           CAST(round((julianday(a.first_response_at) - julianday(c.created_at)) * 1440)
+                AS INTEGER) AS response_minutes,
+           c.hidden, k.updated_by AS staff_by, k.updated_at AS staff_at, c.keywords,
+           c.crisis
+    FROM comments c
+    LEFT JOIN answers a ON a.comment_id = c.id
+    LEFT JOIN cases k ON k.comment_id = c.id
+    WHERE c.is_official = 0 AND c.deleted = 0;
+    """,
+    # 8: per-Seoul-day rollups kept by triggers in the writing transaction (issue #9), so the
+    # digest reads O(days x accounts) rows instead of a week of opinions. See ROLLUPS_DOC.
+    f"""
+    CREATE TABLE opinion_days (
+        seoul_day TEXT NOT NULL,
+        platform TEXT NOT NULL,
+        account TEXT NOT NULL,
+        district TEXT NOT NULL,
+        category TEXT NOT NULL,
+        lang TEXT NOT NULL,
+        crisis TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        untagged INTEGER NOT NULL,
+        unkeyed INTEGER NOT NULL,
+        PRIMARY KEY (seoul_day, platform, account, district, category, lang, crisis)
+    ) WITHOUT ROWID;
+    CREATE TABLE keyword_days (
+        seoul_day TEXT NOT NULL,
+        word TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (seoul_day, word)
+    ) WITHOUT ROWID;
+    CREATE TABLE answer_days (
+        seoul_day TEXT NOT NULL,
+        platform TEXT NOT NULL,
+        account TEXT NOT NULL,
+        minutes INTEGER NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (seoul_day, platform, account, minutes)
+    ) WITHOUT ROWID;
+    CREATE INDEX answers_first_response ON answers(first_response_at);
+    CREATE INDEX comments_crisis ON comments(crisis, created_at) WHERE crisis <> '';
+    DROP INDEX comments_post;
+    CREATE INDEX comments_post ON comments(post_id, deleted);
+    {_M8_BACKFILL}
+    CREATE TRIGGER comments_days_insert AFTER INSERT ON comments
+    WHEN new.is_official = 0 AND new.deleted = 0
+    BEGIN
+    {_m8_comment("new", 1, answered=False)}
+    END;
+    CREATE TRIGGER comments_days_delete AFTER DELETE ON comments
+    BEGIN
+    {_m8_comment("old", -1)}
+    DELETE FROM answers WHERE comment_id = old.id;
+    END;
+    CREATE TRIGGER comments_days_update AFTER UPDATE OF is_official, deleted, created_at,
+        platform, account, district, category, lang, crisis, keywords ON comments
+    WHEN (old.is_official, old.deleted, old.created_at, old.platform, old.account,
+          old.district, old.category, old.lang, old.crisis, old.keywords)
+      IS NOT (new.is_official, new.deleted, new.created_at, new.platform, new.account,
+              new.district, new.category, new.lang, new.crisis, new.keywords)
+    BEGIN
+    {_m8_comment("old", -1)}
+    {_m8_comment("new", 1)}
+    END;
+    CREATE TRIGGER answers_days_insert AFTER INSERT ON answers
+    BEGIN
+    {_m8_answer("new", 1)}
+    END;
+    CREATE TRIGGER answers_days_delete AFTER DELETE ON answers
+    BEGIN
+    {_m8_answer("old", -1)}
+    END;
+    CREATE TRIGGER answers_days_update AFTER UPDATE OF comment_id, first_response_at ON answers
+    BEGIN
+    {_m8_answer("old", -1)}
+    {_m8_answer("new", 1)}
+    END;
+    """,
+    # 9: item_seen as an append-only table with a unique index on the hash: item hashes are
+    # random, and as the table's own key they scattered every insert over all of its pages
+    # (the records JSON too); the index is small enough to stay in the page cache. A cache:
+    # its rows are copied, though dropping them would be as safe.
+    """
+    CREATE TABLE item_seen_rows (
+        hash INTEGER NOT NULL,
+        records TEXT NOT NULL
+    );
+    INSERT INTO item_seen_rows (hash, records) SELECT hash, records FROM item_seen;
+    DROP TABLE item_seen;
+    ALTER TABLE item_seen_rows RENAME TO item_seen;
+    CREATE UNIQUE INDEX item_seen_hash ON item_seen(hash);
+    """,
+    # 10: real platform data (issue #13). Restrictions (a notice served instead of the words)
+    # in their own columns; X edit histories: the version held, every id of the history as
+    # an alias of the one row, earlier texts in `versions`; counted skips in `runs`.
+    # `opinions` as in migration 7 plus the restriction; `center` as in migration 3 plus it.
+    f"""
+    {_M10_COLUMNS}
+    CREATE TABLE versions (
+        id TEXT NOT NULL,
+        version TEXT NOT NULL,
+        text TEXT NOT NULL,
+        created_at TEXT,
+        seen_at TEXT NOT NULL,
+        PRIMARY KEY (id, version)
+    ) WITHOUT ROWID;
+    {_m10_versions_trigger("comments")}
+    {_m10_versions_trigger("posts")}
+    CREATE TABLE record_aliases (
+        alias TEXT PRIMARY KEY,
+        id TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE answers_pending (
+        id TEXT PRIMARY KEY
+    ) WITHOUT ROWID;
+    ALTER TABLE runs ADD COLUMN unchanged INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN skipped INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN skip_reasons TEXT;
+    ALTER TABLE runs ADD COLUMN quarantine_reasons TEXT;
+    ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'collect';
+    CREATE INDEX comments_restricted ON comments(restricted) WHERE restricted IS NOT NULL;
+    DROP VIEW center;
+    DROP VIEW opinions;
+    CREATE VIEW opinions AS
+    SELECT c.id, c.platform, c.account, c.post_id, c.parent_id, c.author_key, c.text, c.lang,
+           c.district, c.category, c.created_at,
+           date(c.created_at, '+9 hours') AS seoul_day,
+           c.like_count, c.url,
+           COALESCE(k.status, CASE WHEN a.answer_id IS NOT NULL THEN 'answered'
+                                   ELSE 'received' END) AS status,
+           k.status AS staff_status, k.department AS assigned_department, k.note AS staff_note,
+           a.answer_id, a.first_response_at,
+           CAST(round((julianday(a.first_response_at) - julianday(c.created_at)) * 1440)
+                AS INTEGER) AS response_minutes,
+           c.hidden, k.updated_by AS staff_by, k.updated_at AS staff_at, c.keywords,
+           c.crisis, c.restricted, c.restricted_countries, c.restricted_at, c.edited_at
+    FROM comments c
+    LEFT JOIN answers a ON a.comment_id = c.id
+    LEFT JOIN cases k ON k.comment_id = c.id
+    WHERE c.is_official = 0 AND c.deleted = 0;
+    CREATE VIEW center AS
+    SELECT o.id, o.seoul_day, o.created_at, o.status, o.platform,
+           o.account, ac.name AS account_name, ac.field, ac.owner,
+           COALESCE(o.assigned_department, ac.department) AS department,
+           o.text, o.lang, o.district, o.category, o.url,
+           p.id AS post_id, COALESCE(p.title, p.text) AS post_text, p.url AS post_url,
+           ans.text AS answer_text, ans.author_name AS answered_by, o.first_response_at,
+           o.response_minutes, o.staff_note,
+           o.answer_id,
+           (SELECT CASE WHEN max(aa.key = o.account) THEN o.account ELSE min(aa.key) END
+            FROM accounts aa
+            WHERE aa.platform = ans.platform
+              AND (aa.name = ans.author_name OR aa.handle = ans.author_name)) AS answer_account,
+           o.staff_status, o.staff_by, o.staff_at, o.parent_id, o.like_count,
+           o.restricted, o.restricted_countries
+    FROM opinions o
+    JOIN accounts ac ON ac.key = o.account
+    LEFT JOIN posts p ON p.id = o.post_id
+    LEFT JOIN comments ans ON ans.id = o.answer_id;
+    """,
+    # 11: security and privacy (issue #14). Tombstones lose their words (trigger above); the
+    # centre keeps a deleted opinion, with its status and history, as "deleted by its
+    # author" (`opinions` stays the live ones); a citizen's link falls back to its post's
+    # (Instagram comments have none of their own). Stored data is rewritten by
+    # `_m11_rewrite`: errors redacted, citizens' links without handles, tombstones blanked.
+    f"""
+    CREATE TABLE erasures (
+        id TEXT PRIMARY KEY,
+        platform TEXT NOT NULL,
+        native_id TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TRIGGER comments_erase_update AFTER UPDATE OF deleted ON comments
+    WHEN new.deleted = 1 AND old.deleted = 0
+    {_M11_ERASE}
+    DROP VIEW center;
+    DROP VIEW opinions;
+    CREATE VIEW opinion_records AS {_M11_OPINION}
+    WHERE c.is_official = 0;
+    CREATE VIEW opinions AS {_M11_OPINION}
+    WHERE c.is_official = 0 AND c.deleted = 0;
+    CREATE VIEW center AS
+    SELECT o.id, o.seoul_day, o.created_at, o.status, o.platform,
+           o.account, ac.name AS account_name, ac.field, ac.owner,
+           COALESCE(o.assigned_department, ac.department) AS department,
+           CASE WHEN o.deleted THEN '{DELETED_TEXT}' ELSE o.text END AS text,
+           o.lang, o.district, o.category, COALESCE(o.url, p.url) AS url,
+           p.id AS post_id, COALESCE(p.title, p.text) AS post_text, p.url AS post_url,
+           ans.text AS answer_text, ans.author_name AS answered_by, o.first_response_at,
+           o.response_minutes, o.staff_note,
+           o.answer_id,
+           (SELECT CASE WHEN max(aa.key = o.account) THEN o.account ELSE min(aa.key) END
+            FROM accounts aa
+            WHERE aa.platform = ans.platform
+              AND (aa.name = ans.author_name OR aa.handle = ans.author_name)) AS answer_account,
+           o.staff_status, o.staff_by, o.staff_at, o.parent_id, o.like_count,
+           o.restricted, o.restricted_countries, o.deleted
+    FROM opinion_records o
+    JOIN accounts ac ON ac.key = o.account
+    LEFT JOIN posts p ON p.id = o.post_id
+    LEFT JOIN comments ans ON ans.id = o.answer_id;
+    """,
+    # 12: search tokens changed (issue #15): morphemes kept in text order for phrases, the
+    # pieces of compounds (콜택시 -> 택시), none for official answers. Tokens stored before
+    # are marked stale until `reindex` rebuilds them (store.search.rebuild_tokens): minutes
+    # at a million rows, not a migration's work inside whatever command opened the file.
+    """
+    INSERT INTO meta (key, value)
+    SELECT 'tokens_stale', 'stored before migration 12 (compound pieces, phrases)'
+    WHERE EXISTS (SELECT 1 FROM comments WHERE tokens IS NOT NULL);
+    """,
+]
+
+
+def _redact_sql(text: str | None) -> str | None:
+    return None if text is None else redact(text)
+
+
+def schema_version(db: sqlite_utils.Database) -> int:
+    return db.execute("PRAGMA user_version").fetchone()[0]
+
+
+def migrate(db: sqlite_utils.Database, target: int | None = None) -> int:
+    """Apply the shipped migrations up to `target`, each in its own transaction."""
+    target = len(MIGRATIONS) if target is None else target
+    current = schema_version(db)
+    db.conn.create_function("smc_redact", 1, _redact_sql, deterministic=True)
+    for version in range(current + 1, target + 1):
+        with db.atomic():
+            for statement in _statements(MIGRATIONS[version - 1]):
+                db.execute(statement)
+            rewrite = DATA_STEPS.get(version)
+            if rewrite:
+                rewrite(db)
+            db.execute(f"PRAGMA user_version = {version}")
+    return max(current, target)
+
+
+def _has_table(db: sqlite_utils.Database, schema: str, table: str) -> bool:
+    return db.conn.execute(f"SELECT 1 FROM {schema}.sqlite_master WHERE type = 'table' "
+                           "AND name = ?", (table,)).fetchone() is not None
+
+
+def _m11_rewrite(db: sqlite_utils.Database) -> None:
+    """Migration 11's data: what it rewrote is kept in `meta` (key migration_11)."""
+    conn = db.conn
+    done = {}
+    for table, column in (("runs", "error"), ("quarantine", "reason")):
+        if table == "quarantine" and not _has_table(db, "main", "quarantine"):
+            continue
+        done[f"{table}.{column}"] = conn.execute(
+            f"UPDATE {table} SET {column} = smc_redact({column}) "
+            f"WHERE {column} IS NOT NULL AND {column} <> smc_redact({column})").rowcount
+    done["x_links"] = conn.execute(
+        "UPDATE comments SET url = 'https://x.com/i/web/status/' || native_id "
+        "WHERE platform = 'x' AND is_official = 0 AND url IS NOT NULL "
+        "AND url <> 'https://x.com/i/web/status/' || native_id").rowcount
+    done["tombstones"] = conn.execute(
+        "UPDATE comments SET text = '', tokens = '', keywords = NULL "
+        "WHERE deleted = 1 AND (text <> '' OR tokens IS NOT '' OR keywords IS NOT NULL)"
+    ).rowcount
+    conn.execute("DELETE FROM versions WHERE id IN (SELECT id FROM comments WHERE deleted = 1)")
+    conn.execute("INSERT OR IGNORE INTO erasures (id, platform, native_id) "
+                 "SELECT id, platform, native_id FROM comments WHERE deleted = 1")
+    conn.execute("INSERT INTO meta (key, value) VALUES ('migration_11', ?) "
+                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                 (json.dumps(done, sort_keys=True),))
+    if any(done.values()):
+        log.info("migration 11 rewrote: %s", done)
+
+
+# Data a migration rewrites in Python, in the same transaction as its SQL.
+DATA_STEPS = {11: _m11_rewrite}
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration script into complete statements (triggers contain ';')."""
+    statements, buffer = [], ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip():
+                statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        statements.append(buffer.strip())
+    return statements
+
