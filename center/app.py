@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from core.platforms import PLATFORMS
+
 CENTER = Path(__file__).resolve().parent
 METADATA = CENTER / "metadata.yaml"
 PLUGINS = CENTER / "plugins"
@@ -15,7 +17,7 @@ def datasette_metadata(db_path: str | Path, sql: bool = False) -> dict:
     """center/metadata.yaml applied to this database (re-keyed from `smc` to its name)."""
     import yaml
 
-    meta = yaml.safe_load(METADATA.read_text(encoding="utf-8"))
+    meta = yaml.safe_load(_with_platforms(METADATA.read_text(encoding="utf-8")))
     name = Path(db_path).stem
     databases = meta.get("databases", {})
     if "smc" in databases and name != "smc":
@@ -24,6 +26,13 @@ def datasette_metadata(db_path: str | Path, sql: bool = False) -> dict:
             'href="/smc/', f'href="/{name}/')
     meta["allow_sql"] = bool(sql)
     return meta
+
+
+def _with_platforms(text: str) -> str:
+    """The metadata with the platforms of the registry where it names them."""
+    keys = [p.key for p in PLATFORMS]
+    return text.replace("{platform_keys}", ", ".join(keys[:-1]) + " or " + keys[-1]).replace(
+        "{platform_names}", ", ".join(p.name_en for p in PLATFORMS))
 
 
 def build_datasette(db_path: str | Path, sql: bool = False) -> Any:

@@ -21,7 +21,7 @@ from commands.common import (
     run_collect,
     under_run_lock,
 )
-from core.platforms import KEYS
+from core.platforms import KEYS, PLATFORMS
 from core.times import SEOUL
 from pipeline.formats import Options, needs_video, pages_of
 from pipeline.importer import NotJson, import_file, read_documents
@@ -204,13 +204,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_import)
 
 
+def _saved_formats() -> list[str]:
+    """What import reads per platform (the registry's `saved` lines; platforms sharing them
+    are named together)."""
+    by_lines: dict[tuple[str, ...], list[str]] = {}
+    for p in PLATFORMS:
+        if p.reader and p.saved:
+            by_lines.setdefault(p.saved, []).append(p.name_en)
+    return [f"{', '.join(names)}: {first}" if n == 0 else f"   {line}"
+            for lines, names in by_lines.items() for first in lines[:1]
+            for n, line in enumerate(lines)]
+
+
 IMPORT_FORMATS = (
-    "X: twarc2 search / timeline / conversation pages (X API v2 responses), twarc2 filter /",
-    "   sample stream lines, twarc2 flatten lines (tweet with `author`), single tweets",
-    "Facebook, Instagram: Graph API pages (feed, comments, media; nested comments{...} too),",
-    "   ?ids= batch responses, single objects, Instagram mentioned_comment / mentioned_media",
-    "YouTube: commentThreads.list, comments.list, liveChatMessages.list, videos.list pages",
-    "   (live chat: the video from --post VIDEO_ID or the page's videoId), single resources",
+    *_saved_formats(),
     "Any platform: Airbyte record lines ({\"type\": \"RECORD\", ...} or bare records) and Singer",
     "   record lines around any of the above; STATE, LOG, SCHEMA lines are passed over",
 )

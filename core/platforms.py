@@ -38,8 +38,10 @@ class PlatformSpec:
     # one simulator module share it (Facebook and Instagram: "graph").
     family: str
     quota: Quota | None = None  # None: rate limits only, no daily unit budget
-    # "module:function" turning a saved API response (dict) into pages for `import`.
+    # "module:function" turning a saved API response (dict) into pages for `import`, and
+    # what it reads, as `import --help` lists it (platforms with the same lines share them).
     reader: str | None = None
+    saved: tuple[str, ...] = ()
     # Served by the Graph API family whose versions are retired on a schedule (status warns).
     graph_versioned: bool = False
     # "module:Class" writing this platform's pages for the bulk world (bench); None: the
@@ -47,12 +49,19 @@ class PlatformSpec:
     bulk: str | None = None
 
 
+_GRAPH_SAVED = ("Graph API pages (feed, comments, media; nested comments{...} too),",
+                "?ids= batch responses, single objects, Instagram mentioned_comment / "
+                "mentioned_media")
+
 PLATFORMS: tuple[PlatformSpec, ...] = (
     PlatformSpec(
         key="x", name_ko="X", name_en="X",
         collector="collectors.x:XCollector", normalizer="normalize.x:normalize_items",
         simulator="simulator.x:Server", hosts=("api.twitter.com", "api.x.com"),
         thread="nested", family="x", reader="pipeline.formats:read_x",
+        saved=("twarc2 search / timeline / conversation pages (X API v2 responses), twarc2 "
+               "filter /", "sample stream lines, twarc2 flatten lines (tweet with `author`), "
+               "single tweets"),
         bulk="simulator.bulk:XRender",
     ),
     PlatformSpec(
@@ -60,7 +69,7 @@ PLATFORMS: tuple[PlatformSpec, ...] = (
         collector="collectors.facebook:FacebookCollector",
         normalizer="normalize.facebook:normalize_items",
         simulator="simulator.graph:Server", hosts=("graph.facebook.com",),
-        thread="flat", family="graph", reader="pipeline.formats:read_graph",
+        thread="flat", family="graph", reader="pipeline.formats:read_graph", saved=_GRAPH_SAVED,
         graph_versioned=True, bulk="simulator.bulk:GraphRender",
     ),
     PlatformSpec(
@@ -68,7 +77,7 @@ PLATFORMS: tuple[PlatformSpec, ...] = (
         collector="collectors.instagram:InstagramCollector",
         normalizer="normalize.instagram:normalize_items",
         simulator="simulator.graph:Server", hosts=("graph.facebook.com",),
-        thread="flat", family="graph", reader="pipeline.formats:read_graph",
+        thread="flat", family="graph", reader="pipeline.formats:read_graph", saved=_GRAPH_SAVED,
         graph_versioned=True, bulk="simulator.bulk:GraphRender",
     ),
     PlatformSpec(
@@ -79,6 +88,9 @@ PLATFORMS: tuple[PlatformSpec, ...] = (
         hosts=("youtube.googleapis.com", "www.googleapis.com"),
         thread="flat", family="youtube", quota=Quota(10_000, "America/Los_Angeles"),
         reader="pipeline.formats:read_youtube", bulk="simulator.bulk:YouTubeRender",
+        saved=("commentThreads.list, comments.list, liveChatMessages.list, videos.list pages",
+               "(live chat: the video from --post VIDEO_ID or the page's videoId), single "
+               "resources"),
     ),
 )
 

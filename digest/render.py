@@ -45,7 +45,7 @@ from store.digest_queries import overdue_rows
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 CHART_NAMES = ("daily", "platforms", "districts", "categories", "keywords")
-ACCOUNTS_SHOWN = 44
+ACCOUNTS_SHOWN = 100  # account rows in the digest: every configured account, with room
 CSV_COLUMNS = ("received_seoul", "hours_open", "platform", "account", "account_name",
                "department", "status", "url", "text", "id")
 

@@ -15,6 +15,7 @@ from conftest import ROOT, sim_collect
 
 import commands
 from core.platforms import KEYS
+from core.platforms import PLATFORMS as PLATFORM_SPECS
 from pipeline import platforms
 from simulator import World
 from store import cases
@@ -676,6 +677,17 @@ def test_migration_3_upgrades_a_version_2_database(tmp_path):
 
 def load_metadata() -> dict:
     return yaml.safe_load((ROOT / "center" / "metadata.yaml").read_text(encoding="utf-8"))
+
+
+def test_served_metadata_names_every_registered_platform(tmp_path):
+    from center.app import datasette_metadata
+
+    meta = datasette_metadata(tmp_path / "smc.db")
+    tables = meta["databases"]["smc"]["tables"]
+    for table in ("center", "opinions", "accounts"):
+        described = tables[table]["columns"]["platform"]
+        assert "{" not in described and all(k in described for k in KEYS), described
+    assert all(p.name_en in meta["description_html"] for p in PLATFORM_SPECS)
 
 
 def test_metadata_describes_every_table_and_column(tmp_path):
