@@ -23,7 +23,7 @@ Pure: documents in, pages out; no I/O.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Literal
 
 from collectors.base import Page
@@ -88,9 +88,17 @@ def pages_of(platform: str, doc: Any, options: Options = Options()) -> Found:
     if error:
         return Found("API error response", problem=error)
     simulated = doc.get(SIMULATED_KEY) is True
-    found = load(spec(platform).reader or _NO_READER)(platform, doc, options)
+    found = as_found(load(spec(platform).reader or _NO_READER)(platform, doc, options))
     found.simulated = found.simulated or simulated
     return found
+
+
+def as_found(read: Any) -> Found:
+    """A reader's answer as a Found: a reader below the wiring (collectors/ never import
+    pipeline/) answers with an object of the same fields."""
+    if isinstance(read, Found):
+        return read
+    return Found(**{f.name: getattr(read, f.name) for f in fields(Found) if hasattr(read, f.name)})
 
 
 def _envelope(platform: str, doc: dict, options: Options) -> Found | None:
