@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sqlite3
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import yaml
 import shipped_schema
+import yaml
 from conftest import ROOT, sim_collect
 
 import commands
@@ -36,6 +37,10 @@ def scenario_world(accounts, platform: str) -> tuple[World, dict]:
     account's newest post: answered directly, answered in a reply to a reply, answered by a
     different city account, and not answered."""
     chosen = [a for a in accounts if a.platform == platform and a.key != "yt_live_seoul"][:3]
+    if len(chosen) < 2:  # a platform with one city account: a second one answers too
+        chosen.append(replace(chosen[0], key=f"{chosen[0].key}_2",
+                              handle=f"{chosen[0].handle}_2", native_id=None,
+                              credentials=tuple(f"{c}_2" for c in chosen[0].credentials)))
     world = World(chosen, seed=5, posts_per_account=3, comments_per_post=6)
     home, other = chosen[0].key, chosen[1].key
     post = world.visible_posts(home)[-1]
@@ -89,8 +94,7 @@ def platform_db(request, accounts, tmp_path):
     platform = request.param
     platform_ready(platform)
     world, known = scenario_world(accounts, platform)
-    chosen = [accounts_by_key for accounts_by_key in accounts
-              if accounts_by_key.key in world.accounts]
+    chosen = list(world.accounts.values())
     db_path = tmp_path / f"{platform}.db"
     results, _ = sim_collect(db_path, chosen, world, platforms=(platform,))
     assert all(r.ok for r in results), [(r.account, r.status, r.error) for r in results]
