@@ -57,14 +57,12 @@ def options_for(platform: str) -> dict[str, Any]:
     family = FAULT_PLATFORM[platform]
     if family == "x":
         base["x_page_size"] = 10
-    elif family == "graph":
-        base.update(graph_page_size=4, clock=lambda: SIM_NOW)  # retry_after from the world
     elif family == "youtube":
         # live_seconds is a real-time budget: 60 s is far more than the 6 polls of the
         # simulated chat need (sleep is a no-op), so the chat is always read to its end.
         base.update(utcnow=lambda: SIM_NOW, live_seconds=60)
-    else:  # a platform with no knobs named here: small pages, the world's clock
-        base.update(page_size=4, utcnow=lambda: SIM_NOW)
+    else:  # Graph's convention (Graph, Threads): small pages, retry_after from the world
+        base.update({f"{family}_page_size": 4, "clock": lambda: SIM_NOW})
     return base
 
 
