@@ -92,6 +92,16 @@ PLATFORMS: tuple[PlatformSpec, ...] = (
                "(live chat: the video from --post VIDEO_ID or the page's videoId), single "
                "resources"),
     ),
+    PlatformSpec(
+        key="threads", name_ko="스레드(Threads)", name_en="Threads",
+        collector="collectors.threads:ThreadsCollector",
+        normalizer="normalize.threads:normalize_items",
+        simulator="simulator.threads:Server", hosts=("graph.threads.net", "graph.threads.com"),
+        # replies nest to any depth (`replied_to`), and /conversation serves them all; the
+        # Korean name says "(Threads)": 스레드 alone is also the word for a thread
+        thread="nested", family="threads", reader="collectors.threads:read_saved",
+        saved=("Threads API /threads, /replies, /conversation pages, single posts or replies",),
+    ),
 )
 
 BY_KEY: dict[str, PlatformSpec] = {p.key: p for p in PLATFORMS}
