@@ -52,7 +52,7 @@ ROOT = Path(__file__).resolve().parent
 DEFAULT_CONFIG = ROOT / "config" / "accounts.yaml"
 SEOUL = ZoneInfo("Asia/Seoul")
 # Modules that add commands with `register(subparsers)`.
-COMMAND_MODULES = ("center.cli", "digest.cli", "pipeline.ops")
+COMMAND_MODULES = ("center.cli", "digest.cli", "pipeline.ops", "workplace.cli")
 
 
 # --- logging -----------------------------------------------------------------------------

@@ -143,8 +143,8 @@ class Deadline:
         return self.left <= timedelta(0)
 
     def label(self) -> str:
-        """'남은 시간 3시간 20분' or '1일 2시간 초과' (working time; a day is a working day)."""
-        return (f"{working_span(-self.left, self.day_seconds)} 초과" if self.overdue
+        """'3시간 20분 남음' or '기한 1일 2시간 초과' (working time: a day is a working day)."""
+        return (f"기한 {working_span(-self.left, self.day_seconds)} 초과" if self.overdue
                 else f"{working_span(self.left, self.day_seconds)} 남음")
 
 
