@@ -18,6 +18,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +46,6 @@ class WorkingTime:
     weekdays: frozenset[int] = frozenset(range(5))  # Monday = 0
     country: str = "KR"
     extra_holidays: frozenset[date] = frozenset()
-    _days: list[date] = field(default_factory=list, init=False, repr=False, compare=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False,
-                                  compare=False)
 
     @property
     def day_seconds(self) -> int:
@@ -57,21 +55,7 @@ class WorkingTime:
     # --- the calendar -------------------------------------------------------------------
     def working_days(self) -> list[date]:
         """Every working day of FIRST_YEAR..LAST_YEAR, in order (built once, on first use)."""
-        if not self._days:
-            with self._lock:
-                if not self._days:
-                    import holidays
-
-                    off = holidays.country_holidays(self.country,
-                                                    years=range(FIRST_YEAR, LAST_YEAR + 1))
-                    day, last, found = date(FIRST_YEAR, 1, 1), date(LAST_YEAR, 12, 31), []
-                    while day <= last:
-                        if (day.weekday() in self.weekdays and day not in off
-                                and day not in self.extra_holidays):
-                            found.append(day)
-                        day += timedelta(days=1)
-                    self._days.extend(found)
-        return self._days
+        return _working_days(self.weekdays, self.country, self.extra_holidays)
 
     def is_working_day(self, day: date) -> bool:
         days = self.working_days()
@@ -128,6 +112,24 @@ class WorkingTime:
         target = self.position(now) - round(hours * 3600)
         day, seconds = divmod(target, self.day_seconds)
         return self._at(day, seconds)
+
+
+_calendar_lock = threading.Lock()
+
+
+@lru_cache(maxsize=8)
+def _working_days(weekdays: frozenset[int], country: str,
+                  extra: frozenset[date]) -> list[date]:
+    import holidays
+
+    with _calendar_lock:  # one thread builds it; the others wait for it
+        off = holidays.country_holidays(country, years=range(FIRST_YEAR, LAST_YEAR + 1))
+        day, last, found = date(FIRST_YEAR, 1, 1), date(LAST_YEAR, 12, 31), []
+        while day <= last:
+            if day.weekday() in weekdays and day not in off and day not in extra:
+                found.append(day)
+            day += timedelta(days=1)
+    return found
 
 
 @dataclass(frozen=True)

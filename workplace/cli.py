@@ -141,6 +141,27 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# The demo's logins: fixed, printed by `demo`, made on the demo's (simulated) database only.
+DEMO_USERS = (("demo", "smc-demo-staff", "staff", None),
+              ("demo-taxi", "smc-demo-taxi", "department", "택시물류과"))
+
+
+def demo_logins(db) -> list[tuple[str, str, str, str | None]]:  # db: sqlite_utils.Database
+    """Create (or reset to the printed passwords) the demo's users; what to print."""
+    from store import users
+    from workplace import auth
+
+    now = _now()
+    for name, password, role, department in DEMO_USERS:
+        if users.get_user(db, name) is None:
+            auth.add_user(db, name, role, department, password, now)
+        else:
+            users.set_password(db, name, auth.hash_password(password), _iso(now))
+            users.set_role(db, name, role, department, _iso(now))
+            users.set_disabled(db, name, False, _iso(now))
+    return list(DEMO_USERS)
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add `user` and `publish` to run_pipeline.py."""
     from workplace.auth import MIN_PASSWORD, ROLES
