@@ -71,6 +71,15 @@ def may(role: str, user_department: str | None, action: Action, status: str,
     return role == "staff" or (role == "department" and department == user_department)
 
 
+def may_ever(role: str, user_department: str | None, action: Action,
+             department: str | None) -> bool:
+    """Whether this person may do `action` on this department's opinions at all (in some
+    status): a refusal here is a 403, a wrong status a conflict."""
+    if role not in action.roles:
+        return False
+    return role == "staff" or (role == "department" and department == user_department)
+
+
 def available(role: str, user_department: str | None, status: str,
               department: str | None) -> list[Action]:
     return [a for a in ACTIONS.values() if may(role, user_department, a, status, department)]

@@ -425,32 +425,30 @@ async def view_act(request: Any, datasette: Any) -> Response:
     if action is None or o is None:
         return error_page(request, wp, actor, 400, "잘못된 요청 (bad request)",
                           "알 수 없는 처리이거나 없는 의견입니다.")
-    if not actions.may(actor.role, actor.department, action, o["status"], o["department"]):
+    if not actions.may_ever(actor.role, actor.department, action, o["department"]):
         why = ("다른 부서의 의견에는 처리할 수 없습니다 (another department's opinion)."
                if actor.role == "department" and o["department"] != actor.department
-               else f"지금 상태({o['status']})에서는 {action.label}을(를) 할 수 없거나 "
-                    "권한이 없습니다 (not allowed).")
+               else f"{action.label}: 권한이 없습니다 (not allowed for {actor.role}).")
         return error_page(request, wp, actor, 403, "권한 없음 (forbidden)", why,
                           f"/opinions/{oid}")
     seen = one(form, "from") or o["status"]
     try:
+        if seen != o["status"] or o["status"] not in action.starts_from:
+            raise cases.Conflict(f"status: the page showed {seen}, it is {o['status']} now",
+                                 "status")
         assigned = await wp.read(q.assigned_department, oid)
         change = actions.change(action, oid, actor.name, status=o["status"],
                                 current_department=o["department"], assigned=bool(assigned),
                                 department=one(form, "department"), note=one(form, "note"),
                                 link=one(form, "link"))
-        allowed = [s for s in action.starts_from if s == seen]
-        if not allowed:
-            raise cases.Conflict(f"status: the page showed {seen}, it is {o['status']} now",
-                                 "status")
-        await wp.write(cases.act, [change], allowed)
+        await wp.write(cases.act, [change], [seen])
     except actions.ActionError as exc:
         return await _opinion_page(request, datasette, actor, oid, error=str(exc), status=400)
     except cases.Conflict:
         return await _opinion_page(
             request, datasette, actor, oid, status=409,
-            error="그 사이에 다른 사람이 이 의견을 처리했습니다: 지금 상태를 보고 다시 "
-                  "하세요 (someone changed it meanwhile).")
+            error="그 사이에 이 의견의 상태가 바뀌었습니다: 지금 상태를 보고 다시 하세요 "
+                  "(someone changed it meanwhile).")
     except cases.CaseError as exc:
         return await _opinion_page(request, datasette, actor, oid, error=str(exc), status=400)
     return redirect(f"/opinions/{quote(oid, safe=':')}",
