@@ -9,7 +9,7 @@ import re
 import sqlite3
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from html import unescape
 from pathlib import Path
 from urllib.parse import quote
@@ -26,7 +26,7 @@ from workplace import auth
 
 PASSWORDS = {"kim": "kim-password-1", "taxi": "taxi-password-1", "lee": "lee-password-1",
              "other": "other-password-1"}
-NOW = datetime(2026, 12, 2, 1, 0, tzinfo=timezone.utc)  # Wednesday 10:00 in Seoul
+NOW = datetime(2026, 12, 2, 1, 0, tzinfo=UTC)  # Wednesday 10:00 in Seoul
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +81,7 @@ class Browser:
                                          cookies=self.cookies) as c:
                 response = await c.request(method, path, **kwargs)
                 self.cookies.update(c.cookies)
-                for name in [n for n in self.cookies.keys() if not self.cookies.get(n)]:
+                for name in [n for n in self.cookies if not self.cookies.get(n)]:
                     self.cookies.delete(name)
                 return response
         return self.loop.run_until_complete(go())
@@ -489,7 +489,8 @@ def test_publish_writes_a_static_site_without_authors_notes_or_staff(db_file, tm
 # --- the user commands ----------------------------------------------------------------------
 def cli(*args: str, db: Path, stdin: str = "") -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "run_pipeline.py", "--db", str(db), *args],
-                          cwd=ROOT, input=stdin, capture_output=True, text=True, timeout=120)
+                          cwd=ROOT, input=stdin, capture_output=True, text=True, timeout=120,
+                          check=False)
 
 
 def test_user_commands(db_file):

@@ -9,7 +9,11 @@ from conftest import ROOT
 
 from core.times import SEOUL, utc_iso
 from core.worktime import (
-    Deadlines, WorkingTime, WorktimeConfigError, load_workplace_config, working_span,
+    Deadlines,
+    WorkingTime,
+    WorktimeConfigError,
+    load_workplace_config,
+    working_span,
 )
 
 CLOCK = WorkingTime()

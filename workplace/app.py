@@ -22,7 +22,7 @@ import re
 import secrets
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, quote, urlencode
@@ -72,7 +72,7 @@ class Workplace:
         self.deadlines = config.deadlines
         self.policy = auth.SessionPolicy(idle=timedelta(minutes=config.session_idle_minutes),
                                          longest=timedelta(hours=config.session_max_hours))
-        self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self._clock = clock or (lambda: datetime.now(UTC))
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._writer: sqlite_utils.Database | None = None
@@ -359,8 +359,8 @@ async def view_assign(request: Any, datasette: Any) -> Response:
         return redirect(back, (datasette, str(exc)))
     except cases.CaseError as exc:
         return redirect(back, (datasette, f"배정하지 못했습니다: {exc}"))
-    return redirect(back, (datasette, f"{len(ids)}건을 {department}에 배정했습니다 "
-                                      f"(assigned {len(ids)})."))
+    done = f"{len(ids)}건을 {department}에 배정했습니다 (assigned {len(ids)})."
+    return redirect(back, (datasette, done))
 
 
 async def _opinion_page(request: Any, datasette: Any, actor: auth.Actor, oid: str,

@@ -16,7 +16,7 @@ import argparse
 import getpass
 import os
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from core.display import shown
@@ -41,7 +41,7 @@ def read_password(args: argparse.Namespace, prompt: str = "password") -> str:
     """The new password: the first line of stdin (--password-stdin) or typed twice."""
     if args.password_stdin:
         line = sys.stdin.readline()
-        password = line[:-1] if line.endswith("\n") else line
+        password = line.removesuffix("\n")
         if not password:
             raise UsageError("password: nothing on standard input (--password-stdin)")
         return password.rstrip("\r")
@@ -61,7 +61,7 @@ def user_db(args: argparse.Namespace):  # -> sqlite_utils.Database
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def cmd_user_add(args: argparse.Namespace) -> int:

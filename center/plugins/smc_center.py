@@ -236,6 +236,36 @@ async def not_allowed(send: Send) -> None:
                 "body": b"405 Method Not Allowed: the centre is read-only\n"})
 
 
+CSRF_REFUSED = ("<!DOCTYPE html><html lang=\"ko\"><head><meta charset=\"utf-8\"><title>요청 "
+                "거부</title></head><body><h1>요청 거부 (forbidden)</h1><p>보안 토큰(CSRF)이 "
+                "없거나 맞지 않습니다. 페이지를 새로 열고 다시 시도하세요 (a form without its "
+                "CSRF token is refused).</p><p><a href=\"/inbox\">받은 의견</a></p></body>"
+                "</html>").encode("utf-8")
+
+
+def csrf_page(send: Send) -> Send:
+    """asgi-csrf refuses a workplace form with a bare English sentence: a page instead (a
+    403 that is a page already, the workplace's own, passes unchanged)."""
+    held: Message | None = None
+
+    async def wrapped(message: Message) -> None:
+        nonlocal held
+        if message["type"] == "http.response.start" and message["status"] == 403:
+            held = message
+            return
+        if held is not None and message["type"] == "http.response.body":
+            start, held = held, None
+            if not message.get("body", b"").lstrip().startswith(b"<"):
+                start = dict(start, headers=[
+                    (b"content-type", b"text/html; charset=utf-8"),
+                    (b"content-length", str(len(CSRF_REFUSED)).encode("ascii"))])
+                message = dict(message, body=CSRF_REFUSED, more_body=False)
+            await send(start)
+        await send(message)
+
+    return wrapped
+
+
 def safe_responses(app: ASGIApp, datasette: Any = None) -> ASGIApp:
     async def wrapped(scope: Message, receive: Callable[[], Awaitable[Message]],
                       send: Send) -> None:
@@ -243,9 +273,10 @@ def safe_responses(app: ASGIApp, datasette: Any = None) -> ASGIApp:
             return await app(scope, receive, send)
         posts = getattr(datasette, "smc_post_paths", ())  # the workplace's forms
         method = scope.get("method", "GET").upper()
-        if method not in READ_METHODS and not (
-                method == "POST" and any(p.match(scope.get("path", "")) for p in posts)):
-            return await not_allowed(send)
+        if method not in READ_METHODS:
+            if not (method == "POST" and any(p.match(scope.get("path", "")) for p in posts)):
+                return await not_allowed(send)
+            send = csrf_page(send)
         csv_request = is_csv_request(scope)
         if csv_request:
             scope = dict(scope, query_string=without_trace(scope.get("query_string", b"")))
