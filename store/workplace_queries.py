@@ -3,7 +3,7 @@
 The inbox reads the `opinions` view (live opinions with their derived status) joined to the
 account and the official answer, oldest first, a page at a time: keyset pagination on
 (created_at, id), so page 10 costs what page 1 does, and no count of every match (the count
-shown stops at COUNT_CAP). "Overdue" compares created_at with the latest receipt time that is
+shown stops at COUNT_CAP, and at FAST_CAP when counting further would take long). "Overdue" compares created_at with the latest receipt time that is
 overdue now, per department (core.worktime.Deadlines.cutoffs: deadlines are working hours).
 
 The public queries never read author_key, staff notes, who set a status, or any opinion the
@@ -12,6 +12,8 @@ platform restricted (withheld ...) or the page owner hid.
 from __future__ import annotations
 
 import json
+import sqlite3
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -20,6 +22,7 @@ import sqlite_utils
 OPEN = ("received", "assigned", "in_progress")
 STATUSES = ("received", "assigned", "in_progress", "answered", "resolved", "dismissed")
 COUNT_CAP = 10_000  # the inbox counts matches up to this many ("10,000+")
+FAST_CAP = 1_000  # ... or up to this many when counting would take too long
 PAGE = 50
 # The department an opinion is with: the one staff assigned, else its account's.
 DEPARTMENT = "COALESCE(o.assigned_department, ac.department)"
@@ -59,6 +62,12 @@ def _where(f: InboxFilter, cutoffs: Mapping[str, str]) -> _Sql:
         if value:
             sql.where.append(f"{column} = :{name}")
             sql.params[name] = value
+    if f.department:
+        # the same rows, said so that SQLite reads only the department's: the comments of
+        # its accounts (comments_account_created) and those assigned to it (cases_department)
+        sql.where.append("(o.account IN (SELECT key FROM accounts WHERE department = "
+                         ":department) OR o.id IN (SELECT comment_id FROM cases "
+                         "WHERE department = :department))")
     if f.status in STATUSES:
         sql.where.append("o.status = :status")
         sql.params["status"] = f.status
@@ -111,13 +120,35 @@ def inbox(db: sqlite_utils.Database, f: InboxFilter, cutoffs: Mapping[str, str],
     return list(db.query(query, {**sql.params, "limit": int(limit)}))
 
 
+@dataclass(frozen=True)
+class Count:
+    """How many opinions a filter matches: exactly, or at least `n` (counting took too long)."""
+
+    n: int
+    exact: bool
+
+
 def inbox_count(db: sqlite_utils.Database, f: InboxFilter, cutoffs: Mapping[str, str],
-                cap: int = COUNT_CAP) -> int:
-    """How many opinions the filter matches, counted up to `cap` (more: cap + 1)."""
+                cap: int = COUNT_CAP, budget_ms: float = 150) -> Count:
+    """How many opinions the filter matches, up to `cap` (beyond: at least cap + 1). A
+    count that takes longer than `budget_ms` is cut short (SQLite's progress handler) and
+    the first FAST_CAP are counted instead: a page never waits long for its count."""
     sql = _where(f.without_paging(), cutoffs)
     where = f"WHERE {' AND '.join(sql.where)}" if sql.where else ""
     query = f"SELECT count(*) FROM (SELECT 1 {_FROM} {where} LIMIT :cap)"
-    return db.execute(query, {**sql.params, "cap": int(cap) + 1}).fetchone()[0]
+    deadline = time.perf_counter() + budget_ms / 1000
+    conn = db.conn
+    conn.set_progress_handler(lambda: int(time.perf_counter() > deadline), 2000)
+    try:
+        n = conn.execute(query, {**sql.params, "cap": int(cap) + 1}).fetchone()[0]
+        return Count(min(n, cap + 1), n <= cap)
+    except sqlite3.OperationalError as exc:
+        if "interrupted" not in str(exc):
+            raise
+    finally:
+        conn.set_progress_handler(None, 0)
+    n = conn.execute(query, {**sql.params, "cap": FAST_CAP + 1}).fetchone()[0]
+    return Count(min(n, FAST_CAP), n <= FAST_CAP)
 
 
 def opinion_ids_department(db: sqlite_utils.Database, ids: Sequence[str]) -> dict[str, str]:
@@ -187,27 +218,91 @@ _PUBLIC = """
 _SHOWN = "o.restricted IS NULL AND o.hidden = 0 AND o.text <> ''"
 
 
+# The `reflection` view's figures from the per-day rollups (store/db.py ROLLUPS_DOC) and the
+# few opinions staff set a status for: O(days x accounts + cases) instead of every opinion.
+# An opinion's status is the staff's, else answered when it has a derived answer, so per
+# account: answered = (opinions with an answer) - (those with a staff status) + (staff's
+# answered); resolved and dismissed are the staff's. Tests hold it equal to the view.
+REFLECTION_ROLLED = """
+WITH o AS (SELECT account, sum(n) AS n FROM opinion_days GROUP BY account),
+a AS (SELECT account, sum(n) AS n FROM answer_days GROUP BY account),
+k AS (
+    SELECT c.account,
+           sum(k.status = 'answered') AS answered, sum(k.status = 'resolved') AS resolved,
+           sum(k.status = 'dismissed') AS dismissed, sum(a.comment_id IS NOT NULL) AS overridden
+    FROM cases k CROSS JOIN comments c ON c.id = k.comment_id  -- the few cases first
+    LEFT JOIN answers a ON a.comment_id = c.id
+    WHERE c.is_official = 0 AND c.deleted = 0
+    GROUP BY c.account
+), r AS (
+    SELECT ac.key AS account, ac.platform, ac.name AS account_name, ac.field, ac.department,
+           coalesce(o.n, 0) AS opinions,
+           coalesce(a.n, 0) - coalesce(k.overridden, 0) + coalesce(k.answered, 0) AS answered,
+           coalesce(k.resolved, 0) AS resolved, coalesce(k.dismissed, 0) AS dismissed
+    FROM accounts ac
+    LEFT JOIN o ON o.account = ac.key
+    LEFT JOIN a ON a.account = ac.key
+    LEFT JOIN k ON k.account = ac.key
+)
+SELECT account, platform, account_name, field, department, opinions, answered, resolved,
+       answered + resolved AS reflected,
+       CASE WHEN opinions THEN round(100.0 * (answered + resolved) / opinions, 1) END
+           AS reflection_pct,
+       opinions - answered - resolved - dismissed AS open, dismissed
+FROM r
+"""
+
+
 def sns_map(db: sqlite_utils.Database) -> list[dict]:
-    """Per account (the SNS map, by field): opinions, answered, resolved, the 처리율."""
-    return list(db.query(
-        "SELECT account, platform, account_name, field, opinions, answered, resolved, "
-        "reflected, reflection_pct, open, dismissed FROM reflection "
-        "ORDER BY field, platform, account_name"))
+    """Per account (the SNS map, by field): opinions, answered, resolved, the 처리율 (the
+    `reflection` view's rows, from the rollups)."""
+    return list(db.query(f"SELECT * FROM ({REFLECTION_ROLLED}) "
+                         "ORDER BY field, platform, account_name"))
+
+
+def totals(rows: Sequence[Mapping]) -> dict:
+    """Opinions, answered, resolved, reflected (answered + resolved), open: all accounts."""
+    sums = {k: sum(r[k] for r in rows) for k in ("opinions", "answered", "resolved",
+                                                   "reflected", "open")}
+    total = sums["opinions"]
+    return {**sums, "reflection_pct": round(100.0 * sums["reflected"] / total, 1)
+            if total else None}
 
 
 def recently_answered(db: sqlite_utils.Database, limit: int = 30) -> list[dict]:
     """The opinions the city answered most recently (an official reply in the thread, or
-    staff's answered/resolved with the link to the city's reply), newest answer first."""
+    staff's answered/resolved with the link to the city's reply), newest answer first.
+    Official replies are read newest first from answers_first_response, not every opinion."""
     official = list(db.query(
-        f"{_PUBLIC} WHERE o.answer_id IS NOT NULL AND o.status IN ('answered', 'resolved') "
-        f"AND {_SHOWN} ORDER BY o.first_response_at DESC, o.id DESC LIMIT :n", {"n": limit}))
+        """
+        SELECT c.id, c.created_at, date(c.created_at, '+9 hours') AS seoul_day,
+               COALESCE(k.status, 'answered') AS status, c.platform, c.account,
+               ac.name AS account_name, ac.field, c.text, c.district, c.category,
+               ans.text AS answer_text, ans.author_name AS answered_by,
+               COALESCE(ans.url, k.link) AS answer_url, a.first_response_at
+        FROM answers a INDEXED BY answers_first_response
+        CROSS JOIN comments c ON c.id = a.comment_id
+        JOIN accounts ac ON ac.key = c.account
+        LEFT JOIN cases k ON k.comment_id = c.id
+        LEFT JOIN comments ans ON ans.id = a.answer_id
+        WHERE c.is_official = 0 AND c.deleted = 0 AND c.restricted IS NULL AND c.hidden = 0
+          AND c.text <> '' AND (k.status IS NULL OR k.status IN ('answered', 'resolved'))
+        ORDER BY a.first_response_at DESC, c.id DESC LIMIT :n
+        """, {"n": limit}))
     linked = list(db.query(
-        f"{_PUBLIC} WHERE o.answer_id IS NULL AND k.link IS NOT NULL "
-        f"AND o.status IN ('answered', 'resolved') AND {_SHOWN} "
-        "ORDER BY k.updated_at DESC, o.id DESC LIMIT :n", {"n": limit}))
-    for row in linked:
-        row["first_response_at"] = db.execute(
-            "SELECT updated_at FROM cases WHERE comment_id = ?", [row["id"]]).fetchone()[0]
+        """
+        SELECT c.id, c.created_at, date(c.created_at, '+9 hours') AS seoul_day, k.status,
+               c.platform, c.account, ac.name AS account_name, ac.field, c.text, c.district,
+               c.category, NULL AS answer_text, NULL AS answered_by, k.link AS answer_url,
+               k.updated_at AS first_response_at
+        FROM cases k CROSS JOIN comments c ON c.id = k.comment_id
+        JOIN accounts ac ON ac.key = c.account
+        LEFT JOIN answers a ON a.comment_id = c.id
+        WHERE k.link IS NOT NULL AND k.status IN ('answered', 'resolved')
+          AND a.comment_id IS NULL AND c.is_official = 0 AND c.deleted = 0
+          AND c.restricted IS NULL AND c.hidden = 0 AND c.text <> ''
+        ORDER BY k.updated_at DESC, c.id DESC LIMIT :n
+        """, {"n": limit}))
     rows = sorted(official + linked, key=lambda r: (r["first_response_at"] or "", r["id"]),
                   reverse=True)
     return rows[:limit]
@@ -227,14 +322,3 @@ def public_index(db: sqlite_utils.Database, limit: int) -> list[dict]:
     index), newest first."""
     return list(db.query(f"{_PUBLIC} WHERE {_SHOWN} ORDER BY o.created_at DESC, o.id DESC "
                          "LIMIT :n", {"n": int(limit)}))
-
-
-def public_totals(db: sqlite_utils.Database) -> dict:
-    """Opinions, answered, resolved, reflected (answered + resolved) over every account."""
-    row = db.execute("SELECT coalesce(sum(opinions), 0), coalesce(sum(answered), 0), "
-                     "coalesce(sum(resolved), 0), coalesce(sum(reflected), 0), "
-                     "coalesce(sum(open), 0) FROM reflection").fetchone()
-    total, answered, resolved, reflected, still_open = row
-    return {"opinions": total, "answered": answered, "resolved": resolved,
-            "reflected": reflected, "open": still_open,
-            "reflection_pct": round(100.0 * reflected / total, 1) if total else None}

@@ -420,6 +420,7 @@ def test_datasette_is_behind_the_login_and_never_serves_the_workplace_tables(db_
     assert center.status_code == 200
     assert '<details class="smc-columns">' in center.text  # descriptions behind a toggle
     assert re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ <small class=\"smc-kst\"", center.text)
+    assert "(서울 " in center.text and " KST)</small>" in center.text
     overdue = b.get("/smc/overdue?hours=24").text
     assert "show" in overdue and "<textarea" not in overdue and 'id="sql-query"' not in overdue
     for table in ("users", "sessions", "login_failures"):
@@ -541,3 +542,38 @@ def test_the_routes_are_only_the_workplaces_when_it_is_served(db_file):
     b = Browser(ds.app())
     assert b.get("/inbox").status_code == 404
     assert b.post("/login", {"name": "kim"}).status_code == 405
+
+
+def test_the_public_rates_from_the_rollups_equal_the_reflection_view(db_file):
+    from store.workplace_queries import sns_map, totals
+
+    q = ids(db_file)
+    db = connect(db_file)
+    for marker, status in (("SCNA", "dismissed"), ("SCNB", "answered"), ("SCNC", "assigned"),
+                           ("SCND", "resolved"), ("SCNE", "resolved")):
+        cases.set_status(db, cases.Change(q[marker]["id"], status, by="kim"))
+    rolled = {r["account"]: r for r in sns_map(db)}
+    view = {r["account"]: r for r in db.query("SELECT * FROM reflection")}
+    assert rolled == view
+    everything = totals(list(rolled.values()))
+    reflected = db.execute("SELECT count(*) FROM opinions WHERE status IN ('answered', "
+                           "'resolved')").fetchone()[0]
+    assert everything["reflected"] == reflected
+    assert everything["opinions"] == db.execute("SELECT count(*) FROM opinions").fetchone()[0]
+    db.conn.close()
+
+
+def test_the_inbox_count_is_exact_or_says_at_least(db_file):
+    from store.workplace_queries import InboxFilter, inbox_count
+
+    db = connect(db_file)
+    open_total = db.execute("SELECT count(*) FROM opinions WHERE status IN ('received', "
+                            "'assigned', 'in_progress')").fetchone()[0]
+    got = inbox_count(db, InboxFilter(), {"": "2099-01-01T00:00:00Z"})
+    assert got.exact and got.n == open_total
+    capped = inbox_count(db, InboxFilter(), {"": "2099-01-01T00:00:00Z"}, cap=3)
+    assert not capped.exact and capped.n == 4
+    hurried = inbox_count(db, InboxFilter(status="all"), {"": "2099-01-01T00:00:00Z"},
+                          budget_ms=0)
+    assert hurried.n >= 1  # cut short: at least what was counted fast
+    db.conn.close()

@@ -320,7 +320,7 @@ async def view_inbox(request: Any, datasette: Any) -> Response:
     ok = take_flash(datasette, request, response)
     response.body = render(
         "inbox.html", f=f, rows=rows, options=options, departments=departments,
-        count=min(count, q.COUNT_CAP), capped=count > q.COUNT_CAP, count_cap=q.COUNT_CAP,
+        count=count.n, capped=not count.exact,
         next_url=next_url, first_url=query_of(f.without_paging()) if f.after else "",
         page=q.PAGE, ok=ok, error="",
         can_assign=actor.staff, department_locked=actor.role == "department",

@@ -52,7 +52,7 @@ def context(db: sqlite_utils.Database, now: datetime, query: str = "",
 
         found = find(db, query, limit=SEARCH_SHOWN)
         results, total = q.public_rows(db, [r["id"] for r in found.rows]), found.total
-    return {"static": static, "totals": q.public_totals(db), "fields": by_field(accounts),
+    return {"static": static, "totals": q.totals(accounts), "fields": by_field(accounts),
             "accounts_count": len(accounts), "recent": q.recently_answered(db, RECENT),
             "q": query, "results": results, "results_total": total,
             "generated_at": utc_iso(now), "index_size": 0}

@@ -61,6 +61,14 @@ def utc_label(value: str | None) -> str:
         return value
 
 
+def minutes(value: int | None) -> str:
+    """Wall-clock minutes as '11시간 12분' / '45분'."""
+    if value is None:
+        return "-"
+    hours, rest = divmod(int(value), 60)
+    return (f"{hours}시간 {rest}분" if rest else f"{hours}시간") if hours else f"{rest}분"
+
+
 def label(mapping: dict, value: Any) -> str:
     return mapping.get(value, value) if value is not None else "-"
 
@@ -75,7 +83,7 @@ def environment() -> jinja2.Environment:
         status=lambda s: label(STATUS_LABELS, s), action=lambda a: label(ACTION_LABELS, a),
         platform=lambda p: label(PLATFORM_LABELS, p),
         category=lambda c: label(CATEGORY_LABELS, c), field=lambda f: label(FIELD_LABELS, f),
-        role=lambda r: label(ROLE_LABELS, r),
+        role=lambda r: label(ROLE_LABELS, r), minutes=minutes,
         num=lambda n: f"{n:,}" if isinstance(n, int) else n,
         pct=lambda p: "-" if p is None else f"{p:.1f} %",
     )
