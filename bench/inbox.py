@@ -113,7 +113,9 @@ class Client:
 
     def login(self) -> None:
         _, page, _ = self.get("/login")
-        token = unescape(re.search(r'name="csrftoken" value="([^"]+)"', page).group(1))
+        found = re.search(r'name="csrftoken" value="([^"]+)"', page)
+        assert found, "no CSRF token on the login page"
+        token = unescape(found.group(1))
         data = urllib.parse.urlencode({"csrftoken": token, "name": USER, "password": PASSWORD,
                                        "next": "/inbox"}).encode()
         with self.opener.open(self.base + "/login", data=data, timeout=60) as response:

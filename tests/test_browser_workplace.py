@@ -80,9 +80,10 @@ def choose_other(driver, select_id: str) -> str:
     from selenium.webdriver.support.ui import Select
 
     select = Select(by_id(driver, select_id))
-    option = [o for o in select.options if o.get_attribute("value")][-1]
-    select.select_by_value(option.get_attribute("value"))
-    return option.get_attribute("value")
+    value = [o.get_attribute("value") or "" for o in select.options][-1]
+    assert value, "no department offered"
+    select.select_by_value(value)
+    return value
 
 
 def type_into(driver, field_id: str, text: str) -> None:

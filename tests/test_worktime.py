@@ -19,8 +19,8 @@ from core.worktime import (
 CLOCK = WorkingTime()
 
 
-def kst(*args: int) -> datetime:
-    return datetime(*args, tzinfo=SEOUL)
+def kst(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=SEOUL)
 
 
 def local(value: datetime) -> datetime:
