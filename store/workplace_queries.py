@@ -53,7 +53,9 @@ class _Sql:
     params: dict[str, object] = field(default_factory=dict)
 
 
-def _where(f: InboxFilter, cutoffs: Mapping[str, str]) -> _Sql:
+def _where(f: InboxFilter, cutoffs: Mapping[str, str], scoped: bool = True) -> _Sql:
+    """The WHERE terms of a filter (scoped: with the department's rows said as an index can
+    read them; the listing reads them account by account instead)."""
     sql = _Sql()
     for name, column in (("account", "o.account"), ("platform", "o.platform"),
                          ("field", "ac.field"), ("district", "o.district"),
@@ -62,7 +64,7 @@ def _where(f: InboxFilter, cutoffs: Mapping[str, str]) -> _Sql:
         if value:
             sql.where.append(f"{column} = :{name}")
             sql.params[name] = value
-    if f.department:
+    if f.department and scoped:
         # the same rows, said so that SQLite reads only the department's: the comments of
         # its accounts (comments_account_created) and those assigned to it (cases_department)
         sql.where.append("(o.account IN (SELECT key FROM accounts WHERE department = "
@@ -106,18 +108,29 @@ _COLUMNS = f"""
 
 def inbox(db: sqlite_utils.Database, f: InboxFilter, cutoffs: Mapping[str, str],
           limit: int = PAGE) -> list[dict]:
-    """A page of the inbox, oldest first (after `f.after` when given)."""
-    sql = _where(f, cutoffs)
-    where = f"WHERE {' AND '.join(sql.where)}" if sql.where else ""
-    query = f"""
-    SELECT {_COLUMNS}
-    {_FROM}
-    LEFT JOIN comments ans ON ans.id = o.answer_id
-    {where}
-    ORDER BY o.created_at, o.id
-    LIMIT :limit
-    """
-    return list(db.query(query, {**sql.params, "limit": int(limit)}))
+    """A page of the inbox, oldest first (after `f.after` when given).
+
+    All opinions: one walk of comments_created, oldest first, until the page is full. One
+    department's: the first page of each of its accounts (comments_account_created) and of
+    the opinions assigned to it, merged: a page costs the same however many opinions the
+    other departments have."""
+    sql = _where(f, cutoffs, scoped=False)
+    select = f"SELECT {_COLUMNS} {_FROM} LEFT JOIN comments ans ON ans.id = o.answer_id"
+    params: dict[str, object] = {**sql.params, "limit": int(limit)}
+    if not f.department:
+        where = f"WHERE {' AND '.join(sql.where)}" if sql.where else ""
+        query = f"{select} {where} ORDER BY o.created_at, o.id LIMIT :limit"
+        return list(db.query(query, params))
+    accounts = [r[0] for r in db.execute("SELECT key FROM accounts WHERE department = ?",
+                                         [f.department])]
+    arms = [f"o.account = :arm{i}" for i in range(len(accounts))]
+    params.update((f"arm{i}", key) for i, key in enumerate(accounts))
+    arms.append("o.id IN (SELECT comment_id FROM cases WHERE department = :department)")
+    query = " UNION ".join(
+        f"SELECT * FROM ({select} WHERE {' AND '.join([arm, *sql.where])} "
+        "ORDER BY o.created_at, o.id LIMIT :limit)" for arm in arms)
+    return list(db.query(f"SELECT * FROM ({query}) ORDER BY created_at, id LIMIT :limit",
+                         params))
 
 
 @dataclass(frozen=True)
@@ -129,7 +142,7 @@ class Count:
 
 
 def inbox_count(db: sqlite_utils.Database, f: InboxFilter, cutoffs: Mapping[str, str],
-                cap: int = COUNT_CAP, budget_ms: float = 150) -> Count:
+                cap: int = COUNT_CAP, budget_ms: float = 100) -> Count:
     """How many opinions the filter matches, up to `cap` (beyond: at least cap + 1). A
     count that takes longer than `budget_ms` is cut short (SQLite's progress handler) and
     the first FAST_CAP are counted instead: a page never waits long for its count."""

@@ -21,6 +21,7 @@ import asyncio
 import re
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -41,6 +42,8 @@ from workplace.render import render
 
 T = TypeVar("T")
 FLASH = "smc_flash"
+COUNT_SECONDS = 20  # how long an inbox count is reused
+OPTIONS_SECONDS = 60  # ... and the filters' choices
 POST_PATHS = (re.compile(r"^/login$"), re.compile(r"^/logout$"),
               re.compile(r"^/inbox/assign$"), re.compile(r"^/opinions/[^/]+/act$"))
 # Only these Datasette's pages may show (the rest are the workplace's own).
@@ -76,6 +79,8 @@ class Workplace:
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._writer: sqlite_utils.Database | None = None
+        self._counts: dict[Any, tuple[float, q.Count]] = {}
+        self._options: tuple[float, dict[str, list]] | None = None
 
     def now(self) -> datetime:
         return self._clock()
@@ -118,6 +123,27 @@ class Workplace:
             return auth.session_actor(self.reader(), token, self.now(), self.policy, touch)
 
         return await asyncio.to_thread(look) if token else None
+
+    async def count(self, f: q.InboxFilter, cutoffs: dict[str, str]) -> q.Count:
+        """The inbox count of a filter, remembered for COUNT_SECONDS: counting a queue of
+        100,000 costs more than the page, and a count seconds old is as good to read."""
+        key = f.without_paging()  # overdue: counted at the time of the first of them
+        now = time.monotonic()
+        kept = self._counts.get(key)
+        if kept and now - kept[0] < COUNT_SECONDS:
+            return kept[1]
+        got = await self.read(q.inbox_count, f, cutoffs)
+        if len(self._counts) > 1000:
+            self._counts.clear()
+        self._counts[key] = (now, got)
+        return got
+
+    async def options(self) -> dict[str, list]:
+        """The inbox's filter choices, remembered for OPTIONS_SECONDS."""
+        now = time.monotonic()
+        if self._options is None or now - self._options[0] >= OPTIONS_SECONDS:
+            self._options = (now, await self.read(q.filter_options))
+        return self._options[1]
 
     def close(self) -> None:
         if self._writer is not None:
@@ -311,8 +337,8 @@ async def view_inbox(request: Any, datasette: Any) -> Response:
     rows = rows[:q.PAGE]
     for row in rows:
         row["due"], row["due_at"] = due_label(wp, row, now)
-    count = await wp.read(q.inbox_count, f, cutoffs)
-    options = await wp.read(q.filter_options)
+    count = await wp.count(f, cutoffs)
+    options = await wp.options()
     departments = await wp.read(q.departments, list(wp.deadlines.departments))
     next_url = (query_of(f, after=f"{rows[-1]['created_at']}|{rows[-1]['id']}")
                 if more and rows else "")

@@ -96,8 +96,8 @@ def with_seoul_time(value: str) -> Markup:
     """A stored UTC time with its Seoul time beside it."""
     from core.times import seoul_time
 
-    return Markup(f'{escape(value)} <small class="smc-kst" title="Asia/Seoul">'
-                  f'(서울 {escape(seoul_time(value))} KST)</small>')
+    return Markup(f'<span class="smc-time">{escape(value)} <small class="smc-kst" '
+                  f'title="Asia/Seoul">(서울 {escape(seoul_time(value))} KST)</small></span>')
 
 
 @hookimpl
@@ -118,7 +118,8 @@ def render_cell(row, value, column, table, database, datasette):
 _DESCRIPTIONS = re.compile(r'<dl class="column-descriptions">.*?</dl>', re.DOTALL)
 _STYLE = ("<style>details.smc-columns{margin:.5em 0 1em}details.smc-columns summary"
           "{cursor:pointer;color:#1f5fa8}td.col-text,td.col-answer_text,td.col-post_text"
-          "{min-width:24em;max-width:48em;white-space:normal}</style>")
+          "{min-width:24em;max-width:48em;white-space:normal}"
+          ".smc-time{white-space:nowrap}.smc-kst{display:block;color:#555}</style>")
 
 
 def collapse_descriptions(page: str) -> str:
