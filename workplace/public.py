@@ -14,6 +14,7 @@ path too, with no server); a city can host the folder as it is.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -32,6 +33,7 @@ RECENT = 30
 SEARCH_SHOWN = 50
 INDEX_SIZE = 5_000  # opinions in the static site's search index (newest first)
 FILES = ("index.html", "search-index.js")
+_search_lock = threading.Lock()  # the query's words go through the shared Kiwi, one at a time
 
 
 def by_field(rows: Iterable[dict]) -> list[tuple[str, list[dict]]]:
@@ -50,7 +52,8 @@ def context(db: sqlite_utils.Database, now: datetime, query: str = "",
     if query.strip() and not static:
         from store.search import find
 
-        found = find(db, query, limit=SEARCH_SHOWN)
+        with _search_lock:
+            found = find(db, query, limit=SEARCH_SHOWN)
         results, total = q.public_rows(db, [r["id"] for r in found.rows]), found.total
     return {"static": static, "totals": q.totals(accounts), "fields": by_field(accounts),
             "accounts_count": len(accounts), "recent": q.recently_answered(db, RECENT),
