@@ -13,7 +13,7 @@ import sqlite3
 import sys
 from typing import Callable, Sequence
 
-from commands import backfill, cases, center, collect, digest, ops, status
+from commands import backfill, cases, center, collect, digest, ops, status, workplace
 from commands.common import EXIT_FAILED, EXIT_USAGE, ROOT, UsageError
 from core.redact import redact
 from core.times import from_epoch
@@ -30,7 +30,7 @@ log = logging.getLogger("smc")
 DEFAULT_CONFIG = ROOT / "config" / "accounts.yaml"
 # The command families, in the order `--help` lists their commands: each adds its own with
 # `register(subparsers)`.
-FAMILIES = (collect, status, cases, center, digest, ops, backfill)
+FAMILIES = (collect, status, cases, center, workplace, digest, ops, backfill)
 
 
 # --- logging -----------------------------------------------------------------------------

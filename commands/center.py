@@ -1,8 +1,9 @@
-"""The Social Media Center's reading side: `search`, `reindex` (its tokens) and `serve`.
+"""The Social Media Center's reading side: `search`, `reindex` (its tokens) and `serve` (the
+workplace, the public page and Datasette in one process).
 
     search QUERY [--limit N] [--offset N] [--account KEY] [--status S]
     reindex [--batch N]           (rebuild the search tokens after an upgrade)
-    serve [--host H] [--port P] [--sql]
+    serve [--host H] [--port P] [--sql] [--workplace-config FILE]
 """
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import json
 import sys
 from pathlib import Path
 
-from center.app import build_datasette
 from commands.cases import known_statuses, say, shorten, status_arg
 from commands.common import EXIT_OK, UsageError, bounded, open_db, positive_int, read_db
 
@@ -65,13 +65,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    db = read_db(args)  # it must exist and be current: Datasette only reads
+    from commands.workplace import workplace_config
+    from workplace.app import build_server
+
+    db = read_db(args)  # it must exist and be current (`migrate` upgrades it)
+    users = db.execute("SELECT count(*) FROM users WHERE disabled = 0").fetchone()[0]
     db.conn.close()
-    ds = build_datasette(args.db, sql=args.sql)
+    try:
+        open_db(args, unmasked=False).conn.close()  # the workplace writes sessions and cases
+    except Exception as exc:  # noqa: BLE001 - UnusableDatabase, PermissionError
+        raise UsageError(f"{args.db}: the workplace needs to write to it ({exc})") from None
+    config = workplace_config(args)
+    ds = build_server(args.db, sql=args.sql, config=config)
     asyncio.run(ds.invoke_startup())
-    name = Path(args.db).stem
-    print(f"serving {args.db} at http://{args.host}:{args.port}/{name}/center "
-          f"(arbitrary SQL {'ON' if args.sql else 'off'}; Ctrl-C stops)", flush=True)
+    name, base = Path(args.db).stem, f"http://{args.host}:{args.port}"
+    print(f"serving {args.db} (one process: workplace, public page, Datasette; "
+          f"Ctrl-C stops)\n"
+          f"  {base}/inbox        the workplace (log in at {base}/login)\n"
+          f"  {base}/public       the public results page (no login)\n"
+          f"  {base}/{name:<12} Datasette for analysts, behind the same login (arbitrary "
+          f"SQL {'ON' if args.sql else 'off'})", flush=True)
+    if not users:
+        print(f"  no users yet: {Path(sys.argv[0]).name} user add NAME --role staff",
+              flush=True)
     uvicorn.run(ds.app(), host=args.host, port=args.port, log_level="warning")
     return EXIT_OK
 
@@ -106,12 +122,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_reindex)
 
     p = subparsers.add_parser(
-        "serve", help="the Social Media Center view: Datasette on the database",
-        description="Serve the database with Datasette and center/metadata.yaml: the centre "
-                    "with facets, search, overdue opinions, reflection rate, SNS map and an "
-                    "opinion page. The database stays writable for the collector.")
+        "serve", help="the workplace, the public page and Datasette, in one process",
+        description="Serve the workplace (/inbox: log in, filter, assign, transfer, answer, "
+                    "resolve; users from `user add`), the public results page (/public) and "
+                    "Datasette with center/metadata.yaml for analysts (behind the same login: "
+                    "the centre with facets, search, overdue opinions, reflection rate, SNS "
+                    "map and an opinion page). The collector may write meanwhile.")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8001, help="port to listen on (default 8001)")
     p.add_argument("--sql", action="store_true",
                    help="allow arbitrary SQL (for analysts; off by default)")
+    p.add_argument("--workplace-config", metavar="FILE",
+                   help="working time, deadlines and sessions (default config/workplace.yaml "
+                        "or $SMC_WORKPLACE_CONFIG)")
     p.set_defaults(func=cmd_serve)

@@ -72,13 +72,21 @@ def _demo(args: argparse.Namespace) -> int:
     day = (SIM_NOW.astimezone(SEOUL) - timedelta(days=1)).date()
     paths = write_digest(db, day, Path(args.digest_out), now=SIM_NOW)
     print(f"digest of {day} (Seoul): " + ", ".join(str(p) for p in paths))
+    from commands.workplace import demo_logins
+
+    logins = demo_logins(db)  # the demo's own database only: the passwords are printed
     print(f"took {time.monotonic() - started:.1f} s. Next:")
     smc = f"{command_name()} --db {args.db}"
     print(f"  sqlite3 {args.db} 'SELECT status, count(*) FROM opinions GROUP BY 1'")
     print(f"  {smc} status        # per account health")
     print(f"  {smc} case list --overdue 24")
     print(f"  {smc} search 택시")
-    print(f"  {smc} serve         # the centre in a browser")
+    print(f"  {smc} serve         # the workplace: http://127.0.0.1:8001/inbox")
+    print("demo logins of the workplace (FOR THE DEMO ONLY: made on this simulated database, "
+          "with passwords printed here; add real users with `user add`):")
+    for name, password, role, department in logins:
+        print(f"  name {name:<10} password {password:<15} {role}"
+              + (f" of {department}" if department else ""))
     return code
 
 

@@ -21,7 +21,10 @@ Definitions (also printed at the foot of every digest):
   at least CRISIS_MIN_COUNT of the day's opinions and at least CRISIS_MIN_RATIO times its
   previous daily average (any such count when the previous week had none).
 - Overdue: opinions created at least `overdue_hours` before the reference time and still
-  unanswered at the reference time (any day, oldest first).
+  unanswered at the reference time (any day, oldest first). Each is shown with where it
+  stands on the working-time clock at the reference time (core/worktime.py: working hours
+  09:00-18:00 Seoul on working days, its department's deadline in config/workplace.yaml):
+  time left, or time overdue.
 """
 from __future__ import annotations
 
@@ -40,6 +43,7 @@ import sqlite_utils
 from core.platforms import spec
 from core.times import SEOUL, parse_iso, seoul_day_start, seoul_time
 from core.times import utc_iso as iso
+from core.worktime import Deadlines, load_workplace_config
 from normalize.morph import keywords_many
 from normalize.tags import Tagger, load_rules
 from store import digest_queries as q
@@ -255,6 +259,11 @@ class Digest:
     health: Health
     overdue_total: int | None = None  # every overdue opinion (None: len(overdue))
     restricted: list[Count] = field(default_factory=list)  # the day's notices, by kind
+    deadlines: Deadlines = field(default_factory=Deadlines)  # the working-time clock
+
+    def working_time(self, created_at: str, department: str | None) -> str:
+        """Time left or overdue on the working-time clock at the reference time."""
+        return self.deadlines.label(created_at, department, self.reference)
 
     @property
     def overdue_count(self) -> int:
@@ -321,9 +330,16 @@ def _now(now: datetime | str | None) -> datetime:
 
 
 # --- building ------------------------------------------------------------------------------
+@lru_cache(maxsize=1)
+def default_deadlines() -> Deadlines:
+    """The deadlines of config/workplace.yaml."""
+    return load_workplace_config().deadlines
+
+
 def build_digest(db: sqlite_utils.Database, day: date | str, overdue_hours: float = 24,
                  now: datetime | str | None = None, rules_path: str | Path = RULES_PATH,
-                 youtube_quota: int = YOUTUBE_DAILY_QUOTA, rollups: bool = True) -> Digest:
+                 youtube_quota: int = YOUTUBE_DAILY_QUOTA, rollups: bool = True,
+                 deadlines: Deadlines | None = None) -> Digest:
     """Compute every figure of the digest of one Seoul day.
 
     rollups: read the per-day rollups the store keeps (store/db.py ROLLUPS_DOC) for every
@@ -461,6 +477,7 @@ def build_digest(db: sqlite_utils.Database, day: date | str, overdue_hours: floa
         languages=languages, crisis=crisis,
         health=_health(db, start, end, youtube_quota), overdue_total=overdue_total,
         restricted=[Count(kind, n) for kind, n in q.restricted_counts(db, start, end)],
+        deadlines=deadlines or default_deadlines(),
     )
 
 

@@ -46,8 +46,8 @@ from store.digest_queries import overdue_rows
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 CHART_NAMES = ("daily", "platforms", "districts", "categories", "keywords")
 ACCOUNTS_SHOWN = 100  # account rows in the digest: every configured account, with room
-CSV_COLUMNS = ("received_seoul", "hours_open", "platform", "account", "account_name",
-               "department", "status", "url", "text", "id")
+CSV_COLUMNS = ("received_seoul", "hours_open", "working_time", "platform", "account",
+               "account_name", "department", "status", "url", "text", "id")
 
 PLATFORM_LABELS = {p.key: p.name_ko for p in PLATFORMS}
 CATEGORY_LABELS = {"report": "신고·제보", "complaint": "불편·민원", "proposal": "제안",
@@ -322,10 +322,10 @@ def write_overdue_csv(d: Digest, path: Path, rows: Iterable[tuple] | None = None
         # OverdueItem order: id, created_at, seoul_time, hours_open, platform, account,
         # account_name, department, status, url, text
         writer.writerows(
-            (seoul, f"{hours:.1f}", platform, account, name, department or "", status,
-             url or "", text, oid)
-            for oid, _, seoul, hours, platform, account, name, department, status, url, text
-            in rows)
+            (seoul, f"{hours:.1f}", d.working_time(created, department), platform, account,
+             name, department or "", status, url or "", text, oid)
+            for oid, created, seoul, hours, platform, account, name, department, status, url,
+            text in rows)
 
 
 def write_files(d: Digest, out_dir: str | Path,

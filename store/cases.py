@@ -41,6 +41,8 @@ class Change:
     note: str | None = None
     by: str | None = None
     line: int | None = None  # where it came from, for messages (CSV import)
+    action: str | None = None  # what the workplace did (assign, transfer, answer, ...)
+    link: str | None = None  # the city's reply on the platform, when recorded with an answer
 
 
 @dataclass(frozen=True)
@@ -121,8 +123,9 @@ def validate(db: sqlite_utils.Database, change: Change) -> None:
 def history(db: sqlite_utils.Database, comment_id: str) -> list[dict]:
     """Every change of one opinion, oldest first."""
     return list(db.query(
-        "SELECT id, at, by, from_status, to_status, department, note FROM case_events "
-        "WHERE comment_id = ? ORDER BY at, id", [comment_id]))
+        "SELECT id, at, by, from_status, to_status, department, note, action, "
+        "from_department, link FROM case_events WHERE comment_id = ? ORDER BY at, id",
+        [comment_id]))
 
 
 def thread(db: sqlite_utils.Database, comment_id: str) -> dict:
@@ -283,28 +286,35 @@ def _changes_nothing(change: Change, current: _Current) -> bool:
 
 def _apply(db: sqlite_utils.Database, change: Change, at: str) -> dict:
     conn = db.conn
-    row = conn.execute("SELECT status FROM opinions WHERE id = ?", [change.comment_id]).fetchone()
-    from_status = row[0] if row else None
-    old = conn.execute("SELECT department, note FROM cases WHERE comment_id = ?",
+    row = conn.execute(
+        "SELECT o.status, COALESCE(o.assigned_department, a.department) FROM opinions o "
+        "LEFT JOIN accounts a ON a.key = o.account WHERE o.id = ?",
+        [change.comment_id]).fetchone()
+    from_status, from_department = (row[0], row[1]) if row else (None, None)
+    old = conn.execute("SELECT department, note, link FROM cases WHERE comment_id = ?",
                        [change.comment_id]).fetchone()
     department = change.department or (old[0] if old else None)
     note = change.note if change.note else (old[1] if old else None)
+    link = change.link if change.link else (old[2] if old else None)
     conn.execute(
-        "INSERT INTO cases (comment_id, status, department, note, updated_by, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(comment_id) DO UPDATE SET "
+        "INSERT INTO cases (comment_id, status, department, note, updated_by, updated_at, "
+        "link) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(comment_id) DO UPDATE SET "
         "status = excluded.status, department = excluded.department, note = excluded.note, "
-        "updated_by = excluded.updated_by, updated_at = excluded.updated_at",
-        (change.comment_id, change.status, department, note, change.by, at),
+        "updated_by = excluded.updated_by, updated_at = excluded.updated_at, "
+        "link = excluded.link",
+        (change.comment_id, change.status, department, note, change.by, at, link),
     )
     conn.execute(
-        "INSERT INTO case_events (comment_id, at, by, from_status, to_status, department, note) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO case_events (comment_id, at, by, from_status, to_status, department, "
+        "note, action, from_department, link) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (change.comment_id, at, change.by, from_status, change.status, department,
-         change.note or None),
+         change.note or None, change.action, from_department, change.link or None),
     )
     return {"comment_id": change.comment_id, "at": at, "by": change.by,
             "from_status": from_status, "to_status": change.status,
-            "department": department, "note": change.note or None}
+            "department": department, "note": change.note or None,
+            "action": change.action, "from_department": from_department,
+            "link": change.link or None}
 
 
 def set_status(db: sqlite_utils.Database, change: Change, at: str | None = None) -> dict:
@@ -316,6 +326,26 @@ def apply_all(db: sqlite_utils.Database, changes: Sequence[Change] | Iterable[Ch
               at: str | None = None) -> list[dict]:
     """Validate every change, then apply them all in ONE transaction (all or nothing)."""
     return _run(db, list(changes), at, skip_unchanged=False).events
+
+
+class Conflict(CaseError):
+    """The opinion changed since the person looked at it (another person acted first)."""
+
+
+def act(db: sqlite_utils.Database, changes: Sequence[Change], allowed: Sequence[str],
+        at: str | None = None) -> list[dict]:
+    """apply_all for the workplace: each opinion's status must still be one of `allowed`
+    when the write transaction begins, else Conflict (nothing is written). Checked inside
+    the transaction, so two people acting on one opinion at once cannot both win."""
+    stamp = at or utc_now()
+    with _write(db):
+        for change in changes:
+            validate(db, change)
+            current = _current(db, change.comment_id)
+            if current.status not in allowed:
+                raise Conflict(f"status: {change.comment_id} is {current.status or 'gone'} "
+                               "now (someone changed it meanwhile)", "status")
+        return [_apply(db, change, stamp) for change in changes]
 
 
 def import_changes(db: sqlite_utils.Database, changes: Sequence[Change],

@@ -390,6 +390,44 @@ MIGRATIONS: list[str] = [
     SELECT 'tokens_stale', 'stored before migration 12 (compound pieces, phrases)'
     WHERE EXISTS (SELECT 1 FROM comments WHERE tokens IS NOT NULL);
     """,
+    # 13: the workplace in the browser (issue #18). Staff accounts (argon2 hashes), server-
+    # side sessions (only a hash of the token is stored: disabling a user ends them), failed
+    # logins (to slow repeated failures per user and per client); what each case event was
+    # (the action, the department it came from, the link to the city's reply). Tables and
+    # indexes only: the inbox reads the views as they are.
+    """
+    CREATE TABLE users (
+        name TEXT PRIMARY KEY,
+        role TEXT NOT NULL CHECK (role IN ('staff', 'department', 'viewer')),
+        department TEXT,
+        password_hash TEXT NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE sessions (
+        token_hash TEXT PRIMARY KEY,
+        user TEXT NOT NULL REFERENCES users(name),
+        created_at TEXT NOT NULL,
+        last_seen TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX sessions_user ON sessions(user);
+    CREATE TABLE login_failures (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        user TEXT NOT NULL,
+        client TEXT NOT NULL
+    );
+    CREATE INDEX login_failures_user ON login_failures(user, at);
+    CREATE INDEX login_failures_client ON login_failures(client, at);
+    ALTER TABLE case_events ADD COLUMN action TEXT;
+    ALTER TABLE case_events ADD COLUMN from_department TEXT;
+    ALTER TABLE case_events ADD COLUMN link TEXT;
+    ALTER TABLE cases ADD COLUMN link TEXT;
+    CREATE INDEX cases_department ON cases(department, status);
+    CREATE INDEX case_events_at ON case_events(at);
+    """,
 ]
 
 

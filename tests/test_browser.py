@@ -1,8 +1,9 @@
-"""The centre in a real browser: headless Chromium (Debian's) against `serve` on 127.0.0.1.
+"""The centre (Datasette, behind the workplace's login) in a real browser: Selenium driving
+Debian's chromium with its chromium-driver against `serve` on 127.0.0.1.
 
-Chromium is driven directly (`--headless --dump-dom` / `--screenshot`): the DOM it returns is
-what the browser built, links are followed the way a click would. Skipped only when no
-chromium binary exists (`.ci/run` installs it: apt-get install chromium).
+The DOM read is what the browser built, links are followed the way a click would. Skipped
+only when chromium or chromedriver cannot be found (`.ci/run` installs both: apt-get install
+chromium chromium-driver). The workplace's own screens: test_browser_workplace.py.
 """
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import quote, urljoin
 
@@ -24,11 +28,16 @@ from test_center import opinion_by_marker, scenario_world
 
 from store import cases
 from store.db import connect
+from workplace import auth
 
 pytestmark = pytest.mark.browser
 
 CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome",
                                            "google-chrome-stable") if shutil.which(n)), None)
+CHROMEDRIVER = next((p for p in (shutil.which("chromedriver"), "/usr/lib/chromium/chromedriver",
+                                 "/usr/bin/chromedriver") if p and Path(p).exists()), None)
+ANALYST, ANALYST_PASSWORD = "analyst-lee", "analyst-password-1"
+WAIT = 30
 
 
 def free_port() -> int:
@@ -37,19 +46,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(accounts, tmp_path_factory):
-    if CHROMIUM is None:
-        pytest.skip("no chromium binary (apt-get install chromium) for the browser test")
-    world, _ = scenario_world(accounts, "x")
-    chosen = [a for a in accounts if a.key in world.accounts]
-    path = tmp_path_factory.mktemp("browser") / "smc.db"
-    sim_collect(path, chosen, world, platforms=("x",))
-    db = connect(path)
-    resolved = opinion_by_marker(db, "SCND")["id"]
-    cases.set_status(db, cases.Change(resolved, "resolved", department="푸른도시여가국",
-                                      note="가로등 교체 완료", by="browser-test"))
-    db.conn.close()
+def need_browser() -> None:
+    if CHROMIUM is None or CHROMEDRIVER is None:
+        pytest.skip("no chromium and chromedriver (apt-get install chromium chromium-driver) "
+                    "for the browser tests")
+
+
+@contextmanager
+def serving(path: Path) -> Iterator[str]:
+    """`serve` on the database in a subprocess on a free port of 127.0.0.1; its base URL."""
     port = free_port()
     log = open(path.parent / "serve.log", "w")
     proc = subprocess.Popen(
@@ -57,10 +62,10 @@ def server(accounts, tmp_path_factory):
          "--port", str(port)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 120
         while True:
             try:
-                urllib.request.urlopen(base + "/", timeout=2).read()
+                urllib.request.urlopen(base + "/login", timeout=2).read()
                 break
             except (urllib.error.URLError, ConnectionError, OSError):
                 if proc.poll() is not None or time.monotonic() > deadline:
@@ -68,7 +73,7 @@ def server(accounts, tmp_path_factory):
                     pytest.fail("serve did not start: "
                                 + (path.parent / "serve.log").read_text()[-2000:])
                 time.sleep(0.3)
-        yield base, path
+        yield base
     finally:
         proc.terminate()
         try:
@@ -78,20 +83,88 @@ def server(accounts, tmp_path_factory):
         log.close()
 
 
-def chromium(tmp_path: Path, url: str, *extra: str) -> str:
-    assert CHROMIUM is not None  # the server fixture skips without one
-    profile = tmp_path / f"profile-{time.monotonic_ns()}"
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           "--no-first-run", "--disable-dev-shm-usage", f"--user-data-dir={profile}",
-           *extra, url]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
+def new_driver(profile: Path):  # -> selenium.webdriver.Chrome
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    assert CHROMIUM is not None and CHROMEDRIVER is not None
+    options = Options()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--window-size=1280,900", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run",
+                f"--user-data-dir={profile}"):
+        options.add_argument(arg)
+    browser = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    browser.set_page_load_timeout(60)
+    return browser
 
 
-def dom(tmp_path: Path, url: str) -> str:
-    page = chromium(tmp_path, url, "--dump-dom")
+def replaced(old):  # a WebDriverWait condition: the page of `old` (an element) is gone
+    from selenium.common.exceptions import WebDriverException
+
+    def gone(_driver) -> bool:
+        try:
+            old.is_enabled()
+        except WebDriverException:  # stale, or "does not belong to the document"
+            return True
+        return False
+
+    return gone
+
+
+def log_in_as(driver, base: str, name: str, password: str) -> None:
+    """Open the login page, type a name and password, press the button."""
+    driver.delete_all_cookies()
+    driver.get(f"{base}/login")
+    submit_login(driver, name, password)
+
+
+def submit_login(driver, name: str, password: str) -> None:
+    """On the login page: type a name and password, press the button."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(driver, WAIT)
+    for field, text in (("name", name), ("password", password)):
+        box = wait.until(ec.presence_of_element_located((By.ID, field)))
+        box.clear()
+        box.send_keys(text)
+    old = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.ID, "login").click()
+    wait.until(replaced(old))
+
+
+@pytest.fixture(scope="module")
+def server(accounts, tmp_path_factory):
+    need_browser()
+    world, _ = scenario_world(accounts, "x")
+    chosen = [a for a in accounts if a.key in world.accounts]
+    path = tmp_path_factory.mktemp("browser") / "smc.db"
+    sim_collect(path, chosen, world, platforms=("x",))
+    db = connect(path)
+    resolved = opinion_by_marker(db, "SCND")["id"]
+    cases.set_status(db, cases.Change(resolved, "resolved", department="푸른도시여가국",
+                                      note="가로등 교체 완료", by="browser-test"))
+    auth.add_user(db, ANALYST, "viewer", None, ANALYST_PASSWORD, datetime.now(timezone.utc))
+    db.conn.close()
+    with serving(path) as base:
+        yield base, path
+
+
+@pytest.fixture(scope="module")
+def driver(server, tmp_path_factory):
+    browser = new_driver(tmp_path_factory.mktemp("chrome-profile"))
+    log_in_as(browser, server[0], ANALYST, ANALYST_PASSWORD)
+    yield browser
+    browser.quit()
+
+
+def dom(driver, url: str) -> str:
+    driver.get(url)
+    page = driver.page_source
     assert "<html" in page.lower(), page[:500]
     return page
 
@@ -119,51 +192,86 @@ def row_with(page: str, text: str) -> str:
     raise AssertionError(f"no row with {text!r}")
 
 
-def test_centre_lists_opinions_and_a_facet_narrows_them(server, tmp_path):
+def test_centre_lists_opinions_and_a_facet_narrows_them(server, driver, tmp_path):
     base, _ = server
-    page = dom(tmp_path, f"{base}/smc/center")
+    page = dom(driver, f"{base}/smc/center")
     assert "Social Media Center" in page
     assert "SCNE 도서관 주말 운영을 늘려 주세요" in page  # Korean text, rendered
     total = row_count(page)
     for facet in ("platform", "account", "field", "status", "district", "category",
                   "seoul_day"):
         assert f'data-column="{facet}"' in page, f"facet {facet} missing"
-    narrowed = dom(tmp_path, link(page, r"[?&]status=received(&|$)", base))
+    narrowed = dom(driver, link(page, r"[?&]status=received(&|$)", base))
     count = row_count(narrowed)
     assert 0 < count < total
     assert 'where status = "received"' in narrowed
     assert "SCNE 도서관" in narrowed  # a received opinion stays
     assert "SCNA 택시 승차 거부" not in narrowed  # an answered one is gone
+    driver.get(f"{base}/smc/center")
     shot = tmp_path / "center.png"
-    chromium(tmp_path, f"{base}/smc/center", f"--screenshot={shot}", "--window-size=1280,900")
+    driver.save_screenshot(str(shot))
     assert shot.exists() and shot.stat().st_size > 10_000
 
 
-def test_search_finds_and_the_opinion_page_shows_the_answer(server, tmp_path):
+def test_search_finds_and_the_opinion_page_shows_the_answer(server, driver):
     base, _ = server
-    page = dom(tmp_path, f"{base}/smc/search?q={quote('택시')}")
+    page = dom(driver, f"{base}/smc/search?q={quote('택시')}")
     assert "SCNA 택시 승차 거부" in page
     assert "SCNE 도서관" not in page
-    opinion = dom(tmp_path, link(row_with(page, "SCNA 택시"), r"/smc/opinion\?id=", base))
+    opinion = dom(driver, link(row_with(page, "SCNA 택시"), r"/smc/opinion\?id=", base))
     assert "SCNA 택시 승차 거부" in opinion
     assert "official answer" in opinion
     assert "120다산콜로 신고해 주세요" in opinion
 
 
-def test_opinion_page_shows_thread_and_history(server, tmp_path):
+def test_opinion_page_shows_thread_and_history(server, driver):
     base, path = server
     db = connect(path)
     reply, resolved = opinion_by_marker(db, "SCNC")["id"], opinion_by_marker(db, "SCND")["id"]
     db.conn.close()
-    page = dom(tmp_path, f"{base}/smc/opinion?id={quote(reply)}")
+    page = dom(driver, f"{base}/smc/opinion?id={quote(reply)}")
     assert "SCNB 버스 정류장" in page and "replies to" in page  # the parent chain
     assert "교체하겠습니다" in page
-    page = dom(tmp_path, f"{base}/smc/opinion?id={quote(resolved)}")
+    page = dom(driver, f"{base}/smc/opinion?id={quote(resolved)}")
     assert "가로등 교체 완료" in page and "browser-test" in page
     assert "resolved" in page
 
 
-def test_no_arbitrary_sql_by_default(server, tmp_path):
+def test_no_arbitrary_sql_by_default(server, driver):
     base, _ = server
-    page = dom(tmp_path, f"{base}/smc?sql={quote('select count(*) from raw')}")
+    page = dom(driver, f"{base}/smc?sql={quote('select count(*) from raw')}")
     assert "403" in page or "Forbidden" in page or "not allowed" in page.lower()
+
+
+def test_the_centre_reads_well_descriptions_sql_and_seoul_times(server, driver):
+    from selenium.webdriver.common.by import By
+
+    base, _ = server
+    driver.get(f"{base}/smc/center")
+    toggle = driver.find_element(By.CSS_SELECTOR, "details.smc-columns")
+    assert toggle.get_attribute("open") is None  # collapsed until asked for
+    descriptions = driver.find_element(By.CSS_SELECTOR, "dl.column-descriptions")
+    assert not descriptions.is_displayed()
+    table = driver.find_element(By.CSS_SELECTOR, "table.rows-and-columns")
+    before = table.location["y"]
+    toggle.find_element(By.TAG_NAME, "summary").click()
+    assert descriptions.is_displayed() and "PII masked" in descriptions.text
+    assert table.location["y"] - before > 500  # what the descriptions took before
+    kst = driver.find_elements(By.CSS_SELECTOR, "td.col-created_at small.smc-kst")
+    assert kst and re.fullmatch(r"\(서울 \d{4}-\d\d-\d\d \d\d:\d\d KST\)", kst[0].text)
+    # a canned query's SQL is hidden until asked for
+    driver.get(f"{base}/smc/overdue?hours=24")
+    assert not driver.find_elements(By.ID, "sql-query")
+    show = driver.find_element(By.CSS_SELECTOR, ".show-hide-sql a")
+    assert show.text == "show"
+    show.click()
+    assert "FROM" in driver.find_element(By.ID, "sql-query").text.upper()
+
+
+def test_the_centre_is_behind_the_login(server, driver):
+    base, _ = server
+    driver.delete_all_cookies()
+    driver.get(f"{base}/smc/center")
+    assert "/login" in driver.current_url and "로그인" in driver.page_source
+    submit_login(driver, ANALYST, ANALYST_PASSWORD)
+    assert driver.current_url.endswith("/smc/center")  # back where they were going

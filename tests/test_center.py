@@ -548,7 +548,7 @@ def test_overdue_csv_round_trip_records_only_the_edit(db_file, tmp_path, capsys)
     assert run(db_file, "case", "import", str(path), "--by", "kim") == 0
     out = capsys.readouterr().out
     assert f"0 case changes recorded in one transaction; {len(rows) - 1} unchanged" in out
-    assert "ignored columns received_seoul, hours_open, platform" in out
+    assert "ignored columns received_seoul, hours_open, working_time, platform" in out
     for r in rows[1:]:
         if r[col["id"]] == q["SCNE"]:
             r[col["status"]] = "dismissed"

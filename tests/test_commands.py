@@ -2,6 +2,7 @@
 create or change one; status --check fails on what it cannot vouch for)."""
 from __future__ import annotations
 
+import re
 import sqlite3
 import subprocess
 import sys
@@ -173,6 +174,20 @@ def test_the_demo_prints_commands_that_work(tmp_path):
                              timeout=300, check=False, env={"PATH": "/usr/bin:/bin"}) \
             if not line.endswith("serve") else None
         assert run is None or run.returncode in (0, 1), (line, run.stderr)
+    # a demo staff login, printed as made for the demo, that logs in
+    assert "FOR THE DEMO ONLY" in proc.stdout
+    found = re.search(r"name (\S+)\s+password (\S+)\s+staff$", proc.stdout, re.MULTILINE)
+    assert found, proc.stdout[-1500:]
+    from datetime import datetime, timezone
+
+    from store.db import connect
+    from workplace import auth
+
+    db = connect(tmp_path / "d.db", unmasked=False)
+    got = auth.login(db, found.group(1), found.group(2), "test", datetime.now(timezone.utc),
+                     auth.SessionPolicy())
+    db.conn.close()
+    assert got.token and got.actor is not None and got.actor.role == "staff"
     elsewhere = subprocess.run([str(script), "--db", str(tmp_path / "d.db"), "status"],
                                cwd=tmp_path, capture_output=True, text=True, timeout=120,
                                check=False)

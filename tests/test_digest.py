@@ -316,7 +316,8 @@ def test_empty_day(known_db, tmp_path):
     assert "이 날 접수된 시민 의견이 없습니다" in html.read_text(encoding="utf-8")
     assert "이 날 접수된 시민 의견이 없습니다" in md.read_text(encoding="utf-8")
     rows = list(csv.reader(csv_path.open(encoding="utf-8-sig")))
-    assert rows == [["received_seoul", "hours_open", "platform", "account", "account_name",
+    assert rows == [["received_seoul", "hours_open", "working_time", "platform", "account",
+                     "account_name",
                      "department", "status", "url", "text", "id"]]
 
 

@@ -11,13 +11,20 @@
 - every HTML page passes core.display.shown: a citizen's bidi override or control
   character cannot reorder or hide what staff read (render_cell alone would miss facets,
   titles and the filters' descriptions). Stored text and JSON stay as they came.
-- any method but GET and HEAD gets 405 Method Not Allowed: the centre is read-only.
+- any method but GET and HEAD gets 405 Method Not Allowed: the centre is read-only (the
+  workplace's own forms, when `serve` runs it, are the only POSTs: `smc_post_paths`).
+- the workplace's tables (users, sessions, failed logins: password hashes) are never served:
+  no table page, and SQLite's authorizer refuses any query that reads them, --sql or not.
+- column descriptions are collapsed behind a toggle (<details>), canned queries hide their
+  SQL until asked for (metadata `hide_sql`), and every stored UTC time (ISO-8601 with Z) is
+  shown with its Seoul time next to it.
 """
 from __future__ import annotations
 
 import csv
 import io
 import re
+import sqlite3
 import sys
 import threading
 from collections.abc import Awaitable, Callable
@@ -56,19 +63,79 @@ def smc_match(query: str | None) -> str:
         return match_expression(str(query)) or NOTHING
 
 
+# The workplace's tables (migration 13): password hashes, session token hashes, failed logins.
+SECRET_TABLES = frozenset({"users", "sessions", "login_failures"})
+
+
+def refuse_secret_tables(action: int, arg1: str | None, arg2: str | None, database: str | None,
+                         trigger: str | None) -> int:
+    """SQLite authorizer of the served connections: no statement may read the workplace's
+    tables (whatever SQL an analyst types with --sql)."""
+    if action == sqlite3.SQLITE_READ and arg1 in SECRET_TABLES:
+        return sqlite3.SQLITE_DENY
+    return sqlite3.SQLITE_OK
+
+
 @hookimpl
 def prepare_connection(conn):
     conn.create_function("smc_match", 1, smc_match, deterministic=True)
+    conn.set_authorizer(refuse_secret_tables)
+
+
+@hookimpl
+def permission_allowed(datasette, actor, action, resource):
+    if action == "view-table" and isinstance(resource, (tuple, list)) \
+            and resource[1] in SECRET_TABLES:
+        return False
+    return None
+
+
+_UTC_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+
+
+def with_seoul_time(value: str) -> Markup:
+    """A stored UTC time with its Seoul time beside it."""
+    from core.times import seoul_time
+
+    return Markup(f'<span class="smc-time">{escape(value)} <small class="smc-kst" '
+                  f'title="Asia/Seoul">(서울 {escape(seoul_time(value))} KST)</small></span>')
 
 
 @hookimpl
 def render_cell(row, value, column, table, database, datasette):
+    if isinstance(value, str) and _UTC_TIME.match(value):
+        try:
+            return with_seoul_time(value)
+        except ValueError:
+            return None
     if column not in ("id", "comment_id", "opinion_id") or table not in _LINKED:
         return None
     if not isinstance(value, str) or not _OPINION_ID.match(value):
         return None
     href = datasette.urls.database(database) + "/opinion?id=" + quote(value, safe="")
     return Markup(f'<a class="smc-opinion" href="{escape(href)}">{escape(shown(value))}</a>')
+
+
+_DESCRIPTIONS = re.compile(r'<dl class="column-descriptions">.*?</dl>', re.DOTALL)
+_STYLE = ("<style>details.smc-columns{margin:.5em 0 1em}details.smc-columns summary"
+          "{cursor:pointer;color:#1f5fa8}td.col-text,td.col-answer_text,td.col-post_text"
+          "{min-width:24em;max-width:48em;white-space:normal}"
+          ".smc-time{white-space:nowrap}.smc-kst{display:block;color:#555}</style>")
+
+
+def collapse_descriptions(page: str) -> str:
+    """A Datasette page with its column descriptions behind a toggle, closed."""
+    def wrap(found: re.Match) -> str:
+        return ('<details class="smc-columns"><summary>열 설명 보기 (column descriptions)'
+                f"</summary>{found.group(0)}</details>")
+
+    page = _DESCRIPTIONS.sub(wrap, page, count=1)
+    return page.replace("</head>", _STYLE + "</head>", 1)
+
+
+def shown_page(text: str) -> str:
+    """An HTML page as it may be shown: core.display.shown, descriptions collapsed."""
+    return collapse_descriptions(shown(text))
 
 
 @hookimpl
@@ -133,7 +200,7 @@ class SafeResponse:
         if kind.startswith("text/csv") or (
                 self.csv_request and start["status"] == 200 and kind.startswith("text/plain")):
             return safe_csv
-        return shown if kind.startswith("text/html") else None
+        return shown_page if kind.startswith("text/html") else None
 
     async def __call__(self, message: Message) -> None:
         if message["type"] == "http.response.start":
@@ -171,13 +238,47 @@ async def not_allowed(send: Send) -> None:
                 "body": b"405 Method Not Allowed: the centre is read-only\n"})
 
 
-def safe_responses(app: ASGIApp) -> ASGIApp:
+CSRF_REFUSED = ("<!DOCTYPE html><html lang=\"ko\"><head><meta charset=\"utf-8\"><title>요청 "
+                "거부</title></head><body><h1>요청 거부 (forbidden)</h1><p>보안 토큰(CSRF)이 "
+                "없거나 맞지 않습니다. 페이지를 새로 열고 다시 시도하세요 (a form without its "
+                "CSRF token is refused).</p><p><a href=\"/inbox\">받은 의견</a></p></body>"
+                "</html>").encode("utf-8")
+
+
+def csrf_page(send: Send) -> Send:
+    """asgi-csrf refuses a workplace form with a bare English sentence: a page instead (a
+    403 that is a page already, the workplace's own, passes unchanged)."""
+    held: Message | None = None
+
+    async def wrapped(message: Message) -> None:
+        nonlocal held
+        if message["type"] == "http.response.start" and message["status"] == 403:
+            held = message
+            return
+        if held is not None and message["type"] == "http.response.body":
+            start, held = held, None
+            if not message.get("body", b"").lstrip().startswith(b"<"):
+                start = dict(start, headers=[
+                    (b"content-type", b"text/html; charset=utf-8"),
+                    (b"content-length", str(len(CSRF_REFUSED)).encode("ascii"))])
+                message = dict(message, body=CSRF_REFUSED, more_body=False)
+            await send(start)
+        await send(message)
+
+    return wrapped
+
+
+def safe_responses(app: ASGIApp, datasette: Any = None) -> ASGIApp:
     async def wrapped(scope: Message, receive: Callable[[], Awaitable[Message]],
                       send: Send) -> None:
         if scope["type"] != "http":
             return await app(scope, receive, send)
-        if scope.get("method", "GET").upper() not in READ_METHODS:
-            return await not_allowed(send)
+        posts = getattr(datasette, "smc_post_paths", ())  # the workplace's forms
+        method = scope.get("method", "GET").upper()
+        if method not in READ_METHODS:
+            if not (method == "POST" and any(p.match(scope.get("path", "")) for p in posts)):
+                return await not_allowed(send)
+            send = csrf_page(send)
         csv_request = is_csv_request(scope)
         if csv_request:
             scope = dict(scope, query_string=without_trace(scope.get("query_string", b"")))
@@ -188,4 +289,4 @@ def safe_responses(app: ASGIApp) -> ASGIApp:
 
 @hookimpl
 def asgi_wrapper(datasette):
-    return safe_responses
+    return lambda app: safe_responses(app, datasette)

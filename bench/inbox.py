@@ -1,0 +1,226 @@
+"""How long the workplace's pages take over real HTTP, with `serve` running (issue #18).
+
+`python -m bench.inbox --db PATH [--requests N] [--out FILE]`, or `--n 100000` to build a
+database of N bulk-simulated comments first (the real ingest path, as `python -m bench`).
+
+It copies the database (the original is left alone), adds a staff login and, for a queue that
+looks lived in, assigns every 7th open opinion to a department and dismisses every 11th, starts
+`smc serve` on a free port of 127.0.0.1 in a subprocess, logs in over HTTP as a browser would
+(the login page, its CSRF token, the form), then requests each page N times in turn and
+prints the first request's time (the inbox count and the filters' choices are not
+remembered yet: the cost of a count) and p50 / p95 / max of the rest per page, and one JSON
+line. Requests are sequential, bounded in
+number, only to 127.0.0.1. Timings are measured here, never asserted in tests.
+"""
+from __future__ import annotations
+
+import argparse
+import http.cookiejar
+import json
+import re
+import shutil
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from datetime import datetime, timezone
+from html import unescape
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+USER, PASSWORD = "bench-staff", "bench-password-1"
+
+
+def build(n: int, workdir: Path) -> Path:
+    """A database of N bulk-simulated comments through the real ingest path."""
+    from bench.ingest import ACCOUNTS, write_pages
+    from bench.run import run_ingest
+    from pipeline.config import load_accounts
+
+    pages, db = workdir / f"pages-{n}.bin", workdir / f"smc-{n}.db"
+    write_pages(pages, load_accounts(ACCOUNTS), n)
+    run_ingest(pages, db, 1)
+    pages.unlink()
+    return db
+
+
+def prepare(source: Path, target: Path) -> dict:
+    """Copy the database, add the bench user and some staff work; what the queue holds."""
+    from store import cases
+    from store.db import connect
+    from store.users import get_user
+    from workplace import auth
+
+    src, dst = sqlite3.connect(source), sqlite3.connect(target)
+    src.backup(dst)
+    src.close()
+    dst.close()
+    db = connect(target, unmasked=False)
+    if get_user(db, USER) is None:
+        auth.add_user(db, USER, "staff", None, PASSWORD, datetime.now(timezone.utc))
+    open_ids = [r[0] for r in db.execute(
+        "SELECT id FROM opinions WHERE status IN ('received', 'assigned', 'in_progress') "
+        "ORDER BY created_at, id")]
+    departments = [r[0] for r in db.execute("SELECT DISTINCT department FROM accounts")]
+    changes = []
+    for i, oid in enumerate(open_ids):
+        if i % 11 == 0:
+            changes.append(cases.Change(oid, "dismissed", note="bench", by=USER,
+                                        action="dismiss"))
+        elif i % 7 == 0:
+            changes.append(cases.Change(oid, "assigned", department=departments[i % len(
+                departments)], by=USER, action="assign"))
+    cases.apply_all(db, changes)
+    counts = {
+        "opinions": db.execute("SELECT count(*) FROM opinions").fetchone()[0],
+        "open": db.execute("SELECT count(*) FROM opinions WHERE status IN "
+                           "('received', 'assigned', 'in_progress')").fetchone()[0],
+        "staff_changes": len(changes),
+    }
+    sample = db.execute("SELECT id FROM opinions WHERE status = 'received' "
+                        "ORDER BY created_at DESC LIMIT 1").fetchone()[0]
+    busiest = db.execute(
+        "SELECT COALESCE(o.assigned_department, a.department), count(*) FROM opinions o "
+        "JOIN accounts a ON a.key = o.account GROUP BY 1 ORDER BY 2 DESC LIMIT 1").fetchone()[0]
+    db.conn.close()
+    return {**counts, "sample": sample, "department": busiest}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Client:
+    """Sequential HTTP requests to the local server with a cookie jar."""
+
+    def __init__(self, base: str):
+        self.base = base
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+
+    def get(self, path: str) -> tuple[int, str, float]:
+        started = time.perf_counter()
+        with self.opener.open(self.base + path, timeout=60) as response:
+            body = response.read().decode("utf-8")
+            return response.status, body, time.perf_counter() - started
+
+    def login(self) -> None:
+        _, page, _ = self.get("/login")
+        found = re.search(r'name="csrftoken" value="([^"]+)"', page)
+        assert found, "no CSRF token on the login page"
+        token = unescape(found.group(1))
+        data = urllib.parse.urlencode({"csrftoken": token, "name": USER, "password": PASSWORD,
+                                       "next": "/inbox"}).encode()
+        with self.opener.open(self.base + "/login", data=data, timeout=60) as response:
+            assert response.url.endswith("/inbox"), response.url
+
+
+def serve(db: Path, port: int, log: Path) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, "run_pipeline.py", "--db", str(db), "serve", "--host", "127.0.0.1",
+         "--port", str(port)], cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2).read()
+            return proc
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise SystemExit("serve did not start: " + log.read_text()[-2000:]) from None
+            time.sleep(0.3)
+
+
+def pages(queue: dict) -> dict[str, str]:
+    department = urllib.parse.quote(queue["department"])
+    return {
+        "inbox (open, oldest first)": "/inbox",
+        "inbox, overdue": "/inbox?overdue=1",
+        "inbox, one department": f"/inbox?department={department}",
+        "inbox, platform + category": "/inbox?platform=youtube&category=question",
+        "inbox, all statuses": "/inbox?status=all",
+        "one opinion": f"/opinions/{queue['sample']}",
+        "public page": "/public",
+    }
+
+
+def measure(client: Client, paths: dict[str, str], requests: int) -> dict[str, dict]:
+    results = {}
+    for name, path in paths.items():
+        cold = client.get(path)[2] * 1000  # the first: counts and filter choices not kept yet
+        times = []
+        for _ in range(requests):
+            status, _, seconds = client.get(path)
+            assert status == 200, (path, status)
+            times.append(seconds * 1000)
+        q = statistics.quantiles(times, n=20)
+        results[name] = {"path": path, "first_ms": round(cold, 1),
+                         "p50_ms": round(statistics.median(times), 1),
+                         "p95_ms": round(q[18], 1), "max_ms": round(max(times), 1)}
+    # the next page of the inbox (keyset paging: as fast as the first)
+    _, first, _ = client.get("/inbox")
+    found = re.search(r'href="([^"]+)" id="next"', first)
+    if found:
+        nxt = unescape(found.group(1))
+        times = [client.get(nxt)[2] * 1000 for _ in range(requests)]
+        q = statistics.quantiles(times, n=20)
+        results["inbox, next page"] = {"path": nxt, "first_ms": round(times[0], 1),
+                                       "p50_ms": round(statistics.median(times), 1),
+                                       "p95_ms": round(q[18], 1), "max_ms": round(max(times), 1)}
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.inbox", description=__doc__.split("\n")[0])
+    ap.add_argument("--db", help="the database to measure (copied first)")
+    ap.add_argument("--n", type=int, help="build a database of N bulk-simulated comments")
+    ap.add_argument("--requests", type=int, default=50, help="requests per page (default 50)")
+    ap.add_argument("--out", help="append the report and the JSON line to this file")
+    ap.add_argument("--workdir", help="where the copy goes (default: a temp dir, removed)")
+    args = ap.parse_args(argv)
+    if not args.db and not args.n:
+        ap.error("give --db PATH or --n N")
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="smc-bench-inbox-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    proc = None
+    try:
+        source = Path(args.db) if args.db else build(args.n, workdir)
+        target = workdir / "served.db"
+        queue = prepare(source, target)
+        port = free_port()
+        proc = serve(target, port, workdir / "serve.log")
+        client = Client(f"http://127.0.0.1:{port}")
+        client.login()
+        results = measure(client, pages(queue), args.requests)
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(timeout=20)
+        if not args.workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+    lines = [f"SMC workplace over HTTP: {queue['opinions']:,} opinions, {queue['open']:,} open, "
+             f"{args.requests} requests per page (sequential, 127.0.0.1, serve in a subprocess)"]
+    for name, r in results.items():
+        lines.append(f"  {name:<28} first {r['first_ms']:>7.1f} ms   p50 {r['p50_ms']:>7.1f} ms"
+                     f"   p95 {r['p95_ms']:>7.1f} ms   max {r['max_ms']:>7.1f} ms")
+    record = {"bench": "inbox", "opinions": queue["opinions"], "open": queue["open"],
+              "requests": args.requests, "pages": results}
+    report = "\n".join(lines) + "\n" + json.dumps(record, ensure_ascii=False)
+    print(report)
+    if args.out:
+        with open(args.out, "a", encoding="utf-8") as fh:
+            fh.write(report + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
