@@ -285,25 +285,7 @@ class GraphClient:
 
     def _usage_limit(self, what: str) -> RateLimited | None:
         """RateLimited when a usage header says we are at (or near) 100 %."""
-        headers = self._headers()
-        worst, regain = 0.0, None
-        for name in USAGE_HEADERS:
-            raw = headers.get(name)
-            if not raw:
-                continue
-            try:
-                usage = json.loads(raw)
-            except ValueError:
-                log.debug("%s: unreadable %s header %r", self.account, name, raw)
-                continue
-            for entry in _usage_entries(usage):
-                for key in ("call_count", "total_cputime", "total_time", "acc_id_util_pct"):
-                    value = entry.get(key)
-                    if isinstance(value, (int, float)) and not isinstance(value, bool):
-                        worst = max(worst, float(value))
-                minutes = entry.get("estimated_time_to_regain_access")
-                if isinstance(minutes, (int, float)) and minutes > 0:
-                    regain = max(regain or 0, float(minutes))
+        worst, regain = usage_levels(self._headers(), USAGE_HEADERS, self.account)
         if worst < self.threshold and regain is None:
             return None
         until = self._retry_after(regain)
@@ -313,18 +295,7 @@ class GraphClient:
             retry_after=until)
 
     def _retry_after(self, minutes: float | None) -> str:
-        now = self._now()
-        return utc_iso(now + timedelta(minutes=minutes if minutes else DEFAULT_RETRY_MINUTES))
-
-    def _now(self) -> datetime:
-        value = self.clock() if self.clock else None
-        if isinstance(value, str):
-            parsed = parse_graph_time(value)
-            if parsed:
-                return parsed
-        if isinstance(value, datetime) and value.tzinfo:
-            return value
-        return datetime.now(timezone.utc)
+        return retry_after(self.clock, minutes or DEFAULT_RETRY_MINUTES)
 
     # --- paging --------------------------------------------------------------------------
     def pages(self, node: str, edge: str, params: Mapping[str, Any], *, permission: str,
@@ -362,6 +333,41 @@ class GraphClient:
             seen.add(key)
         raise PaginationLoop(f"{self.account}: more than {self.max_pages} pages of {what}; "
                              "stopped (raise options['graph_max_pages'] if this is real)")
+
+
+def usage_levels(headers: Mapping[str, str], names: tuple[str, ...],
+                 account: str) -> tuple[float, float | None]:
+    """Meta's usage headers (Graph and Threads): the highest percentage any of them reports,
+    and the longest `estimated_time_to_regain_access` in minutes (None: none given)."""
+    worst, regain = 0.0, None
+    for name in names:
+        raw = headers.get(name)
+        if not raw:
+            continue
+        try:
+            usage = json.loads(raw)
+        except ValueError:
+            log.debug("%s: unreadable %s header %r", account, name, raw)
+            continue
+        for entry in _usage_entries(usage):
+            for key in ("call_count", "total_cputime", "total_time", "acc_id_util_pct"):
+                value = entry.get(key)
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    worst = max(worst, float(value))
+            minutes = entry.get("estimated_time_to_regain_access")
+            if isinstance(minutes, (int, float)) and minutes > 0:
+                regain = max(regain or 0, float(minutes))
+    return worst, regain
+
+
+def retry_after(clock: Callable[[], Any] | None, minutes: float) -> str:
+    """When to come back: `minutes` after the clock's now (a datetime or a Graph time from
+    `clock`, the data's own clock in tests), else after the wall clock's."""
+    value = clock() if clock else None
+    now = parse_graph_time(value) if isinstance(value, str) else None
+    if now is None:
+        now = value if isinstance(value, datetime) and value.tzinfo else datetime.now(timezone.utc)
+    return utc_iso(now + timedelta(minutes=minutes))
 
 
 def _usage_entries(usage: Any) -> Iterator[dict]:

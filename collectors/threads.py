@@ -41,19 +41,18 @@ times first. Rate limits: an app may make 4800 x impressions calls per user per 
 """
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any, Callable, Iterator, Literal, Mapping
 from urllib.parse import parse_qsl, urlsplit
 
 import requests
 
 from collectors.base import Checkpoint, Cursor, Event, NewestFirst, Page, ScanComplete, Spend
-from collectors.graph import graph_iso, parse_graph_time, token_for
+from collectors.graph import graph_iso, parse_graph_time, retry_after, token_for, usage_levels
 from collectors.http import Transport
 from collectors.retry import with_retries
 from core.accounts import Account
@@ -65,7 +64,6 @@ from core.errors import (
     RateLimited,
 )
 from core.shapes import obj, seq
-from core.times import utc_iso
 
 log = logging.getLogger(__name__)
 
@@ -219,24 +217,7 @@ class ThreadsClient:
 
     def _usage_limit(self, headers: Mapping[str, str], what: str) -> RateLimited | None:
         """RateLimited when a usage header says we are at (or near) 100 %."""
-        worst, regain = 0.0, None
-        for name in USAGE_HEADERS:
-            raw = headers.get(name)
-            if not raw:
-                continue
-            try:
-                usage = json.loads(raw)
-            except ValueError:
-                log.debug("%s: unreadable %s header %r", self.account, name, raw)
-                continue
-            for entry in _usage_entries(usage):
-                for key in ("call_count", "total_cputime", "total_time"):
-                    value = entry.get(key)
-                    if isinstance(value, (int, float)) and not isinstance(value, bool):
-                        worst = max(worst, float(value))
-                minutes = entry.get("estimated_time_to_regain_access")
-                if isinstance(minutes, (int, float)) and minutes > 0:
-                    regain = max(regain or 0, float(minutes))
+        worst, regain = usage_levels(headers, USAGE_HEADERS, self.account)
         if worst < self.threshold and regain is None:
             return None
         until = self._retry_after(regain)
@@ -245,18 +226,7 @@ class ThreadsClient:
             f"(X-App-Usage); stopped this account until {until}", retry_after=until)
 
     def _retry_after(self, minutes: float | None) -> str:
-        return utc_iso(self._now() + timedelta(
-            minutes=minutes if minutes else DEFAULT_RETRY_MINUTES))
-
-    def _now(self) -> datetime:
-        value = self.clock() if self.clock else None
-        if isinstance(value, str):
-            parsed = parse_graph_time(value)
-            if parsed:
-                return parsed
-        if isinstance(value, datetime) and value.tzinfo:
-            return value
-        return datetime.now(timezone.utc)
+        return retry_after(self.clock, minutes or DEFAULT_RETRY_MINUTES)
 
     # --- paging --------------------------------------------------------------------------
     def pages(self, node: str, edge: str, params: Mapping[str, Any], *, permission: str,
@@ -301,20 +271,6 @@ class ThreadsClient:
             seen.add(key)
         raise PaginationLoop(f"{self.account}: more than {self.max_pages} pages of {what}; "
                              "stopped (raise options['threads_max_pages'] if this is real)")
-
-
-def _usage_entries(usage: Any) -> Iterator[dict]:
-    """The usage dicts of X-App-Usage ({..}) and X-Business-Use-Case-Usage ({id: [{..}]})."""
-    if isinstance(usage, dict):
-        if any(k in usage for k in ("call_count", "total_cputime", "total_time",
-                                    "estimated_time_to_regain_access")):
-            yield usage
-            return
-        for value in usage.values():
-            yield from _usage_entries(value)
-    elif isinstance(usage, list):
-        for value in usage:
-            yield from _usage_entries(value)
 
 
 def _retry_after_header(headers: Mapping[str, str]) -> float | None:
