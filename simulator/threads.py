@@ -36,6 +36,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 from urllib.parse import urlencode
 
+from core.times import parse_datetime
 from simulator.transport import Fault, SimRequest, SimResponse, echo
 from simulator.world import SimComment, SimPost, World
 
@@ -108,10 +109,7 @@ def _when(value: str | None) -> datetime | None:
         return None
     if value.lstrip("-").isdigit():
         return datetime.fromtimestamp(int(value), timezone.utc)
-    text = value.replace("Z", "+00:00")
-    if len(text) > 5 and text[-5] in "+-" and text[-3] != ":":
-        text = text[:-2] + ":" + text[-2:]
-    parsed = datetime.fromisoformat(text)
+    parsed = parse_datetime(value)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
