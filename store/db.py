@@ -14,16 +14,16 @@ import logging
 import sqlite3
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any, Iterator
 from pathlib import Path
+from typing import Any, Iterator
 from urllib.parse import quote
 
 import jinja2
 import sqlite_utils
 
 from core.platforms import flat_threads, sql_list
-from core.times import SEOUL_DAY_END, seoul_day_sql
 from core.redact import redact
+from core.times import SEOUL_DAY_END, seoul_day_sql
 
 log = logging.getLogger(__name__)
 
