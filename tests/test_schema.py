@@ -16,8 +16,7 @@ from core.platforms import PLATFORMS, flat_threads, sql_list
 from store import writer
 from store.db import (
     MIGRATIONS, OBJECTS_KEY, ROLLUP_TABLES, SQL_DIR, _statements, connect, erase_pending,
-    open_readonly,
-    rollup_drift, schema_hash, schema_sql, schema_version,
+    open_readonly, rollup_drift, schema_hash, schema_sql, schema_version,
 )
 from store.writer import Writer
 
