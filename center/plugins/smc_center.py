@@ -158,7 +158,27 @@ def startup(datasette):
 # holds for every opinion of a rollup row or for none, so sum(n) over the rows it keeps is
 # the count over the view. Anything else (another column, a custom _where) names a column
 # those views lack: SQLite refuses it, and the query runs as Datasette wrote it.
-ROLLUP_VIEWS = ("center_facets", "center_day_facets")
+# A double-quoted name that is no column is an SQL string in SQLite ("district" = 'x' would
+# compare two strings): the names Datasette's filters quote must be the view's columns.
+ROLLUP_VIEWS = {
+    "center_facets": {"platform", "account", "field", "status", "district", "category",
+                      "deleted", "n"},
+    "center_day_facets": {"seoul_day", "platform", "account", "field", "status", "deleted",
+                          "n"},
+}
+_LITERAL = re.compile(r"'(?:[^']|'')*'")
+_QUOTED = re.compile(r'"((?:[^"]|"")*)"|\[([^\]]*)\]')
+
+
+def _names_in(view: str, *parts: str) -> bool:
+    """Whether every quoted name in these SQL parts is a column of the rollup view."""
+    for part in parts:
+        for found in _QUOTED.finditer(_LITERAL.sub("''", part)):
+            name = found.group(1).replace('""', '"') if found.group(1) is not None \
+                else found.group(2)
+            if name not in ROLLUP_VIEWS[view]:
+                return False
+    return True
 _COUNT = re.compile(r"^select count\(\*\) from center (?P<where>(?:where .*)?)$", re.DOTALL)
 _FACET = re.compile(
     r"^\s*select (?P<col>\w+|\[[^\]]+\]) as value, count\(\*\) as count from \(\s*"
@@ -173,13 +193,14 @@ def rollup_queries(sql: str) -> list[str]:
     found = _COUNT.match(sql)
     if found:
         return [f"select coalesce(sum(n), 0) from {view} {found['where']}"
-                for view in ROLLUP_VIEWS]
+                for view in ROLLUP_VIEWS if _names_in(view, found["where"])]
     found = _FACET.match(sql)
     if found:
         col = found["col"]
         return [f"select {col} as value, sum(n) as count from (select * from {view} "
                 f"{found['where']}) where {col} is not null group by {col} "
-                f"order by count desc, value limit {found['limit']}" for view in ROLLUP_VIEWS]
+                f"order by count desc, value limit {found['limit']}" for view in ROLLUP_VIEWS
+                if _names_in(view, found["where"], col)]
     return []
 
 
