@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 import sqlite_utils
+from conftest import sim_collect
 from test_center import scenario_world
 from test_rollups import IN_STEP, POST, answer, opinion
 
-from conftest import sim_collect
 from store import cases
 from store.db import connect, rebuild_rollups, rollup_drift
 from store.writer import Writer
