@@ -490,7 +490,12 @@ def _keywords(db: sqlite_utils.Database, start: str, end: str, day: str, n_today
     the window may hold opinions stored before keywords were (their texts analysed here)."""
     today: Counter[str] = Counter()
     prev: Counter[str] = Counter()
-    if rolled:
+    if rolled and not unkeyed:  # only the words it can show (their counts are whole)
+        rows = q.keyword_counts_picked(db, start, end, day, RISING_MIN_COUNT,
+                                       TOP_KEYWORDS + len(stop))
+        for on_day, word, n in rows:
+            (today if on_day else prev)[word] += n
+    elif rolled:
         for on_day, word, n in q.keyword_counts_rolled(db, start, end, day):
             (today if on_day else prev)[word] += n
     else:
