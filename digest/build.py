@@ -230,7 +230,7 @@ class Health:
     failed: list[AccountHealth] = field(default_factory=list)  # failed in the day's runs
     rate_limited: list[AccountHealth] = field(default_factory=list)
     failing_now: list[AccountHealth] = field(default_factory=list)  # last run failed
-    gaps: list[Gap] = field(default_factory=list)  # as of now (store.queries.account_status)
+    gaps: list[Gap] = field(default_factory=list)  # the week's posts, as of now (account_status)
     quota: list[Quota] = field(default_factory=list)
 
 
@@ -475,7 +475,7 @@ def build_digest(db: sqlite_utils.Database, day: date | str, overdue_hours: floa
         accounts=accounts, overdue=overdue, keywords=keywords, rising=rising,
         districts=districts, no_district=no_district, categories=categories,
         languages=languages, crisis=crisis,
-        health=_health(db, start, end, youtube_quota), overdue_total=overdue_total,
+        health=_health(db, start, end, youtube_quota, prev_start), overdue_total=overdue_total,
         restricted=[Count(kind, n) for kind, n in q.restricted_counts(db, start, end)],
         deadlines=deadlines or default_deadlines(),
     )
@@ -576,10 +576,12 @@ def _crisis(texts: Iterable[Mapping | sqlite3.Row], day: str, tagger: Tagger,
     return out
 
 
-def _health(db: sqlite_utils.Database, start: str, end: str, youtube_quota: int) -> Health:
-    """The day's runs, accounts failing now, completeness gaps and YouTube quota."""
+def _health(db: sqlite_utils.Database, start: str, end: str, youtube_quota: int,
+            week_start: str) -> Health:
+    """The day's runs, accounts failing now, completeness gaps of the week's posts (published
+    since week_start) and YouTube quota."""
     runs = q.runs_summary(db, start, end)
-    status = queries.account_status(db, counts=False)
+    status = queries.account_status(db, counts=False, posts_since=week_start)
     health = Health(runs=sum(r["runs"] for r in runs), accounts_run=len(runs),
                     accounts_total=len(status))
     for r in runs:
