@@ -27,6 +27,7 @@ from pipeline.formats import Options, needs_video, pages_of
 from pipeline.importer import NotJson, import_file, read_documents
 from pipeline.runner import SecretMissing, author_secret, for_account, load_tagger, platform_context
 from pipeline.schedule import ScheduleConfig, build_scheduler
+from store.grouping import refresh_groups
 from store.writer import Writer
 
 log = logging.getLogger("smc.ops")
@@ -139,6 +140,7 @@ def _import(args: argparse.Namespace) -> int:
         print(summary)
         failed |= not ok
     writer.refresh_answers()
+    refresh_groups(writer.db)  # near-duplicates (issue #19)
     return EXIT_FAILED if failed else EXIT_OK
 
 

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field, replace
 import sqlite_utils
 
 OPEN = ("received", "assigned", "in_progress")
-STATUSES = ("received", "assigned", "in_progress", "answered", "resolved", "dismissed")
+STATUSES = ("received", "assigned", "in_progress", "answered", "resolved", "dismissed",
+            "reflected")
 COUNT_CAP = 10_000  # the inbox counts matches up to this many ("10,000+")
 FAST_CAP = 1_000  # ... or up to this many when counting would take too long
 PAGE = 50
@@ -217,7 +218,8 @@ def answer_link(db: sqlite_utils.Database, comment_id: str) -> str | None:
 
 # --- the public page ---------------------------------------------------------------------
 # What a citizen may see of an opinion: masked text, where and when, the status, the city's
-# answer. Never author_key, notes, who set a status; never restricted or hidden opinions.
+# answer. Never author_key, notes, who set a status; never restricted, hidden or abusive
+# opinions.
 _PUBLIC = """
     SELECT o.id, o.created_at, o.seoul_day, o.status, o.platform, o.account,
            ac.name AS account_name, ac.field, o.text, o.district, o.category,
@@ -228,7 +230,8 @@ _PUBLIC = """
     LEFT JOIN comments ans ON ans.id = o.answer_id
     LEFT JOIN cases k ON k.comment_id = o.id
 """
-_SHOWN = "o.restricted IS NULL AND o.hidden = 0 AND o.text <> ''"
+# abusive text (normalize.abuse) is never public
+_SHOWN = "o.restricted IS NULL AND o.hidden = 0 AND o.text <> '' AND o.abusive IS NOT 1"
 
 
 # The `reflection` view's figures from the per-day rollups (store/db.py ROLLUPS_DOC) and the
@@ -242,7 +245,7 @@ a AS (SELECT account, sum(n) AS n FROM answer_days GROUP BY account),
 k AS (
     SELECT c.account,
            sum(k.status = 'answered') AS answered, sum(k.status = 'resolved') AS resolved,
-           sum(k.status = 'dismissed') AS dismissed, sum(a.comment_id IS NOT NULL) AS overridden
+           sum(k.status = 'dismissed') AS dismissed, sum(k.status = 'reflected') AS reflected, sum(a.comment_id IS NOT NULL) AS overridden
     FROM cases k CROSS JOIN comments c ON c.id = k.comment_id  -- the few cases first
     LEFT JOIN answers a ON a.comment_id = c.id
     WHERE c.is_official = 0 AND c.deleted = 0
@@ -251,17 +254,21 @@ k AS (
     SELECT ac.key AS account, ac.platform, ac.name AS account_name, ac.field, ac.department,
            coalesce(o.n, 0) AS opinions,
            coalesce(a.n, 0) - coalesce(k.overridden, 0) + coalesce(k.answered, 0) AS answered,
-           coalesce(k.resolved, 0) AS resolved, coalesce(k.dismissed, 0) AS dismissed
+           coalesce(k.resolved, 0) AS resolved, coalesce(k.dismissed, 0) AS dismissed,
+           coalesce(k.reflected, 0) AS reflected
     FROM accounts ac
     LEFT JOIN o ON o.account = ac.key
     LEFT JOIN a ON a.account = ac.key
     LEFT JOIN k ON k.account = ac.key
 )
 SELECT account, platform, account_name, field, department, opinions, answered, resolved,
-       answered + resolved AS reflected,
-       CASE WHEN opinions THEN round(100.0 * (answered + resolved) / opinions, 1) END
-           AS reflection_pct,
-       opinions - answered - resolved - dismissed AS open, dismissed
+       reflected,
+       CASE WHEN opinions THEN round(100.0 * (answered + resolved + reflected) / opinions, 1)
+           END AS answer_pct,
+       opinions - answered - resolved - reflected - dismissed AS open, dismissed,
+       CASE WHEN opinions THEN round(100.0 * (resolved + reflected) / opinions, 1) END
+           AS resolution_pct,
+       CASE WHEN opinions THEN round(100.0 * reflected / opinions, 1) END AS reflection_pct
 FROM r
 """
 
@@ -274,12 +281,13 @@ def sns_map(db: sqlite_utils.Database) -> list[dict]:
 
 
 def totals(rows: Sequence[Mapping]) -> dict:
-    """Opinions, answered, resolved, reflected (answered + resolved), open: all accounts."""
+    """Opinions, answered, resolved, reflected (each status alone), open, and the three
+    rates (store.cases.rates): all accounts."""
+    from store.cases import rates
+
     sums = {k: sum(r[k] for r in rows) for k in ("opinions", "answered", "resolved",
                                                    "reflected", "open")}
-    total = sums["opinions"]
-    return {**sums, "reflection_pct": round(100.0 * sums["reflected"] / total, 1)
-            if total else None}
+    return {**sums, **rates(sums)}
 
 
 def recently_answered(db: sqlite_utils.Database, limit: int = 30) -> list[dict]:
@@ -299,7 +307,8 @@ def recently_answered(db: sqlite_utils.Database, limit: int = 30) -> list[dict]:
         LEFT JOIN cases k ON k.comment_id = c.id
         LEFT JOIN comments ans ON ans.id = a.answer_id
         WHERE c.is_official = 0 AND c.deleted = 0 AND c.restricted IS NULL AND c.hidden = 0
-          AND c.text <> '' AND (k.status IS NULL OR k.status IN ('answered', 'resolved'))
+          AND c.text <> '' AND c.abusive IS NOT 1
+          AND (k.status IS NULL OR k.status IN ('answered', 'resolved', 'reflected'))
         ORDER BY a.first_response_at DESC, c.id DESC LIMIT :n
         """, {"n": limit}))
     linked = list(db.query(
@@ -311,8 +320,8 @@ def recently_answered(db: sqlite_utils.Database, limit: int = 30) -> list[dict]:
         FROM cases k CROSS JOIN comments c ON c.id = k.comment_id
         JOIN accounts ac ON ac.key = c.account
         LEFT JOIN answers a ON a.comment_id = c.id
-        WHERE k.link IS NOT NULL AND k.status IN ('answered', 'resolved')
-          AND a.comment_id IS NULL AND c.is_official = 0 AND c.deleted = 0
+        WHERE k.link IS NOT NULL AND k.status IN ('answered', 'resolved', 'reflected')
+          AND a.comment_id IS NULL AND c.is_official = 0 AND c.deleted = 0 AND c.abusive IS NOT 1
           AND c.restricted IS NULL AND c.hidden = 0 AND c.text <> ''
         ORDER BY k.updated_at DESC, c.id DESC LIMIT :n
         """, {"n": limit}))

@@ -38,6 +38,10 @@ def schema(db: sqlite_utils.Database) -> set[tuple]:
         "SELECT type, name, tbl_name, sql FROM main.sqlite_master")}
 
 
+def columns(db: sqlite_utils.Database, view: str) -> list[str]:
+    return [r[1] for r in db.execute(f"PRAGMA table_info([{view}])")]
+
+
 def kinds(db: sqlite_utils.Database) -> dict[str, int]:
     return dict(db.execute("SELECT type, count(*) FROM main.sqlite_master GROUP BY 1"))
 
@@ -68,9 +72,17 @@ def test_a_fresh_database_has_the_schema_the_shipped_migrations_made(tmp_path):
     for table in ("raw", "quarantine"):  # moved to the unmasked file by open_database
         old.execute(f"DROP TABLE {table}")
     fresh = connect(tmp_path / "fresh.db")
-    assert schema(fresh) == schema(old)
-    # migration 13: users, sessions, login_failures; 5 indexes and users' primary key
-    assert kinds(fresh) == {"table": 26, "index": 26, "trigger": 14, "view": 5}
+    # views changed by issue #19 (new columns at the end; the reflection view's rate renamed)
+    assert ({o for o in schema(fresh) if o[0] != "view"}
+            == {o for o in schema(old) if o[0] != "view"})
+    for view in ("opinions", "opinion_records", "center", "daily_stats", "reflection"):
+        was, now = columns(old, view), columns(fresh, view)
+        if view == "reflection":  # 'answered or resolved' was called reflection_pct
+            was = [("answer_pct" if c == "reflection_pct" else c) for c in was]
+        assert now[:len(was)] == was, view
+    # migration 13: users, sessions, login_failures; 5 indexes and users' primary key;
+    # migration 14: group_bands (WITHOUT ROWID: no autoindex), comments_group
+    assert kinds(fresh) == {"table": 27, "index": 27, "trigger": 14, "view": 5}
     assert fresh.execute("SELECT value FROM meta WHERE key = ?", [OBJECTS_KEY]).fetchone() == (
         schema_hash(),)
 
