@@ -25,7 +25,7 @@ ANSWERED = ("answered", "resolved", "reflected")  # answer rate: the city replie
 RESOLVED = ("resolved", "reflected")  # resolution rate: the matter was dealt with
 REFLECTED = ("reflected",)  # policy-reflection rate: it fed into a policy or measure
 RATES = {
-    "answer_pct": "답변율 (answer rate): answered, resolved or reflected / all opinions",
+    "answer_pct": "응답률 (answer rate): answered, resolved or reflected / all opinions",
     "resolution_pct": "처리율 (resolution rate): resolved or reflected / all opinions",
     "reflection_pct": "정책 반영률 (policy-reflection rate): reflected in a policy or measure "
                       "/ all opinions",
