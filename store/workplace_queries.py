@@ -103,7 +103,8 @@ _COLUMNS = f"""
     {DEPARTMENT} AS department, ac.department AS account_department, o.text, o.lang,
     o.district, o.category, o.url, o.staff_status, o.staff_by, o.staff_at, o.answer_id,
     o.first_response_at, o.response_minutes,
-    ans.text AS answer_text, ans.author_name AS answered_by, ans.url AS answer_url
+    ans.text AS answer_text, ans.author_name AS answered_by, ans.url AS answer_url,
+    o.suggested_department, o.suggestion_reason, o.group_id, o.abusive, o.crisis
 """
 
 
@@ -208,6 +209,16 @@ def assigned_department(db: sqlite_utils.Database, comment_id: str) -> str | Non
     row = db.execute("SELECT department FROM cases WHERE comment_id = ?",
                      [comment_id]).fetchone()
     return row[0] if row else None
+
+
+def group_members(db: sqlite_utils.Database, group_id: str, limit: int = 500) -> list[dict]:
+    """The live opinions of a near-duplicate group (comments.group_id), oldest first."""
+    return list(db.query(
+        f"SELECT o.id, o.created_at, o.status, o.account, ac.name AS account_name, o.platform, "
+        f"{DEPARTMENT} AS department, o.text, o.abusive FROM opinions o "
+        "JOIN accounts ac ON ac.key = o.account WHERE o.id IN "
+        "(SELECT id FROM comments WHERE group_id = :g) ORDER BY o.created_at, o.id LIMIT :n",
+        {"g": group_id, "n": int(limit)}))
 
 
 def answer_link(db: sqlite_utils.Database, comment_id: str) -> str | None:
@@ -321,7 +332,8 @@ def recently_answered(db: sqlite_utils.Database, limit: int = 30) -> list[dict]:
         JOIN accounts ac ON ac.key = c.account
         LEFT JOIN answers a ON a.comment_id = c.id
         WHERE k.link IS NOT NULL AND k.status IN ('answered', 'resolved', 'reflected')
-          AND a.comment_id IS NULL AND c.is_official = 0 AND c.deleted = 0 AND c.abusive IS NOT 1
+          AND a.comment_id IS NULL AND c.is_official = 0 AND c.deleted = 0
+          AND c.abusive IS NOT 1
           AND c.restricted IS NULL AND c.hidden = 0 AND c.text <> ''
         ORDER BY k.updated_at DESC, c.id DESC LIMIT :n
         """, {"n": limit}))

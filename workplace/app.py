@@ -23,6 +23,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -406,12 +407,15 @@ async def _opinion_page(request: Any, datasette: Any, actor: auth.Actor, oid: st
     link = await wp.read(q.answer_link, oid)
     departments = await wp.read(q.departments, list(wp.deadlines.departments))
     due, due_at = due_label(wp, o, wp.now())
-    available = [] if o.get("deleted") else actions.available(
-        actor.role, actor.department, o["status"], o["department"])
+    available = [a for a in ([] if o.get("deleted") else actions.available(
+        actor.role, actor.department, o["status"], o["department"]))
+        if a.key != "confirm" or o.get("suggested_department")]
     reason = ("열람 전용 계정입니다 (read-only account)." if actor.role == "viewer"
               else "작성자가 삭제한 의견입니다 (deleted by its author)." if o.get("deleted")
               else "")
+    members = await wp.read(q.group_members, o["group_id"]) if o.get("group_id") else []
     body = render("opinion.html", o=o, thread=thread, history=history, link=link,
+                  members=members, show_abusive=bool(request.args.get("show")),
                   departments=departments, due=due, due_at=due_at, actions=available,
                   read_only_reason=reason, ok=ok, error=error,
                   **base(request, actor, wp, "opinion"))
@@ -463,11 +467,21 @@ async def view_act(request: Any, datasette: Any) -> Response:
             raise cases.Conflict(f"status: the page showed {seen}, it is {o['status']} now",
                                  "status")
         assigned = await wp.read(q.assigned_department, oid)
+        department = (o.get("suggested_department") if action.key == "confirm"
+                      else one(form, "department"))
         change = actions.change(action, oid, actor.name, status=o["status"],
                                 current_department=o["department"], assigned=bool(assigned),
-                                department=one(form, "department"), note=one(form, "note"),
-                                link=one(form, "link"))
-        await wp.write(cases.act, [change], [seen])
+                                department=department, note=one(form, "note"),
+                                link=one(form, "link"), policy=one(form, "policy"))
+        changes = [change]
+        if one(form, "group") == "1" and o.get("group_id"):
+            # the same action for every member of the group that may take it (each its own
+            # case_events row); members in another status are left as they are
+            members = await wp.read(q.group_members, o["group_id"])
+            changes += [replace(change, comment_id=m["id"]) for m in members
+                        if m["id"] != oid and m["status"] in action.starts_from
+                        and (actor.staff or m["department"] == actor.department)]
+        await wp.write(cases.act, changes, action.starts_from if len(changes) > 1 else [seen])
     except actions.ActionError as exc:
         return await _opinion_page(request, datasette, actor, oid, error=str(exc), status=400)
     except cases.Conflict:
