@@ -5,9 +5,9 @@ Like the derived answers (Writer.refresh_answers): a rowid watermark in `meta`
 stored since, computes their LSH band keys (normalize.similar, datasketch MinHash over
 character shingles), finds earlier opinions sharing a band through the indexed
 group_bands table, and joins the most similar one (exact Jaccard >= THRESHOLD) to its
-group. A group's id is the id of its first opinion; an opinion alone has group_id NULL.
-Groups are never merged or split afterwards (an id shown to staff stays), and an opinion
-edited later keeps its group.
+group. A group's id is the id of its earliest-written opinion (so the same opinions stored
+in another order get the same ids); an opinion alone has group_id NULL. Groups are never
+merged or split afterwards, and an opinion edited later keeps its group.
 """
 from __future__ import annotations
 
@@ -59,15 +59,27 @@ def _group(conn: sqlite3.Connection, rows: list[tuple]) -> int:
             (json.dumps(bands), CANDIDATES))]
         best = _best(conn, g, found, known)
         if best is not None:
-            gid = conn.execute("SELECT coalesce(group_id, id) FROM comments WHERE rowid = ?",
-                               [best]).fetchone()[0]
-            conn.execute("UPDATE comments SET group_id = ? WHERE rowid IN (?, ?) "
-                         "AND group_id IS NOT ?", (gid, best, rowid, gid))
+            _join(conn, rowid, cid, best)
             joined += 1
         conn.executemany("INSERT OR IGNORE INTO group_bands (band, comment_rowid) VALUES (?, ?)",
                          [(b, rowid) for b in bands])
         known[rowid] = g
     return joined
+
+
+def _join(conn: sqlite3.Connection, rowid: int, cid: str, best: int) -> None:
+    """Put opinion `rowid` in the group of `best`. The group's id is its earliest-written
+    opinion (created_at, id), whatever order they were stored in (a re-fetched page, a
+    later import): a new member written earlier renames the group."""
+    gid = conn.execute("SELECT coalesce(group_id, id) FROM comments WHERE rowid = ?",
+                       [best]).fetchone()[0]
+    conn.execute("UPDATE comments SET group_id = ? WHERE rowid IN (?, ?) "
+                 "AND group_id IS NOT ?", (gid, best, rowid, gid))
+    first = conn.execute(
+        "SELECT id FROM comments WHERE group_id = ? ORDER BY created_at, id LIMIT 1",
+        [gid]).fetchone()[0]
+    if first != gid:
+        conn.execute("UPDATE comments SET group_id = ? WHERE group_id = ?", (first, gid))
 
 
 def _best(conn: sqlite3.Connection, grams: frozenset[str], found: list[int],
