@@ -2,7 +2,7 @@
 """Seoul Social Media Center pipeline: the command line. The commands live in commands/."""
 import sys
 
-from commands import main
+if __name__ == "__main__":  # imported under the guard: a worker process re-imports this file
+    from commands import main
 
-if __name__ == "__main__":
     sys.exit(main())

@@ -15,25 +15,21 @@ number, only to 127.0.0.1. Timings are measured here, never asserted in tests.
 from __future__ import annotations
 
 import argparse
-import http.cookiejar
 import json
 import re
 import shutil
-import socket
 import sqlite3
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 import urllib.parse
-import urllib.request
 from datetime import datetime, timezone
 from html import unescape
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.http import Client, free_port, report_lines, serve, time_pages, timings  # noqa: E402
 
 USER, PASSWORD = "bench-staff", "bench-password-1"
 
@@ -93,53 +89,6 @@ def prepare(source: Path, target: Path) -> dict:
     return {**counts, "sample": sample, "department": busiest}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Client:
-    """Sequential HTTP requests to the local server with a cookie jar."""
-
-    def __init__(self, base: str):
-        self.base = base
-        self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
-
-    def get(self, path: str) -> tuple[int, str, float]:
-        started = time.perf_counter()
-        with self.opener.open(self.base + path, timeout=60) as response:
-            body = response.read().decode("utf-8")
-            return response.status, body, time.perf_counter() - started
-
-    def login(self) -> None:
-        _, page, _ = self.get("/login")
-        found = re.search(r'name="csrftoken" value="([^"]+)"', page)
-        assert found, "no CSRF token on the login page"
-        token = unescape(found.group(1))
-        data = urllib.parse.urlencode({"csrftoken": token, "name": USER, "password": PASSWORD,
-                                       "next": "/inbox"}).encode()
-        with self.opener.open(self.base + "/login", data=data, timeout=60) as response:
-            assert response.url.endswith("/inbox"), response.url
-
-
-def serve(db: Path, port: int, log: Path) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [sys.executable, "run_pipeline.py", "--db", str(db), "serve", "--host", "127.0.0.1",
-         "--port", str(port)], cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 180
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2).read()
-            return proc
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise SystemExit("serve did not start: " + log.read_text()[-2000:]) from None
-            time.sleep(0.3)
-
-
 def pages(queue: dict) -> dict[str, str]:
     department = urllib.parse.quote(queue["department"])
     return {
@@ -154,28 +103,14 @@ def pages(queue: dict) -> dict[str, str]:
 
 
 def measure(client: Client, paths: dict[str, str], requests: int) -> dict[str, dict]:
-    results = {}
-    for name, path in paths.items():
-        cold = client.get(path)[2] * 1000  # the first: counts and filter choices not kept yet
-        times = []
-        for _ in range(requests):
-            status, _, seconds = client.get(path)
-            assert status == 200, (path, status)
-            times.append(seconds * 1000)
-        q = statistics.quantiles(times, n=20)
-        results[name] = {"path": path, "first_ms": round(cold, 1),
-                         "p50_ms": round(statistics.median(times), 1),
-                         "p95_ms": round(q[18], 1), "max_ms": round(max(times), 1)}
+    results = time_pages(client, paths, requests)
     # the next page of the inbox (keyset paging: as fast as the first)
     _, first, _ = client.get("/inbox")
     found = re.search(r'href="([^"]+)" id="next"', first)
     if found:
         nxt = unescape(found.group(1))
         times = [client.get(nxt)[2] * 1000 for _ in range(requests)]
-        q = statistics.quantiles(times, n=20)
-        results["inbox, next page"] = {"path": nxt, "first_ms": round(times[0], 1),
-                                       "p50_ms": round(statistics.median(times), 1),
-                                       "p95_ms": round(q[18], 1), "max_ms": round(max(times), 1)}
+        results["inbox, next page"] = timings(times, times[0], nxt)
     return results
 
 
@@ -199,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         port = free_port()
         proc = serve(target, port, workdir / "serve.log")
         client = Client(f"http://127.0.0.1:{port}")
-        client.login()
+        client.login(USER, PASSWORD)
         results = measure(client, pages(queue), args.requests)
     finally:
         if proc is not None:
@@ -209,9 +144,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
     lines = [f"SMC workplace over HTTP: {queue['opinions']:,} opinions, {queue['open']:,} open, "
              f"{args.requests} requests per page (sequential, 127.0.0.1, serve in a subprocess)"]
-    for name, r in results.items():
-        lines.append(f"  {name:<28} first {r['first_ms']:>7.1f} ms   p50 {r['p50_ms']:>7.1f} ms"
-                     f"   p95 {r['p95_ms']:>7.1f} ms   max {r['max_ms']:>7.1f} ms")
+    lines += report_lines(results)
     record = {"bench": "inbox", "opinions": queue["opinions"], "open": queue["open"],
               "requests": args.requests, "pages": results}
     report = "\n".join(lines) + "\n" + json.dumps(record, ensure_ascii=False)

@@ -20,32 +20,41 @@ import resource
 import sys
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from collectors.base import Cursor, Event, Page, ScanComplete
 from core.accounts import Account
 from core.platforms import KEYS
-from pipeline import ingest
 from pipeline.config import load_accounts
-from pipeline.runner import DEMO_AUTHOR_KEY, for_account, load_tagger, platform_context
 from simulator.bulk import bulk_pages
-from store.db import connect, remove_database
-from store.writer import PageStats, Writer
+
+if TYPE_CHECKING:
+    from store.writer import PageStats, Writer
+# The pipeline and the store are imported where they are used: the normalizer worker
+# processes (spawned) import this module, and need neither.
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNTS = ROOT / "config" / "accounts.yaml"
 BENCH_NOW = "2026-11-25T00:00:00Z"
+CORPUS = ROOT / "bench" / "corpus" / "nsmc-reviews-50k.txt"  # real comments, CC0: its README
 
 
-def write_pages(path: Path, accounts: list[Account], n: int, zipf_words: int = 0) -> int:
+def real_texts(path: Path = CORPUS) -> list[str]:
+    """The real Korean comments the bench's citizens write (one a line)."""
+    return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def write_pages(path: Path, accounts: list[Account], n: int, zipf_words: int = 0,
+                texts: list[str] | None = None) -> int:
     """Render the bulk simulator's pages for N comments to a file, streamed (not timed).
 
+    texts: real comments for the Korean citizens (`real_texts`), else the templates.
     Each record: one JSON header line (account, kind, items key, includes, cursor, the post
     whose scan the page completes, body length), then the response body bytes as served.
     """
     pages = 0
     with open(path, "wb") as f:
-        for bp in bulk_pages(accounts, n, zipf_words=zipf_words):
+        for bp in bulk_pages(accounts, n, zipf_words=zipf_words, texts=texts):
             head = {"a": bp.account, "k": bp.kind, "i": bp.items_key, "inc": bp.includes,
                     "c": bp.cursor, "s": bp.scan_complete, "len": len(bp.body)}
             f.write(json.dumps(head, ensure_ascii=False).encode() + b"\n")
@@ -75,6 +84,9 @@ def as_events(head: dict, body: bytes) -> list[Event]:
 
 def load(writer: Writer, accounts: list[Account], source: Path, workers: int) -> PageStats:
     """One pass of N comments through the real path."""
+    from pipeline import ingest
+    from pipeline.runner import DEMO_AUTHOR_KEY, for_account, load_tagger, platform_context
+
     by_key = {a.key: a for a in accounts}
     tagger = load_tagger()
     bases = {p: platform_context(writer, accounts, p, DEMO_AUTHOR_KEY, tagger)
@@ -88,6 +100,8 @@ def load(writer: Writer, accounts: list[Account], source: Path, workers: int) ->
                 yield by_key[head["a"]], event
 
     stats = ingest.ingest_pages(pages(), writer, contexts, workers=workers)
+    global last_cache_info
+    last_cache_info = ingest.last_cache_info
     t0 = time.perf_counter()
     writer.refresh_answers()
     global last_answers_seconds
@@ -96,6 +110,7 @@ def load(writer: Writer, accounts: list[Account], source: Path, workers: int) ->
 
 
 last_answers_seconds = 0.0  # of the last `load`: the answers derivation after the pages
+last_cache_info: dict = {}  # of the last `load`: the morpheme cache's counts
 
 
 def rss_mb(who: int) -> float:
@@ -109,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--no-rerun", action="store_true")
     args = ap.parse_args(argv)
+    from store.db import connect, remove_database
+    from store.writer import Writer
+
     accounts = load_accounts(ACCOUNTS)
     remove_database(args.db)
     writer = Writer(connect(args.db), clock=lambda: BENCH_NOW)
@@ -120,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     out["first"] = vars(first)
     out["first_answers_seconds"] = round(last_answers_seconds, 3)
     out["rss_after_first_mb"] = rss_mb(resource.RUSAGE_SELF)
-    out["morph_cache"] = ingest.last_cache_info  # the first load's: the rerun's calls none
+    out["morph_cache"] = last_cache_info  # the first load's: the rerun's calls none
     if not args.no_rerun:
         t0 = time.perf_counter()
         again = load(writer, accounts, Path(args.pages), args.workers)
@@ -129,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     conn = writer.db.conn
     out["comments"] = conn.execute("SELECT count(*) FROM comments").fetchone()[0]
     out["posts"] = conn.execute("SELECT count(*) FROM posts").fetchone()[0]
-    out["morph_cache_rerun"] = ingest.last_cache_info
+    out["morph_cache_rerun"] = last_cache_info
     conn.close()
     out["peak_rss_self_mb"] = rss_mb(resource.RUSAGE_SELF)
     out["peak_rss_workers_mb"] = rss_mb(resource.RUSAGE_CHILDREN)

@@ -39,8 +39,10 @@ def build_datasette(db_path: str | Path, sql: bool = False) -> Any:
     """A Datasette on the database, mutable (the collector may write while it serves)."""
     from datasette.app import Datasette
 
+    # No suggested facets: each is a GROUP BY over a whole table or view (at a million
+    # opinions, seconds per page); the metadata's facets and ?_facet= are all shown.
     settings = {"default_allow_sql": bool(sql), "facet_time_limit_ms": 500,
-                "sql_time_limit_ms": 3000, "default_page_size": 50}
+                "sql_time_limit_ms": 3000, "default_page_size": 50, "suggest_facets": False}
     return Datasette(
         files=[str(db_path)], metadata=datasette_metadata(db_path, sql),
         plugins_dir=str(PLUGINS), template_dir=str(TEMPLATES), settings=settings,

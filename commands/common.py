@@ -3,7 +3,7 @@ one collect pass (collect, demo and schedule run it) and the argparse types.
 
 Each command family (commands/collect.py, commands/cases.py, ...) exposes
 `register(subparsers)` that adds its commands with `set_defaults(func=...)`;
-commands/__init__.py lists them in FAMILIES.
+commands/cli.py lists them in FAMILIES.
 """
 from __future__ import annotations
 

@@ -21,10 +21,12 @@ from commands.common import (
     run_collect,
     under_run_lock,
 )
+from core.accounts import Account
 from core.platforms import KEYS, PLATFORMS
 from core.times import SEOUL
 from pipeline.formats import Options, needs_video, pages_of
 from pipeline.importer import NotJson, import_file, read_documents
+from pipeline.normalizing import make_step
 from pipeline.runner import SecretMissing, author_secret, for_account, load_tagger, platform_context
 from pipeline.schedule import ScheduleConfig, build_scheduler
 from store.grouping import refresh_groups
@@ -108,17 +110,13 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def _import(args: argparse.Namespace) -> int:
     accounts = load_config(args)
-    account = next((a for a in accounts if a.key == args.account), None)
-    if account is None:
-        raise UsageError(f"{args.config}: unknown account {args.account!r}")
-    if account.platform != args.platform:
-        raise UsageError(f"account {account.key} is on {account.platform}, not {args.platform}")
     files = [Path(f) for f in args.files]
+    jobs = _accounts_of(args, accounts, files)
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         raise UsageError(f"no such file: {', '.join(missing)}")
     options = Options(post=args.post, kind=args.kind)
-    simulated = _origin(files, args.platform, options)
+    simulated = _origin(jobs, options)
     if args.demo_key and simulated is False:
         raise UsageError("--demo-key hashes authors with a public key, which anyone can "
                          "reverse from the public user ids: it is for simulated data only; "
@@ -131,23 +129,62 @@ def _import(args: argparse.Namespace) -> int:
     if simulated is not None:  # compliance output alone fits a database of either origin
         check_origin(writer, args.db, "simulated" if simulated else "live", "an import")
     writer.sync_accounts(accounts)
-    ctx = for_account(platform_context(writer, accounts, args.platform, secret, load_tagger()),
-                      account)
+    tagger = load_tagger()
+    bases = {p: platform_context(writer, accounts, p, secret, tagger)
+             for p in dict.fromkeys(a.platform for a, _ in jobs)}
     failed = False
-    for path in files:
-        ok, summary = import_file(writer, account, path, ctx, options,
-                                  bool(simulated), args.workers)
-        print(summary)
-        failed |= not ok
+    step = make_step(_workers(args.workers, files))  # one set of workers for every file
+    try:
+        for account, path in jobs:
+            ctx = for_account(bases[account.platform], account)
+            ok, summary = import_file(writer, account, path, ctx, options, bool(simulated),
+                                      step=step)
+            print(summary, flush=True)
+            failed |= not ok
+    finally:
+        step.close()
     writer.refresh_answers()
     refresh_groups(writer.db)  # near-duplicates (issue #19)
     return EXIT_FAILED if failed else EXIT_OK
 
 
-def _origin(files: list[Path], platform: str, options: Options) -> bool | None:
+AUTO_WORKER_BYTES = 8_000_000  # ~10k items: from here a worker repays its start (Kiwi, ~2 s)
+
+
+def _workers(asked: int | None, files: list[Path]) -> int:
+    """--workers, else 1 for large imports and 0 (normalize here) for small ones."""
+    if asked is not None:
+        return asked
+    return int(sum(f.stat().st_size for f in files) >= AUTO_WORKER_BYTES)
+
+
+def _accounts_of(args: argparse.Namespace, accounts: list[Account],
+                 files: list[Path]) -> list[tuple[Account, Path]]:
+    """Each file with its account: --account's, else the one its name starts with
+    (`x_seoul.jsonl`, `x_seoul.2026-10.jsonl`: the name up to its first dot)."""
+    by_key = {a.key: a for a in accounts}
+    if args.account:
+        account = by_key.get(args.account)
+        if account is None:
+            raise UsageError(f"{args.config}: unknown account {args.account!r}")
+        named = [(account, f) for f in files]
+    else:
+        unnamed = [str(f) for f in files if f.name.split(".", 1)[0] not in by_key]
+        if unnamed:
+            raise UsageError(f"no --account, and these file names do not start with an "
+                             f"account key and a dot (x_seoul.jsonl): {', '.join(unnamed)}")
+        named = [(by_key[f.name.split(".", 1)[0]], f) for f in files]
+    wrong = {a.key: a.platform for a, _ in named if args.platform and a.platform != args.platform}
+    if wrong:
+        on = ", ".join(f"{key} is on {platform}" for key, platform in sorted(wrong.items()))
+        raise UsageError(f"account {on}, not {args.platform}")
+    return named
+
+
+def _origin(jobs: list[tuple[Account, Path]], options: Options) -> bool | None:
     """True when the files hold simulated data, False for real, None when they hold no
     data at all (compliance output only); mixed files are refused."""
-    origins = {f: first_origin(f, platform, options) for f in files}
+    origins = {f: first_origin(f, a.platform, options) for a, f in jobs}
     kinds = {o for o in origins.values() if o is not None}
     if len(kinds) > 1:
         sim = ", ".join(str(f) for f, o in origins.items() if o)
@@ -189,17 +226,20 @@ def register(sub: argparse._SubParsersAction) -> None:
                     + "\nEach file is one run: items read = stored + quarantined + skipped "
                       "(status --json, table runs).\nExit 0 all stored, 1 some lines or "
                       "items failed (quarantined), 2 usage error (nothing written).")
-    p.add_argument("--platform", required=True, choices=KEYS,
-                   help="the platform the pages come from")
-    p.add_argument("--account", required=True, metavar="KEY",
-                   help="the account (accounts.yaml key) the pages belong to")
+    p.add_argument("--platform", choices=KEYS,
+                   help="the platform the pages come from (default: the account's)")
+    p.add_argument("--account", metavar="KEY",
+                   help="the account (accounts.yaml key) the pages belong to (default: "
+                        "each file's, named ACCOUNT.jsonl or ACCOUNT.anything.jsonl)")
     p.add_argument("--kind", default=None, choices=("post", "comment"),
                    help="force what the pages list (default: told from the items)")
     p.add_argument("--post", metavar="ID",
                    help="the video (YouTube live chat, comments.list) or Graph post the "
                         "file's items hang under, when the file does not say")
-    p.add_argument("--workers", type=int, default=0, metavar="N",
-                   help="normalizer processes beside this one (default 0)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="normalizer processes beside this one, started once for all the "
+                        "files (0: normalize in this process; default: 1 from 8 MB of "
+                        "files on, else 0)")
     p.add_argument("--demo-key", action="store_true",
                    help="simulated data only: hash authors with the fixed demo key")
     p.add_argument("files", nargs="+", metavar="FILE", help="JSON or JSONL files of pages")

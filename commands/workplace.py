@@ -19,8 +19,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from core.display import shown
 from commands.common import EXIT_OK, UsageError, open_db, positive_int, read_db
+from core.display import shown
 
 
 def _config_path(args: argparse.Namespace) -> str | None:

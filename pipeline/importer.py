@@ -20,6 +20,7 @@ from core.accounts import Account
 from normalize.schema import Quarantine, Skipped
 from pipeline.formats import Found, Options, needs_video, pages_of
 from pipeline.ingest import ingest_pages, unbalanced
+from pipeline.normalizing import Step
 from store.writer import PageStats, Writer
 
 LINE_FORMATS = (".jsonl", ".ndjson")
@@ -116,14 +117,16 @@ class FileImport:
 
 
 def import_file(writer: Writer, account: Account, path: Path, ctx: Any,
-                options: Options, simulated: bool, workers: int) -> tuple[bool, str]:
+                options: Options, simulated: bool, workers: int = 0,
+                step: Step | None = None) -> tuple[bool, str]:
     """Import one file as one run: whether it went well (False when lines failed or the
-    counts do not balance), and its summary line."""
+    counts do not balance), and its summary line. step: the normalize step of the files
+    of one import (its workers start once), else one of `workers` for this file."""
     reader = FileImport(path, account.platform, options, simulated)
     row = writer.start_run(f"import-{uuid.uuid4().hex[:12]}", account.key, account.platform,
                            kind="import")
     stats = ingest_pages(reader.pages(writer, account), writer, {account.key: ctx},
-                         workers=workers)
+                         workers=workers, step=step)
     stats.add(reader.extra)
     error = unbalanced(stats) if not stats.balanced() else None
     if reader.bad_lines and error is None:

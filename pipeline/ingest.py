@@ -21,9 +21,10 @@ from core.accounts import Account
 from core.errors import CollectorError
 from core.redact import error_text, redact
 from normalize.schema import Context, Quarantine, record_id
-from pipeline.normalizing import Normalized, SkipUnchanged, Step, make_step
+from pipeline.normalizing import Normalized, NormalizePool, SkipUnchanged, Step, make_step
 from store import queries
-from store.writer import PageStats, Writer, comment_posts
+from store.ready import comment_posts
+from store.writer import PageStats, Writer
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +183,7 @@ def ingest_pages(
     commit_rows: int = 50_000,
     window: int = 16,
     skip_unchanged: bool = True,
+    step: Step | None = None,
 ) -> PageStats:
     """Store the events of any accounts (bulk loads: import, backfill, the benchmark).
 
@@ -195,6 +197,8 @@ def ingest_pages(
     consecutive pages taken as one pass of it.
     skip_unchanged: items whose hash (item_hashes) is stored with records still as they
     made them are not normalized again (store: item_seen); their records get last_seen.
+    step: a normalize step the caller keeps open across calls (an import of many files
+    starts its workers once); default: one made here of `workers`, closed at the end.
     """
     global last_cache_info
     total = PageStats()
@@ -202,7 +206,9 @@ def ingest_pages(
     # together (a pass); when another account's page comes, that pass is over.
     seen: dict[str, set[str]] = defaultdict(set)
     current = ""
-    normalize = SkipUnchanged(make_step(workers), writer, enabled=skip_unchanged)
+    normalize = SkipUnchanged(step or make_step(workers), writer, enabled=skip_unchanged)
+    # pages normalized elsewhere are worth queueing; here, each is written as it is made
+    ahead = window if isinstance(normalize.step, NormalizePool) else 1
     # an event without data waits in the queue for the pages before it
     queue: deque[tuple[Account, Event, Callable[[], Normalized] | None]] = deque()
     try:
@@ -225,11 +231,12 @@ def ingest_pages(
                 queue.append((account, event,
                               normalize.submit(account, event, contexts[account.key])
                               if isinstance(event, Page) else None))
-                while len(queue) >= max(1, window if workers else 1):
+                while len(queue) >= max(1, ahead):
                     write_next()
             while queue:
                 write_next()
     finally:
-        normalize.close()
+        if step is None:
+            normalize.close()
         last_cache_info = normalize.cache_info
     return total

@@ -29,7 +29,8 @@ from normalize.schema import Comment, Context, Quarantine, Record, Skipped
 
 if TYPE_CHECKING:
     from normalize.tags import Rules, Tagger
-    from store.writer import Ready, Writer
+    from store.ready import Ready
+    from store.writer import Writer
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +143,7 @@ def normalize_page(normalize: ItemNormalizer, page: Page, ctx: Context,
     hashes: the item hash of each item (`item_hashes`), to remember what each item made.
     serialize: dump the raw payloads to JSON here (a worker does, so the writer does not).
     """
-    from store.writer import prepare
+    from store.ready import prepare
 
     out = Normalized()
     records: list[Record] = []

@@ -18,6 +18,10 @@ volume of DESIGN.md's figures). Comments not yet made at `now` and deleted ones 
 every Korean citizen comment also gets k words drawn from a Zipf(1.0) law over
 `vocabulary` synthetic words (Hangul nouns + particles), a closer stand-in for real text
 when measuring such a cache.
+
+`texts`: real comments (bench/corpus: 50,000 Naver movie reviews, CC0). Every Korean citizen
+comment becomes one of them, drawn at random: real vocabulary, spelling and lengths; the
+districts and categories of the templates are then mostly absent.
 """
 from __future__ import annotations
 
@@ -28,10 +32,11 @@ import json
 import random
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable, Iterator, Protocol
+from typing import Any, Iterable, Iterator, Protocol, Sequence
 
 from core.accounts import Account
 from core.platforms import load, spec
+from core.shapes import SIMULATED_KEY
 from simulator import graph as graph_sim
 from simulator import x as x_sim
 from simulator import youtube as youtube_sim
@@ -99,17 +104,24 @@ def _req(**params: str) -> SimRequest:
 
 
 def _body(payload: Any) -> bytes:
+    """The body as served, marked simulated as SimTransport marks it (a saved page of it
+    imports as simulated data)."""
+    if isinstance(payload, dict):
+        payload = {**payload, SIMULATED_KEY: True}
     return json.dumps(payload, ensure_ascii=False).encode("utf-8")
 
 
 def bulk_pages(accounts: Iterable[Account], n: int, *, seed: int = 2012_11_01,
                now: datetime = SIM_NOW, days: int = 30, posts_per_batch: int = 10,
                comments_per_post: int = 10, zipf_words: int = 0,
-               vocabulary: int = 200_000) -> Iterator[BulkPage]:
-    """Yield response pages until `n` comments have been served (posts come on top)."""
+               vocabulary: int = 200_000,
+               texts: Sequence[str] | None = None) -> Iterator[BulkPage]:
+    """Yield response pages until `n` comments have been served (posts come on top).
+    texts: real comments; each Korean citizen comment is one of them, drawn at random."""
     accounts = [a for a in accounts if spec(a.platform).bulk]
     world = World(accounts, seed=seed, now=now, days=days, posts_per_account=0)
     zipf = _Zipf(vocabulary, random.Random(f"{seed}:zipf")) if zipf_words else None
+    draw = random.Random(f"{seed}:texts")
     renderers: dict[str, _Renderer] = {
         p: load(spec(p).bulk or "")(world) for p in {a.platform for a in accounts}}
     left = n
@@ -119,6 +131,8 @@ def bulk_pages(accounts: Iterable[Account], n: int, *, seed: int = 2012_11_01,
             posts.sort(key=lambda p: (p.created, p.seq))
             for post in posts:  # only what the platform still serves counts, at most `left`
                 post.comments = _served(post.comments, account.platform, now)
+                if texts:
+                    _real(post, texts, draw)
                 if zipf is not None:
                     _noise(post, zipf, zipf_words)
                 if left <= 0:
@@ -170,6 +184,16 @@ def _trim(comments: list[SimComment], left: int) -> list[SimComment]:
             kept.append(c)
             ids.add(c.seq)
     return kept
+
+
+def _real(post: SimPost, texts: Sequence[str], draw: random.Random) -> None:
+    """Korean citizens' comments say one of the real texts instead of a template (an edit
+    adds to it, as the world's edits do)."""
+    for c in post.comments:
+        if c.official is None and c.lang == "ko":
+            c.text = draw.choice(texts)
+            if c.edited_text is not None:
+                c.edited_text = c.text + " (수정: 내용 추가합니다)"
 
 
 def _noise(post: SimPost, zipf: _Zipf, k: int) -> None:

@@ -14,16 +14,16 @@ import logging
 import sqlite3
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any, Iterator
 from pathlib import Path
+from typing import Any, Iterator
 from urllib.parse import quote
 
 import jinja2
 import sqlite_utils
 
 from core.platforms import flat_threads, sql_list
-from core.times import SEOUL_DAY_END, seoul_day_sql
 from core.redact import redact
+from core.times import SEOUL_DAY_END, seoul_day_sql
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,6 @@ _M8_RECOUNT = {
 }
 _M8_BACKFILL = "".join(f"\n    INSERT INTO {table} ({cols})\n    {select};"
                        for table, (cols, select) in _M8_RECOUNT.items())
-ROLLUP_TABLES = tuple(_M8_RECOUNT)
 
 
 # --- migration 10 --------------------------------------------------------------------------
@@ -88,6 +87,38 @@ _M10_COLUMNS = "".join(
     for table in ("comments", "posts")
     for column in ("restricted", "restricted_countries", "restricted_at", "version_id",
                    "edit_ids"))
+
+# --- migration 14 --------------------------------------------------------------------------
+# The centre's counts (issue #17): every citizen's comment, deleted ones too (the centre
+# shows tombstones), by account and stored status, with its tags, and per Seoul day.
+# Tags and days '' for NULL (a key column); the views center_facets and center_day_facets
+# give them back as NULL.
+CENTER_ROLLUPS_DOC = """
+center_counts: every citizen's comment (is_official = 0, deleted or not) counted once (n)
+  under its platform, account, status (comments.status), district and category ('' for
+  NULL) and deleted.
+center_days: the same comments per Seoul day ('' when SQLite cannot read the time),
+  platform, account, status and deleted.
+Counts that fall to 0 keep their row (readers skip n = 0). Kept by the triggers of
+store/sql/triggers.sql; recounted by the SQL below.
+"""
+_M14_RECOUNT = {
+    "center_counts": (
+        "platform, account, status, district, category, deleted, n",
+        """SELECT platform, account, status, coalesce(district, ''), coalesce(category, ''),
+               deleted, count(*)
+        FROM comments WHERE is_official = 0
+        GROUP BY 1, 2, 3, 4, 5, 6"""),
+    "center_days": (
+        "seoul_day, platform, account, status, deleted, n",
+        f"""SELECT {_M8_DAY.format(r="c")}, platform, account, status, deleted, count(*)
+        FROM comments c WHERE is_official = 0
+        GROUP BY 1, 2, 3, 4, 5"""),
+}
+_M14_BACKFILL = "".join(f"\n    INSERT INTO {table} ({cols})\n    {select};"
+                        for table, (cols, select) in _M14_RECOUNT.items())
+
+ROLLUP_TABLES = (*_M8_RECOUNT, *_M14_RECOUNT)
 
 # The centre's text of an opinion its author deleted (views.sql `center`, deleted_text).
 DELETED_TEXT = "작성자가 삭제함 (deleted by its author)"
@@ -428,7 +459,45 @@ MIGRATIONS: list[str] = [
     CREATE INDEX cases_department ON cases(department, status);
     CREATE INDEX case_events_at ON case_events(at);
     """,
-    # 14: opinions that sort themselves (issue #19). Routing's suggestion and its reason and
+    # 14: the centre at a million (issue #17). An opinion's status is stored with it
+    # (comments.status: the staff's, else answered when it has a derived answer, else
+    # received), kept by triggers on answers and cases in the writing transaction, so the
+    # centre filters it without joining; its counts per account, status and tags and per
+    # Seoul day (center_counts, center_days, kept by triggers) answer the centre's count and
+    # facets; the district and the Seoul day of an opinion are indexed for the rest.
+    # Set-based: the statuses in two UPDATEs (answers, then the few cases), the counts in
+    # one GROUP BY each.
+    """
+    ALTER TABLE comments ADD COLUMN status TEXT NOT NULL DEFAULT 'received';
+    UPDATE comments SET status = 'answered'
+    WHERE rowid IN (SELECT c.rowid FROM answers a JOIN comments c ON c.id = a.comment_id);
+    UPDATE comments SET status = (SELECT k.status FROM cases k WHERE k.comment_id = comments.id)
+    WHERE rowid IN (SELECT c.rowid FROM cases k JOIN comments c ON c.id = k.comment_id);
+    CREATE TABLE center_counts (
+        platform TEXT NOT NULL,
+        account TEXT NOT NULL,
+        status TEXT NOT NULL,
+        district TEXT NOT NULL,
+        category TEXT NOT NULL,
+        deleted INTEGER NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (account, status, district, category, deleted, platform)
+    ) WITHOUT ROWID;
+    CREATE TABLE center_days (
+        seoul_day TEXT NOT NULL,
+        platform TEXT NOT NULL,
+        account TEXT NOT NULL,
+        status TEXT NOT NULL,
+        deleted INTEGER NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (seoul_day, account, status, deleted, platform)
+    ) WITHOUT ROWID;
+    """ + _M14_BACKFILL + f"""
+    CREATE INDEX comments_opinion_district ON comments(district) WHERE is_official = 0;
+    CREATE INDEX comments_opinion_day ON comments({seoul_day_sql("created_at")})
+        WHERE is_official = 0;
+    """,
+    # 15: opinions that sort themselves (issue #19). Routing's suggestion and its reason and
     # the abuse flag, written at ingest with the row (NULL: stored before, or official);
     # near-duplicate groups (store/grouping.py, after each run like the answers): an
     # opinion's group is the id of its group's first opinion, its LSH bands are kept in
@@ -911,11 +980,11 @@ def _statements(script: str) -> list[str]:
 
 
 def rebuild_rollups(db: sqlite_utils.Database) -> None:
-    """Recount the rollups (migration 8) from the base tables, in one transaction."""
+    """Recount the rollups (migrations 8 and 14) from the base tables, in one transaction."""
     with db.atomic():
         for table in ROLLUP_TABLES:
             db.execute(f"DELETE FROM {table}")
-        for statement in _statements(_M8_BACKFILL):
+        for statement in _statements(_M8_BACKFILL + _M14_BACKFILL):
             db.execute(statement)
 
 
@@ -923,7 +992,7 @@ def rollup_drift(db: sqlite_utils.Database) -> dict[str, int]:
     """Per rollup table, how many rows differ from a recount of the base tables (0: in step;
     rows whose counts fell to 0 are ignored)."""
     drift = {}
-    for table, (cols, select) in _M8_RECOUNT.items():
+    for table, (cols, select) in {**_M8_RECOUNT, **_M14_RECOUNT}.items():
         kept = f"SELECT {cols} FROM {table} WHERE n <> 0"
         sql = (f"SELECT count(*) FROM (SELECT * FROM ({kept} EXCEPT {select}) "
                f"UNION ALL SELECT * FROM ({select} EXCEPT {kept}))")

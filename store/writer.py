@@ -5,7 +5,7 @@ import hashlib
 import json
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, fields
-from typing import Callable, Iterable, Iterator, NamedTuple, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import sqlite_utils
 
@@ -23,6 +23,7 @@ from normalize.schema import (
     record_id,
 )
 from store.db import erase_pending
+from store.ready import Ready, prepare, raw_json
 
 _CHUNK = 500  # ids per IN (...) lookup, under SQLite's variable limit
 _ANSWER_SLICE = 20_000  # comments (by rowid) per answers-derivation statement
@@ -97,39 +98,6 @@ _TABLES = {"posts": _upsert_sql("posts", _POST_COLS),
            "comments": _upsert_sql("comments", _COMMENT_COLS)}
 
 # json.dumps(raw, ensure_ascii=False), without a new encoder per call (~1 us of ~8)
-_raw_json = json.JSONEncoder(ensure_ascii=False).encode
-
-
-class Ready(NamedTuple):
-    """A record made ready for the store (anywhere: a worker process may do it)."""
-
-    record: Record  # tokens and keywords filled (normalize.common.add_tokens)
-    digest: int  # content_hash of its fields but `account`: unchanged rows are left alone
-    raw: str | dict  # its raw payload, as JSON text when `prepare` serialized it
-
-    @property
-    def table(self) -> str:
-        return "comments" if type(self.record) is Comment else "posts"
-
-
-def prepare(records: Sequence[Record], raws: Sequence[dict],
-            serialize: bool = False) -> list[Ready]:
-    """Records with their content hash (and, when `serialize`, their raw payload as JSON).
-
-    serialize: dump the raw payloads now (a worker process does, so the writer does not);
-    otherwise the writer dumps only those of changed records.
-    """
-    return [Ready(record, content_hash(record[:2] + record[3:]),  # all but `account`
-                  _raw_json(raw) if serialize else raw)
-            for record, raw in zip(records, raws)]
-
-
-def comment_posts(ready: Sequence[Ready]) -> list[tuple[str, str]]:
-    """(comment id, post id) of the ready comments that hang under a post (tombstones)."""
-    return [(r.record.id, r.record.post_id) for r in ready
-            if type(r.record) is Comment and r.record.post_id]
-
-
 # Pairs each opinion with the official answers in its thread, for comments stored since the
 # last refresh: up from new official comments to their ancestors, down from new citizen
 # comments to their descendants (an answer may be stored before or after its question).
@@ -181,12 +149,6 @@ _PENDING_SQL = _ANSWERS_TEMPLATE.format(
     flat=sql_list(flat_threads()),
     **{k: f"{p}id IN (SELECT id FROM answers_pending)" for k, p in (
         ("new", ""), ("new_o", "o."), ("new_s", "s."))})
-
-
-def content_hash(values: tuple) -> int:
-    """A stable 63-bit hash of a record's values (Python's hash() is salted per process)."""
-    digest = hashlib.blake2b(repr(values).encode("utf-8"), digest_size=8).digest()
-    return int.from_bytes(digest, "big") >> 1
 
 
 class Writer:
@@ -353,7 +315,7 @@ class Writer:
             if record.deleted:
                 continue  # no payload kept of what its author deleted
             if not isinstance(raw, str):
-                raw = _raw_json(raw)
+                raw = raw_json(raw)
             payloads.append((rid, account, stream, now, raw))
         conn = self.db.conn
         if changed:

@@ -20,7 +20,8 @@ from store import digest_queries as q
 from store.backfill import pending_count
 from store.db import connect, rollup_drift
 
-IN_STEP = {"opinion_days": 0, "keyword_days": 0, "answer_days": 0}
+IN_STEP = {"opinion_days": 0, "keyword_days": 0, "answer_days": 0, "center_counts": 0,
+           "center_days": 0}
 DAY = "2026-11-24"
 NOW = "2026-11-25T00:00:00Z"
 TAGS = "SELECT id, keywords, crisis FROM comments ORDER BY id"

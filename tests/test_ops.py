@@ -360,3 +360,59 @@ def test_staff_writing_cases_never_fails_a_collect(accounts, tmp_path):
         worker.join(timeout=60)
     assert [(r.account, r.error) for r in results if r.status != "ok"] == []
     assert errors == [] and len(written) > 10, (errors[:3], len(written))
+
+
+def _tweepy_page() -> bytes:
+    cassette = yaml.safe_load((FIXTURES / "x-api-v2" / "test_client_get_users_mentions.yaml")
+                              .read_text())
+    return gzip.decompress(cassette["interactions"][0]["response"]["body"]["string"])
+
+
+def test_import_of_an_archive_takes_each_files_account_from_its_name(tmp_path, capsys,
+                                                                      monkeypatch):
+    """Real recorded pages of two platforms named ACCOUNT[.anything].json, one command: each
+    file is its account's run, on its account's platform."""
+    monkeypatch.setenv("SMC_AUTHOR_KEY", "k" * 32)
+    x_page = _tweepy_page()
+    (tmp_path / "x_seoulmania.2026-11.json").write_bytes(x_page)
+    youtube = FIXTURES / "youtube-data-v3" / "comment_threads_by_channel.json"
+    (tmp_path / "yt_seoul.json").write_bytes(youtube.read_bytes())
+    db = tmp_path / "d.db"
+    files = [str(tmp_path / "x_seoulmania.2026-11.json"), str(tmp_path / "yt_seoul.json")]
+    assert commands.main(["--db", str(db), "import", "--workers", "0", *files]) == 0
+    out = capsys.readouterr().out
+    assert "import x_seoulmania x_seoulmania.2026-11.json" in out
+    assert "import yt_seoul yt_seoul.json" in out
+    conn = open_plain(db)
+    runs = dict(conn.execute("SELECT account, platform FROM runs WHERE kind = 'import'"))
+    assert runs == {"x_seoulmania": "x", "yt_seoul": "youtube"}
+    stored = dict(conn.execute("SELECT account, count(*) FROM comments GROUP BY 1"))
+    assert stored["x_seoulmania"] == len(json.loads(x_page)["data"])
+    assert stored["yt_seoul"] > 0
+
+
+def test_import_without_account_names_the_files_that_name_none(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SMC_AUTHOR_KEY", "k" * 32)
+    (tmp_path / "x_seoulmania.json").write_bytes(_tweepy_page())
+    (tmp_path / "mentions.json").write_bytes(_tweepy_page())
+    base = ["--db", str(tmp_path / "d.db"), "import"]
+    assert commands.main(base + [str(tmp_path / "x_seoulmania.json"),
+                                 str(tmp_path / "mentions.json")]) == 2
+    err = capsys.readouterr().err
+    assert "mentions.json" in err and "x_seoulmania.json" not in err.split(":", 1)[1]
+    assert not (tmp_path / "d.db").exists()  # nothing written
+    assert commands.main(base + ["--platform", "youtube", str(tmp_path / "x_seoulmania.json")]) == 2
+    assert "x_seoulmania is on x, not youtube" in capsys.readouterr().err
+
+
+def test_the_command_modules_a_worker_re_imports_are_light():
+    """A spawned normalizer worker imports the parent's main script: run_pipeline.py and the
+    `smc` script (`from commands import main`) and bench.ingest must not bring the store,
+    sqlite-utils and pandas into every worker."""
+    code = ("import sys, runpy; runpy.run_path('run_pipeline.py', run_name='__mp_main__'); "
+            "import commands, bench.ingest; "
+            "print(sorted(m for m in ('pandas', 'numpy', 'sqlite_utils', 'store.db', "
+            "'datasette', 'kiwipiepy') if m in sys.modules))")
+    done = subprocess.run([PY, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "[]"

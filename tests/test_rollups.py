@@ -21,7 +21,8 @@ from store import cases, digest_queries
 from store.db import MIGRATIONS, connect, migrate, rebuild_rollups, rollup_drift
 from store.writer import Writer
 
-IN_STEP = {"opinion_days": 0, "keyword_days": 0, "answer_days": 0}
+IN_STEP = {"opinion_days": 0, "keyword_days": 0, "answer_days": 0, "center_counts": 0,
+           "center_days": 0}
 POST = Post(id="x:1", platform="x", account="x_seoul_taxi", native_id="1", text="공지",
             lang="ko", created_at="2026-11-20T01:00:00Z")
 

@@ -15,12 +15,13 @@ from conftest import ROOT
 from core.platforms import PLATFORMS, flat_threads, sql_list
 from store import writer
 from store.db import (
-    MIGRATIONS, OBJECTS_KEY, SQL_DIR, _statements, connect, erase_pending, open_readonly,
-    rollup_drift, schema_hash, schema_sql, schema_version,
+    MIGRATIONS, OBJECTS_KEY, ROLLUP_TABLES, SQL_DIR, _statements, connect, erase_pending,
+    open_readonly, rollup_drift, schema_hash, schema_sql, schema_version,
 )
 from store.writer import Writer
 
-IN_STEP = {"opinion_days": 0, "keyword_days": 0, "answer_days": 0}
+IN_STEP = {"opinion_days": 0, "keyword_days": 0, "answer_days": 0, "center_counts": 0,
+           "center_days": 0}
 
 
 def normalized(sql: str | None) -> str | None:
@@ -55,9 +56,14 @@ def test_no_migration_creates_or_drops_a_view_or_a_trigger():
 
 def test_the_sql_files_name_each_view_and_trigger_once():
     names = re.findall(r"CREATE (VIEW|TRIGGER) (\w+)", schema_sql())
-    assert len(names) == len(set(names)) == 19
+    assert len(names) == len(set(names)) == 31
     assert {n for k, n in names if k == "VIEW"} == {
-        "opinions", "opinion_records", "center", "daily_stats", "reflection"}
+        "opinions", "opinion_records", "center", "daily_stats", "reflection", "center_facets",
+        "center_day_facets"}
+
+
+def names(db: sqlite_utils.Database, kind: str) -> set[str]:
+    return {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = ?", [kind])}
 
 
 def test_a_fresh_database_has_the_schema_the_shipped_migrations_made(tmp_path):
@@ -72,17 +78,25 @@ def test_a_fresh_database_has_the_schema_the_shipped_migrations_made(tmp_path):
     for table in ("raw", "quarantine"):  # moved to the unmasked file by open_database
         old.execute(f"DROP TABLE {table}")
     fresh = connect(tmp_path / "fresh.db")
-    # views changed by issue #19 (new columns at the end; the reflection view's rate renamed)
-    assert ({o for o in schema(fresh) if o[0] != "view"}
-            == {o for o in schema(old) if o[0] != "view"})
-    for view in ("opinions", "opinion_records", "center", "daily_stats", "reflection"):
+    # migration 14 (issue #17) changed these on purpose: the stored status and the centre's
+    # counts; 15 (issue #19) added columns at the end of the views and renamed the
+    # reflection view's rate; every other definition is the shipped one
+    since = {"opinion_records", "opinions", "center", "daily_stats", "reflection",
+             "center_facets", "center_day_facets",
+             *(n for n in names(fresh, "trigger") if "_status_" in n or "_center_" in n)}
+    assert {r for r in schema(fresh) if r[1] not in since} == {
+        r for r in schema(old) if r[1] not in since}
+    assert since & names(old, "view") == {
+        "opinion_records", "opinions", "center", "daily_stats", "reflection"}
+    for view in since & names(old, "view"):
         was, now = columns(old, view), columns(fresh, view)
         if view == "reflection":  # 'answered or resolved' was called reflection_pct
             was = [("answer_pct" if c == "reflection_pct" else c) for c in was]
         assert now[:len(was)] == was, view
     # migration 13: users, sessions, login_failures; 5 indexes and users' primary key;
-    # migration 14: group_bands (WITHOUT ROWID: no autoindex), comments_group
-    assert kinds(fresh) == {"table": 27, "index": 27, "trigger": 14, "view": 5}
+    # 14: center_counts, center_days (WITHOUT ROWID), 2 indexes, 10 triggers, 2 views;
+    # 15: group_bands (WITHOUT ROWID: no autoindex), comments_group
+    assert kinds(fresh) == {"table": 29, "index": 29, "trigger": 24, "view": 7}
     assert fresh.execute("SELECT value FROM meta WHERE key = ?", [OBJECTS_KEY]).fetchone() == (
         schema_hash(),)
 
@@ -208,9 +222,10 @@ def contents(db: sqlite_utils.Database) -> dict[str, list]:
     own (compared through queries), every view, the rollups' non-zero rows, searches."""
     tables = [r[0] for r in db.execute(
         "SELECT name FROM main.sqlite_master WHERE type IN ('table', 'view') AND name <> 'meta' "
-        "AND name NOT LIKE 'comments_fts%' AND name NOT LIKE '%_days' ORDER BY name")]
+        "AND name NOT LIKE 'comments_fts%' AND name NOT IN ({}) ORDER BY name".format(
+            ", ".join(f"'{t}'" for t in ROLLUP_TABLES)))]
     out = {t: sorted(db.execute(f"SELECT * FROM [{t}]").fetchall(), key=repr) for t in tables}
-    for t in ("opinion_days", "keyword_days", "answer_days"):
+    for t in ROLLUP_TABLES:
         out[t] = sorted(db.execute(f"SELECT * FROM {t} WHERE n <> 0").fetchall())
     for word in ("택시", "인상", "반지하", "버스", "지하철", "공원"):
         out[f"search {word}"] = db.execute(

@@ -9,7 +9,7 @@ from normalize.morph import analyse_many, cache_clear, cache_info
 from normalize.schema import Comment, Context, Post, Record
 from normalize.x import normalize_items, normalize_page
 from pipeline.normalizing import normalize_page as normalize_step
-from store.writer import prepare
+from store.ready import prepare
 
 
 def _comment(cid: str, text: str, official: int) -> Comment:

@@ -33,6 +33,7 @@ from typing import Any
 from urllib.parse import quote, unquote_plus
 
 from datasette import hookimpl
+from datasette.utils import sqlite3 as served_sqlite3  # pysqlite3 where installed
 from markupsafe import Markup, escape
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -141,8 +142,83 @@ def shown_page(text: str) -> str:
 @hookimpl
 def startup(datasette):
     """Load the Korean analyser before serving: the first search would otherwise spend
-    its whole SQL time limit loading the model."""
+    its whole SQL time limit loading the model. The centre's count and facets read the
+    rollups (count_from_rollups)."""
     smc_match("서울")
+    for database in datasette.databases.values():
+        count_from_rollups(database)
+
+
+# --- the centre's count and facets from the rollups -----------------------------------------
+# Datasette counts the `center` page and each facet with a GROUP BY over the view: seconds
+# at a million opinions. The same figures come from the rollups kept by triggers
+# (store/db.py CENTER_ROLLUPS_DOC) through the views center_facets and center_day_facets,
+# which name the centre's columns: a WHERE that reads only those columns (Datasette's
+# filters on platform, account, field, status, district, category, deleted, seoul_day)
+# holds for every opinion of a rollup row or for none, so sum(n) over the rows it keeps is
+# the count over the view. Anything else (another column, a custom _where) names a column
+# those views lack: SQLite refuses it, and the query runs as Datasette wrote it.
+# A double-quoted name that is no column is an SQL string in SQLite ("district" = 'x' would
+# compare two strings): the names Datasette's filters quote must be the view's columns.
+ROLLUP_VIEWS = {
+    "center_facets": {"platform", "account", "field", "status", "district", "category",
+                      "deleted", "n"},
+    "center_day_facets": {"seoul_day", "platform", "account", "field", "status", "deleted",
+                          "n"},
+}
+_LITERAL = re.compile(r"'(?:[^']|'')*'")
+_QUOTED = re.compile(r'"((?:[^"]|"")*)"|\[([^\]]*)\]')
+
+
+def _names_in(view: str, *parts: str) -> bool:
+    """Whether every quoted name in these SQL parts is a column of the rollup view."""
+    for part in parts:
+        for found in _QUOTED.finditer(_LITERAL.sub("''", part)):
+            name = found.group(1).replace('""', '"') if found.group(1) is not None \
+                else found.group(2)
+            if name not in ROLLUP_VIEWS[view]:
+                return False
+    return True
+_COUNT = re.compile(r"^select count\(\*\) from center (?P<where>(?:where .*)?)$", re.DOTALL)
+_FACET = re.compile(
+    r"^\s*select (?P<col>\w+|\[[^\]]+\]) as value, count\(\*\) as count from \(\s*"
+    r"select .*? from center (?P<where>(?:where .*?)?)\s*\)\s*"
+    r"where (?P=col) is not null\s*group by (?P=col) order by count desc, value "
+    r"limit (?P<limit>\d+)\s*$", re.DOTALL)
+
+
+def rollup_queries(sql: str) -> list[str]:
+    """The rollup forms of Datasette's count or facet query over `center`, in the order to
+    try them (none: another query)."""
+    found = _COUNT.match(sql)
+    if found:
+        return [f"select coalesce(sum(n), 0) from {view} {found['where']}"
+                for view in ROLLUP_VIEWS if _names_in(view, found["where"])]
+    found = _FACET.match(sql)
+    if found:
+        col = found["col"]
+        return [f"select {col} as value, sum(n) as count from (select * from {view} "
+                f"{found['where']}) where {col} is not null group by {col} "
+                f"order by count desc, value limit {found['limit']}" for view in ROLLUP_VIEWS
+                if _names_in(view, found["where"], col)]
+    return []
+
+
+def count_from_rollups(database: Any) -> None:
+    """Let this Datasette database answer the centre's count and facets from the rollups."""
+    execute = database.execute
+
+    async def rolled(sql: str, params: Any = None, *args: Any, **kwargs: Any) -> Any:
+        for rolled_sql in rollup_queries(sql):
+            try:
+                return await execute(rolled_sql, params, *args,
+                                     **{**kwargs, "log_sql_errors": False})
+            except served_sqlite3.OperationalError as exc:
+                if "no such column" not in str(exc):
+                    break  # e.g. an old database without the rollups: the view itself
+        return await execute(sql, params, *args, **kwargs)
+
+    database.execute = rolled
 
 
 # --- CSV downloads --------------------------------------------------------------------------

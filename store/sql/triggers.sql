@@ -162,3 +162,95 @@ CREATE TRIGGER answers_days_update AFTER UPDATE OF comment_id, first_response_at
     {{ answer_days("old", -1) }}
     {{ answer_days("new", 1) }}
     END;
+
+-- --- the centre: comments.status and its counts, kept in the writing transaction --------
+-- An opinion's status: the staff's (cases), else 'answered' when it has a derived answer
+-- (answers), else 'received' (the column's default). Set again whenever either changes for
+-- it, and on the insert of a comment that has a case or an answer already. The counts:
+-- store/db.py CENTER_ROLLUPS_DOC; recounted by `rebuild_rollups`, checked by `rollup_drift`.
+{% macro restatus(id) %}
+    UPDATE comments
+    SET status = coalesce((SELECT k.status FROM cases k WHERE k.comment_id = {{ id }}),
+                          CASE WHEN EXISTS (SELECT 1 FROM answers a WHERE a.comment_id = {{ id }})
+                               THEN 'answered' ELSE 'received' END)
+    WHERE id = {{ id }}
+      AND status IS NOT coalesce((SELECT k.status FROM cases k WHERE k.comment_id = {{ id }}),
+                                 CASE WHEN EXISTS (SELECT 1 FROM answers a
+                                                   WHERE a.comment_id = {{ id }})
+                                      THEN 'answered' ELSE 'received' END);
+{%- endmacro %}
+{% macro center_count(r, s) %}
+    INSERT INTO center_counts (platform, account, status, district, category, deleted, n)
+    SELECT {{ r }}.platform, {{ r }}.account, {{ r }}.status, coalesce({{ r }}.district, ''),
+           coalesce({{ r }}.category, ''), {{ r }}.deleted, {{ s }}
+    WHERE {{ r }}.is_official = 0
+    ON CONFLICT DO UPDATE SET n = n + excluded.n;
+    INSERT INTO center_days (seoul_day, platform, account, status, deleted, n)
+    SELECT {{ seoul_day(r) }}, {{ r }}.platform, {{ r }}.account, {{ r }}.status,
+           {{ r }}.deleted, {{ s }}
+    WHERE {{ r }}.is_official = 0
+    ON CONFLICT DO UPDATE SET n = n + excluded.n;
+{%- endmacro %}
+
+CREATE TRIGGER answers_status_insert AFTER INSERT ON answers
+    BEGIN
+    {{ restatus("new.comment_id") }}
+    END;
+
+CREATE TRIGGER answers_status_delete AFTER DELETE ON answers
+    BEGIN
+    {{ restatus("old.comment_id") }}
+    END;
+
+CREATE TRIGGER answers_status_update AFTER UPDATE OF comment_id ON answers
+    WHEN old.comment_id IS NOT new.comment_id
+    BEGIN
+    {{ restatus("old.comment_id") }}
+    {{ restatus("new.comment_id") }}
+    END;
+
+CREATE TRIGGER cases_status_insert AFTER INSERT ON cases
+    BEGIN
+    {{ restatus("new.comment_id") }}
+    END;
+
+CREATE TRIGGER cases_status_delete AFTER DELETE ON cases
+    BEGIN
+    {{ restatus("old.comment_id") }}
+    END;
+
+CREATE TRIGGER cases_status_update AFTER UPDATE OF comment_id, status ON cases
+    WHEN (old.comment_id, old.status) IS NOT (new.comment_id, new.status)
+    BEGIN
+    {{ restatus("old.comment_id") }}
+    {{ restatus("new.comment_id") }}
+    END;
+
+-- A comment stored again after its row was deleted keeps the case staff recorded for it.
+CREATE TRIGGER comments_status_insert AFTER INSERT ON comments
+    WHEN EXISTS (SELECT 1 FROM cases k WHERE k.comment_id = new.id)
+      OR EXISTS (SELECT 1 FROM answers a WHERE a.comment_id = new.id)
+    BEGIN
+    {{ restatus("new.id") }}
+    END;
+
+CREATE TRIGGER comments_center_insert AFTER INSERT ON comments WHEN new.is_official = 0
+    BEGIN
+    {{ center_count("new", 1) }}
+    END;
+
+CREATE TRIGGER comments_center_delete AFTER DELETE ON comments WHEN old.is_official = 0
+    BEGIN
+    {{ center_count("old", -1) }}
+    END;
+
+CREATE TRIGGER comments_center_update AFTER UPDATE OF is_official, deleted, created_at,
+        platform, account, district, category, status ON comments
+    WHEN (old.is_official, old.deleted, old.created_at, old.platform, old.account,
+          old.district, old.category, old.status)
+      IS NOT (new.is_official, new.deleted, new.created_at, new.platform, new.account,
+              new.district, new.category, new.status)
+    BEGIN
+    {{ center_count("old", -1) }}
+    {{ center_count("new", 1) }}
+    END;
