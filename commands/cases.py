@@ -126,15 +126,16 @@ def _pct(reflected: int, total: int) -> str:
     return f"{reflected} of {total:,} = {100.0 * reflected / total:.1f} %" if total else "no opinions"
 
 
-def _reflection_line(overall: dict) -> str:
-    """The three rates, one line each: `답변율 (...): 3 of 10 = 30.0 %`, then the note."""
+def _rates_text(overall: dict, sep: str = "\n") -> str:
+    """The three rates, each with its definition (`응답률 (...): ... / all opinions: 3 of 10 =
+    30.0 %`), then the note; joined by `sep` (a list's footer keeps to one line)."""
     from store.cases import RATES
 
     n = {"answer_pct": overall["answered"] + overall["resolved"] + overall["reflected"],
          "resolution_pct": overall["resolved"] + overall["reflected"],
          "reflection_pct": overall["reflected"]}
-    lines = [f"{RATES[k]}: {_pct(n[k], overall['opinions'])}" for k in RATES]
-    return "\n".join([*lines, f"({RATES_NOTE})"])
+    parts = [f"{RATES[k]}: {_pct(n[k], overall['opinions'])}" for k in RATES]
+    return sep.join([*parts, f"({RATES_NOTE})"])
 
 
 # --- case ----------------------------------------------------------------------------------
@@ -237,7 +238,7 @@ def cmd_case_list(args: argparse.Namespace) -> int:
               f"{shorten(r['department'], 12):<12} {r['id']:<32} {shorten(r['text'], 60)}")
     _, overall = cases.reflection(db)
     what = "overdue " if args.overdue is not None else ""
-    say(f"-- {len(rows)} {what}opinions listed; {_reflection_line(overall)}")
+    say(f"-- {len(rows)} {what}opinions listed; {_rates_text(overall, '; ')}")
     return EXIT_OK
 
 
@@ -266,7 +267,7 @@ def _print_summary(db: Any, args: argparse.Namespace) -> int:
     say("\nstatus: " + ", ".join(f"{s} {counts[s]}" for s in cases.STATUSES)
           + f"; total {counts['total']}")
     say(f"overdue (open for more than {hours:g} h): {counts['overdue']}")
-    say(_reflection_line(overall))
+    say(_rates_text(overall))
     return EXIT_OK
 
 

@@ -25,11 +25,13 @@ from collections.abc import Iterator
 import sqlite_utils
 
 from core.times import SEOUL_DAY_END, seoul_day_end_sql, seoul_day_sql, seoul_time_sql
+from store.cases import ANSWERED, CLOSED
 
-# Staff statuses (store/cases.py STATUSES) that count as answered, and that close an opinion
-# (dismissed: no longer waiting for the city, so never overdue, but not answered either).
-ANSWERED_STAFF_STATUSES = ("answered", "resolved")
-CLOSED_STAFF_STATUSES = ("answered", "resolved", "dismissed")
+# Staff statuses that count as answered (resolved and reflected were answered on the way),
+# and that close an opinion (dismissed: no longer waiting for the city, so never overdue,
+# but not answered either): store/cases.py's.
+ANSWERED_STAFF_STATUSES = ANSWERED
+CLOSED_STAFF_STATUSES = CLOSED
 # runs.status values (pipeline/ingest.py) that mean the account did not get its data.
 FAILED_RUN_STATUSES = ("failed", "auth", "permission", "interrupted")
 RATE_LIMITED_RUN_STATUSES = ("rate_limited",)

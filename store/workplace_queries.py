@@ -245,50 +245,10 @@ _PUBLIC = """
 _SHOWN = "o.restricted IS NULL AND o.hidden = 0 AND o.text <> '' AND o.abusive IS NOT 1"
 
 
-# The `reflection` view's figures from the per-day rollups (store/db.py ROLLUPS_DOC) and the
-# few opinions staff set a status for: O(days x accounts + cases) instead of every opinion.
-# An opinion's status is the staff's, else answered when it has a derived answer, so per
-# account: answered = (opinions with an answer) - (those with a staff status) + (staff's
-# answered); resolved and dismissed are the staff's. Tests hold it equal to the view.
-REFLECTION_ROLLED = """
-WITH o AS (SELECT account, sum(n) AS n FROM opinion_days GROUP BY account),
-a AS (SELECT account, sum(n) AS n FROM answer_days GROUP BY account),
-k AS (
-    SELECT c.account,
-           sum(k.status = 'answered') AS answered, sum(k.status = 'resolved') AS resolved,
-           sum(k.status = 'dismissed') AS dismissed, sum(k.status = 'reflected') AS reflected, sum(a.comment_id IS NOT NULL) AS overridden
-    FROM cases k CROSS JOIN comments c ON c.id = k.comment_id  -- the few cases first
-    LEFT JOIN answers a ON a.comment_id = c.id
-    WHERE c.is_official = 0 AND c.deleted = 0
-    GROUP BY c.account
-), r AS (
-    SELECT ac.key AS account, ac.platform, ac.name AS account_name, ac.field, ac.department,
-           coalesce(o.n, 0) AS opinions,
-           coalesce(a.n, 0) - coalesce(k.overridden, 0) + coalesce(k.answered, 0) AS answered,
-           coalesce(k.resolved, 0) AS resolved, coalesce(k.dismissed, 0) AS dismissed,
-           coalesce(k.reflected, 0) AS reflected
-    FROM accounts ac
-    LEFT JOIN o ON o.account = ac.key
-    LEFT JOIN a ON a.account = ac.key
-    LEFT JOIN k ON k.account = ac.key
-)
-SELECT account, platform, account_name, field, department, opinions, answered, resolved,
-       reflected,
-       CASE WHEN opinions THEN round(100.0 * (answered + resolved + reflected) / opinions, 1)
-           END AS answer_pct,
-       opinions - answered - resolved - reflected - dismissed AS open, dismissed,
-       CASE WHEN opinions THEN round(100.0 * (resolved + reflected) / opinions, 1) END
-           AS resolution_pct,
-       CASE WHEN opinions THEN round(100.0 * reflected / opinions, 1) END AS reflection_pct
-FROM r
-"""
-
-
 def sns_map(db: sqlite_utils.Database) -> list[dict]:
-    """Per account (the SNS map, by field): opinions, answered, resolved, the 처리율 (the
-    `reflection` view's rows, from the rollups)."""
-    return list(db.query(f"SELECT * FROM ({REFLECTION_ROLLED}) "
-                         "ORDER BY field, platform, account_name"))
+    """Per account (the SNS map, by field): opinions, answered, resolved, reflected and the
+    three rates (the `reflection` view, which reads the centre's counts)."""
+    return list(db.query("SELECT * FROM reflection ORDER BY field, platform, account_name"))
 
 
 def totals(rows: Sequence[Mapping]) -> dict:
