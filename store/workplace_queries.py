@@ -28,6 +28,13 @@ PAGE = 50
 # The department an opinion is with: the one staff assigned, else its account's.
 DEPARTMENT = "COALESCE(o.assigned_department, ac.department)"
 FILTERS = ("account", "platform", "field", "district", "category", "department", "status")
+# The inbox's orders: oldest first, or the opinions with a crisis tag (comments.crisis, e.g.
+# flooding) first and then the rest, each oldest first.
+ORDERS = ("oldest", "crisis")
+# comments_crisis (crisis, created_at) WHERE crisis <> '': `<>` lets SQLite use the
+# partial index, `>` gives it a range to read (a crisis kind is never '')
+CRISIS = "o.crisis > '' AND o.crisis <> ''"
+NOT_CRISIS = "coalesce(o.crisis, '') = ''"
 
 
 @dataclass(frozen=True)
@@ -42,10 +49,12 @@ class InboxFilter:
     department: str | None = None
     status: str | None = None  # one of STATUSES, "all", or None (open: OPEN)
     overdue: bool = False
+    order: str = "oldest"  # one of ORDERS
     after: tuple[str, str] | None = None  # (created_at, id) of the last row of the page before
+    after_crisis: bool = False  # order crisis: that row was a crisis one
 
     def without_paging(self) -> InboxFilter:
-        return replace(self, after=None)
+        return replace(self, after=None, after_crisis=False)
 
 
 @dataclass
@@ -88,10 +97,20 @@ def _where(f: InboxFilter, cutoffs: Mapping[str, str], scoped: bool = True) -> _
         sql.where.append(f"o.created_at <= {case}")
         if f.status in (None, "all"):
             sql.where.append(f"o.status IN ({', '.join(repr(s) for s in OPEN)})")
-    if f.after:
-        sql.where.append("(o.created_at, o.id) > (:after_at, :after_id)")
-        sql.params["after_at"], sql.params["after_id"] = f.after
     return sql
+
+
+_AFTER = "(o.created_at, o.id) > (:after_at, :after_id)"
+
+
+def _parts(f: InboxFilter) -> list[tuple[int, list[str]]]:
+    """The inbox's parts in their order, each read oldest first: (rank, its WHERE terms,
+    with the keyset after the page before where that page ended in it)."""
+    if f.order != "crisis":
+        return [(0, [_AFTER] if f.after else [])]
+    if f.after and not f.after_crisis:  # the crisis ones are behind us
+        return [(1, [NOT_CRISIS, _AFTER])]
+    return [(0, [CRISIS, *([_AFTER] if f.after else [])]), (1, [NOT_CRISIS])]
 
 
 _FROM = """
@@ -110,29 +129,40 @@ _COLUMNS = f"""
 
 def inbox(db: sqlite_utils.Database, f: InboxFilter, cutoffs: Mapping[str, str],
           limit: int = PAGE) -> list[dict]:
-    """A page of the inbox, oldest first (after `f.after` when given).
+    """A page of the inbox, oldest first, or crisis first and then oldest first (after
+    `f.after` when given); each row's `crisis_rank` is 0 for the crisis part, else 1.
 
-    All opinions: one walk of comments_created, oldest first, until the page is full. One
-    department's: the first page of each of its accounts (comments_account_created) and of
-    the opinions assigned to it, merged: a page costs the same however many opinions the
-    other departments have."""
+    All opinions: one walk of comments_created (crisis first: comments_crisis for the few
+    crisis ones, then that walk), oldest first, until the page is full. One department's:
+    the first page of each of its accounts (comments_account_created) and of the opinions
+    assigned to it, merged: a page costs the same however many opinions the other
+    departments have."""
     sql = _where(f, cutoffs, scoped=False)
     select = f"SELECT {_COLUMNS} {_FROM} LEFT JOIN comments ans ON ans.id = o.answer_id"
     params: dict[str, object] = {**sql.params, "limit": int(limit)}
-    if not f.department:
-        where = f"WHERE {' AND '.join(sql.where)}" if sql.where else ""
-        query = f"{select} {where} ORDER BY o.created_at, o.id LIMIT :limit"
-        return list(db.query(query, params))
-    accounts = [r[0] for r in db.execute("SELECT key FROM accounts WHERE department = ?",
-                                         [f.department])]
-    arms = [f"o.account = :arm{i}" for i in range(len(accounts))]
-    params.update((f"arm{i}", key) for i, key in enumerate(accounts))
-    arms.append("o.id IN (SELECT comment_id FROM cases WHERE department = :department)")
-    query = " UNION ".join(
-        f"SELECT * FROM ({select} WHERE {' AND '.join([arm, *sql.where])} "
-        "ORDER BY o.created_at, o.id LIMIT :limit)" for arm in arms)
-    return list(db.query(f"SELECT * FROM ({query}) ORDER BY created_at, id LIMIT :limit",
-                         params))
+    if f.after:
+        params["after_at"], params["after_id"] = f.after
+    arms: list[str | None] = [None]
+    if f.department:
+        accounts = [r[0] for r in db.execute("SELECT key FROM accounts WHERE department = ?",
+                                             [f.department])]
+        arms = [f"o.account = :arm{i}" for i in range(len(accounts))]
+        params.update((f"arm{i}", key) for i, key in enumerate(accounts))
+        arms.append("o.id IN (SELECT comment_id FROM cases WHERE department = :department)")
+    parts = [(rank, [*([arm] if arm else []), *sql.where, *terms])
+             for rank, terms in _parts(f) for arm in arms]
+    # the crisis part sorts its few rows (read through comments_crisis; `+` keeps SQLite
+    # from walking comments_created, every opinion, for them)
+    queries = [f"{select} {'WHERE ' + ' AND '.join(where) if where else ''} "
+               f"ORDER BY {'+' if CRISIS in where else ''}o.created_at, o.id LIMIT :limit"
+               for _, where in parts]
+    if len(queries) == 1:
+        return list(db.query(queries[0], params))
+    # UNION: an opinion of the department's account that is also assigned to it is one row
+    query = " UNION ".join(f"SELECT {rank} AS crisis_rank, * FROM ({sub})"
+                           for (rank, _), sub in zip(parts, queries))
+    return list(db.query(f"SELECT * FROM ({query}) "
+                         "ORDER BY crisis_rank, created_at, id LIMIT :limit", params))
 
 
 @dataclass(frozen=True)
@@ -219,6 +249,16 @@ def group_members(db: sqlite_utils.Database, group_id: str, limit: int = 500) ->
         "JOIN accounts ac ON ac.key = o.account WHERE o.id IN "
         "(SELECT id FROM comments WHERE group_id = :g) ORDER BY o.created_at, o.id LIMIT :n",
         {"g": group_id, "n": int(limit)}))
+
+
+def group_sizes(db: sqlite_utils.Database, group_ids: Sequence[str]) -> dict[str, int]:
+    """How many live opinions each of these near-duplicate groups has (comments_group)."""
+    if not group_ids:
+        return {}
+    return dict(db.execute(
+        "SELECT group_id, count(*) FROM comments WHERE group_id IN (SELECT value FROM "
+        "json_each(?)) AND is_official = 0 AND deleted = 0 GROUP BY group_id",
+        [json.dumps(sorted(set(group_ids)))]).fetchall())
 
 
 def answer_link(db: sqlite_utils.Database, comment_id: str) -> str | None:

@@ -6,11 +6,16 @@ Real Korean: the lines marked NSMC are movie reviews from the Naver sentiment mo
 the shared corpus as they are (nothing here reads ../shared)."""
 from __future__ import annotations
 
+import re
 import sqlite3
+from html import unescape
+from urllib.parse import quote
 
 import pytest
 from conftest import ROOT
-from test_workplace import browser, db_file, events, ids, served, world_db  # noqa: F401
+from test_workplace import (  # noqa: F401
+    browser, db_file, events, ids, open_opinions, served, world_db,
+)
 
 from normalize.abuse import AbuseFilter
 from normalize.common import make_comment
@@ -231,6 +236,77 @@ def test_abusive_text_is_behind_a_click_and_never_public(served):  # noqa: F811
     db = connect(served[2])
     assert oid not in {r["id"] for r in public_index(db, 100_000)}
     assert public_rows(db, [oid]) == []
+
+
+def _expected(db_path, crisis_first: bool, department: str | None = None) -> list[str]:
+    """The inbox's order as the opinions say it (status all): crisis-tagged ones first when
+    `crisis_first`, each part oldest first."""
+    db = connect(db_path)
+    rows = db.execute("SELECT o.id, o.created_at, coalesce(o.crisis, '') <> '', c.department "
+                      "FROM opinions o JOIN center c ON c.id = o.id").fetchall()
+    db.conn.close()
+    rows = [r for r in rows if department is None or r[3] == department]
+    return [r[0] for r in sorted(rows, key=lambda r: (crisis_first and not r[2], r[1], r[0]))]
+
+
+def _listed(b, path: str) -> list[str]:
+    """Every opinion the inbox lists from `path` on, following its next links."""
+    shown: list[str] = []
+    while path:
+        page = b.get(path).text
+        shown += re.findall(r'data-id="([^"]+)"', page)
+        found = re.search(r'href="([^"]+)" id="next"', page)
+        path = unescape(found.group(1)) if found else ""
+    return shown
+
+
+def test_the_inbox_orders_crisis_first_then_oldest(served, monkeypatch):  # noqa: F811
+    from store import workplace_queries
+
+    db_path = served[2]
+    oldest_first = _expected(db_path, crisis_first=False)
+    flagged = oldest_first[-1:-9:-2]  # four late ones: the first page ends inside them
+    # no crisis but ours; no groups (a group's members on one page are one item)
+    _set(db_path, "UPDATE comments SET crisis = '', group_id = NULL WHERE is_official = 0", ())
+    for oid, kind in zip(flagged, ("flooding", "fire", "flooding", "heat")):
+        _set(db_path, "UPDATE comments SET crisis = ? WHERE id = ?", (kind, oid))
+    monkeypatch.setattr(workplace_queries, "PAGE", 3)  # pages end inside and after the crisis part
+    b = browser(served)
+    b.login("kim")
+    crisis_first = _expected(db_path, crisis_first=True)
+    assert crisis_first[:4] == sorted(flagged, key=oldest_first.index)
+    assert _listed(b, "/inbox?status=all&order=crisis") == crisis_first
+    assert _listed(b, "/inbox?status=all") == oldest_first  # the usual order is unchanged
+    first = b.get("/inbox?status=all&order=crisis").text
+    assert "위기 먼저" in first and 'value="crisis" selected' in first
+    assert "위기 (crisis) · " in first
+    # one department's inbox, merged from its accounts: crisis first as well
+    department = cases.opinion(connect(db_path), flagged[0])["department"]
+    assert _listed(b, f"/inbox?status=all&order=crisis&department={quote(department)}") == \
+        _expected(db_path, crisis_first=True, department=department)
+    # an unknown order is the usual one
+    assert _listed(b, "/inbox?status=all&order=nonsense") == oldest_first
+
+
+def test_a_group_is_one_item_in_the_inbox_and_assigning_it_assigns_every_member(
+        served):  # noqa: F811
+    members = [r["id"] for r in open_opinions(served[2])[:3]]
+    _set(served[2], "UPDATE comments SET group_id = NULL", ())  # the world's own groups
+    for oid in members:
+        _set(served[2], "UPDATE comments SET group_id = ? WHERE id = ?", (members[0], oid))
+    b = browser(served)
+    b.login("kim")
+    inbox = b.get("/inbox").text
+    listed = re.findall(r'data-id="([^"]+)"', inbox)
+    assert members[0] in listed and not set(members[1:]) & set(listed)
+    assert "같은 의견 묶음 (group) 3건 · 이 쪽에 3건" in inbox
+    assert f'value="group:{members[0]}"' in inbox
+    got = b.form("/inbox/assign", "/inbox", id=f"group:{members[0]}", department="문화본부")
+    assert got.status_code == 303
+    assert "3건을 문화본부에 배정했습니다" in b.get(got.headers["location"]).text
+    for oid in members:  # each its own history row
+        assert [(e["action"], e["department"], e["by"]) for e in events(served[2], oid)] == \
+            [("assign", "문화본부", "kim")]
 
 
 # --- the digest ------------------------------------------------------------------------------
