@@ -232,7 +232,7 @@ class Health:
     failed: list[AccountHealth] = field(default_factory=list)  # failed in the day's runs
     rate_limited: list[AccountHealth] = field(default_factory=list)
     failing_now: list[AccountHealth] = field(default_factory=list)  # last run failed
-    gaps: list[Gap] = field(default_factory=list)  # as of now (store.queries.account_status)
+    gaps: list[Gap] = field(default_factory=list)  # the week's posts, as of now (account_status)
     quota: list[Quota] = field(default_factory=list)
 
 
@@ -482,7 +482,7 @@ def build_digest(db: sqlite_utils.Database, day: date | str, overdue_hours: floa
         accounts=accounts, overdue=overdue, keywords=keywords, rising=rising,
         districts=districts, no_district=no_district, categories=categories,
         languages=languages, crisis=crisis,
-        health=_health(db, start, end, youtube_quota), overdue_total=overdue_total,
+        health=_health(db, start, end, youtube_quota, prev_start), overdue_total=overdue_total,
         restricted=[Count(kind, n) for kind, n in q.restricted_counts(db, start, end)],
         deadlines=deadlines or default_deadlines(),
         routing=q.routing_backlog(db), groups=q.largest_groups(db, start, end, GROUPS_SHOWN),
@@ -507,7 +507,12 @@ def _keywords(db: sqlite_utils.Database, start: str, end: str, day: str, n_today
     the window may hold opinions stored before keywords were (their texts analysed here)."""
     today: Counter[str] = Counter()
     prev: Counter[str] = Counter()
-    if rolled:
+    if rolled and not unkeyed:  # only the words it can show (their counts are whole)
+        rows = q.keyword_counts_picked(db, start, end, day, RISING_MIN_COUNT,
+                                       TOP_KEYWORDS + len(stop))
+        for on_day, word, n in rows:
+            (today if on_day else prev)[word] += n
+    elif rolled:
         for on_day, word, n in q.keyword_counts_rolled(db, start, end, day):
             (today if on_day else prev)[word] += n
     else:
@@ -588,10 +593,12 @@ def _crisis(texts: Iterable[Mapping | sqlite3.Row], day: str, tagger: Tagger,
     return out
 
 
-def _health(db: sqlite_utils.Database, start: str, end: str, youtube_quota: int) -> Health:
-    """The day's runs, accounts failing now, completeness gaps and YouTube quota."""
+def _health(db: sqlite_utils.Database, start: str, end: str, youtube_quota: int,
+            week_start: str) -> Health:
+    """The day's runs, accounts failing now, completeness gaps of the week's posts (published
+    since week_start) and YouTube quota."""
     runs = q.runs_summary(db, start, end)
-    status = queries.account_status(db, counts=False)
+    status = queries.account_status(db, counts=False, posts_since=week_start)
     health = Health(runs=sum(r["runs"] for r in runs), accounts_run=len(runs),
                     accounts_total=len(status))
     for r in runs:

@@ -402,6 +402,28 @@ def keyword_counts_rolled(db: sqlite_utils.Database, start: str, end: str,
     return db.execute(sql, {**_check_days(start, end), "day": day}).fetchall()
 
 
+def keyword_counts_picked(db: sqlite_utils.Database, start: str, end: str, day: str,
+                          min_count: int, top: int) -> list[tuple[int, str, int]]:
+    """`keyword_counts_rolled` for the words the digest can show only: the day's words with
+    at least `min_count` opinions or among its `top` (ties by word), and for those words
+    their counts on the days before (`keyword_days` primary key lookups, day by day). At a
+    million opinions a week holds ~10^5 words; the digest shows 25."""
+    days = db.execute(f"SELECT DISTINCT seoul_day FROM keyword_days WHERE {_DAYS} "
+                      "AND seoul_day <> :day", {**_check_days(start, end), "day": day})
+    before = [d for (d,) in days.fetchall()]
+    marks = ", ".join("?" * len(before)) or "NULL"
+    sql = f"""
+    WITH today AS (SELECT word, n FROM keyword_days WHERE seoul_day = ? AND n > 0),
+    picked AS (SELECT word, n FROM today WHERE n >= ?
+               UNION SELECT word, n FROM (SELECT word, n FROM today ORDER BY n DESC, word LIMIT ?))
+    SELECT 1, word, n FROM picked
+    UNION ALL
+    SELECT 0, k.word, k.n FROM picked p CROSS JOIN keyword_days k  -- p first: lookups
+        ON k.seoul_day IN ({marks}) AND k.word = p.word AND k.n > 0
+    """
+    return db.execute(sql, [day, min_count, top, *before]).fetchall()
+
+
 def untagged_rolled(db: sqlite_utils.Database, start: str, end: str) -> tuple[int, int]:
     """(opinions without crisis tag, opinions without keywords) of the window: stored before
     migrations 7 and 5; when 0, the digest need not read any text."""

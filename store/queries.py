@@ -48,11 +48,14 @@ def comment_counts(db: sqlite_utils.Database) -> dict[str, int]:
     return {k: v or 0 for k, v in zip(keys, row)}
 
 
-def account_status(db: sqlite_utils.Database, counts: bool = True) -> list[dict]:
+def account_status(db: sqlite_utils.Database, counts: bool = True,
+                   posts_since: str | None = None) -> list[dict]:
     """Per account: last run, last success, cursors, counts, retry_after, completeness.
 
     counts=False leaves out the comments held per account (0): counting them reads every
-    comment, which the digest's health section does not need."""
+    comment, which the digest's health section does not need. posts_since: completeness of
+    the posts published since then only (the digest's week: at a million opinions, counting
+    the stored comments of every post ever read took 0.3 s)."""
     # Comments held: live ones, under the account's posts (whoever collected them) or
     # collected by it outside any post: the completeness figure counts a subset of these.
     held = ("SELECT coalesce(p.account, c.account) AS account, count(*) AS comments, "
@@ -61,6 +64,7 @@ def account_status(db: sqlite_utils.Database, counts: bool = True) -> list[dict]
             "FROM comments c LEFT JOIN posts p ON p.id = c.post_id WHERE c.deleted = 0 "
             "GROUP BY 1") if counts else \
         "SELECT NULL AS account, 0 AS comments, 0 AS citizen, 0 AS restricted WHERE 0"
+    since = "AND p.created_at >= :since" if posts_since else ""
     sql = f"""
     WITH last_run AS (
         SELECT account, max(id) AS id FROM runs WHERE kind = 'collect' GROUP BY account
@@ -73,7 +77,7 @@ def account_status(db: sqlite_utils.Database, counts: bool = True) -> list[dict]
         SELECT p.account, sum(p.comment_count) AS reported,
                sum((SELECT count(*) FROM comments c
                     WHERE c.post_id = p.id AND c.deleted = 0)) AS stored
-        FROM posts p WHERE p.comment_count IS NOT NULL GROUP BY p.account
+        FROM posts p WHERE p.comment_count IS NOT NULL {since} GROUP BY p.account
     )
     SELECT a.key AS account, a.platform, a.name, a.interval_minutes,
            r.status AS last_status, r.finished_at AS last_run, o.at AS last_success,
@@ -96,7 +100,7 @@ def account_status(db: sqlite_utils.Database, counts: bool = True) -> list[dict]
     LEFT JOIN gap g ON g.account = a.key
     ORDER BY a.platform, a.key
     """
-    return list(db.query(sql))
+    return list(db.query(sql, {"since": posts_since}))
 
 
 def official_native_ids(db: sqlite_utils.Database, platform: str) -> frozenset[str]:

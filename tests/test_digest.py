@@ -98,7 +98,8 @@ def build_known_db(path: Path, accounts) -> None:
     for account, platform in PLATFORM.items():
         posts = [Post(id=f"{platform}:post-{account}", platform=platform, account=account,
                       native_id=f"post-{account}", text="게시물", lang="ko",
-                      created_at="2026-11-01T00:00:00Z",
+                      # in the digest's week: its completeness counts the week's posts
+                      created_at="2026-11-17T00:00:00Z",
                       comment_count=20 if account == "x_seoulmania" else None)]
         records: list = []
         for oid, acc, created, text, lang, district, category, answered in OPINIONS:
@@ -303,6 +304,20 @@ def test_health(digest):
     assert h.gaps == [Gap("x_seoulmania", "서울특별시", "x", 20, 18)]
     assert h.gaps[0].missing == 2
     assert h.quota == [Quota("2026-11-23", 120, 10000), Quota("2026-11-24", 30, 10000)]
+
+
+def test_health_counts_the_completeness_of_the_weeks_posts_only(tmp_path, accounts):
+    """A post published before the digest's week is no longer in its completeness gaps (the
+    week's posts: counting every post's comments read all the comments)."""
+    path = tmp_path / "old.db"
+    build_known_db(path, accounts)
+    db = connect(path)
+    db.execute("UPDATE posts SET created_at = '2026-11-16T14:59:59Z'")  # Seoul 11-16 23:59
+    db.conn.commit()
+    assert build_digest(db, "2026-11-24", now=NOW).health.gaps == []
+    db.execute("UPDATE posts SET created_at = '2026-11-16T15:00:00Z'")  # Seoul 11-17 00:00
+    db.conn.commit()
+    assert [g.missing for g in build_digest(db, "2026-11-24", now=NOW).health.gaps] == [2]
 
 
 def test_empty_day(known_db, tmp_path):
