@@ -14,7 +14,13 @@ from urllib.parse import quote
 import pytest
 from conftest import ROOT
 from test_workplace import (  # noqa: F401
-    browser, db_file, events, ids, open_opinions, served, world_db,
+    browser,
+    db_file,
+    events,
+    ids,
+    open_opinions,
+    served,
+    world_db,
 )
 
 from normalize.abuse import AbuseFilter
