@@ -31,9 +31,9 @@ if TYPE_CHECKING:
 
 CSV_COLUMNS = ("id", "status", "department", "note", "by")
 # Not the digest's rate, which is same-day (당일 답변율): each is shown with its definition.
-REFLECTION_RATE = "처리율 (reflection rate: answered or resolved)"
-REFLECTION_RATE_DEF = ("answered or resolved / all opinions, whenever written, status as of now; "
-                       "not the digest's 당일 답변율 (same-day answer rate)")
+# The three rates of issue #19 (store.cases.RATES), whenever written, status as of now.
+RATES_NOTE = ("whenever written, status as of now; not the digest's 당일 답변율 (same-day "
+              "answer rate)")
 
 
 def known_statuses() -> tuple[str, ...]:
@@ -126,10 +126,16 @@ def _pct(reflected: int, total: int) -> str:
     return f"{reflected} of {total:,} = {100.0 * reflected / total:.1f} %" if total else "no opinions"
 
 
-def _reflection_line(overall: dict) -> str:
-    """`처리율 (...): 3 of 10 = 30.0 % (definition)`."""
-    return (f"{REFLECTION_RATE}: {_pct(overall['reflected'], overall['opinions'])} "
-            f"({REFLECTION_RATE_DEF})")
+def _rates_text(overall: dict, sep: str = "\n") -> str:
+    """The three rates, each with its definition (`응답률 (...): ... / all opinions: 3 of 10 =
+    30.0 %`), then the note; joined by `sep` (a list's footer keeps to one line)."""
+    from store.cases import RATES
+
+    n = {"answer_pct": overall["answered"] + overall["resolved"] + overall["reflected"],
+         "resolution_pct": overall["resolved"] + overall["reflected"],
+         "reflection_pct": overall["reflected"]}
+    parts = [f"{RATES[k]}: {_pct(n[k], overall['opinions'])}" for k in RATES]
+    return sep.join([*parts, f"({RATES_NOTE})"])
 
 
 # --- case ----------------------------------------------------------------------------------
@@ -139,7 +145,8 @@ def cmd_case_set(args: argparse.Namespace) -> int:
     db = open_db(args)
     masked: dict[str, int] = {}
     change = mask_change(
-        cases.Change(args.id, args.status, args.department, args.note, _who(args)), masked)
+        cases.Change(args.id, args.status, args.department, args.note, _who(args),
+                     policy=args.policy), masked)
     try:
         if args.at:
             cases.check_at(db, [change], args.at)
@@ -231,7 +238,7 @@ def cmd_case_list(args: argparse.Namespace) -> int:
               f"{shorten(r['department'], 12):<12} {r['id']:<32} {shorten(r['text'], 60)}")
     _, overall = cases.reflection(db)
     what = "overdue " if args.overdue is not None else ""
-    say(f"-- {len(rows)} {what}opinions listed; {_reflection_line(overall)}")
+    say(f"-- {len(rows)} {what}opinions listed; {_rates_text(overall, '; ')}")
     return EXIT_OK
 
 
@@ -248,15 +255,19 @@ def _print_summary(db: Any, args: argparse.Namespace) -> int:
                          ensure_ascii=False, indent=1))
         return EXIT_OK
     say(f"{'account':<22} {'platform':<9} {'opinions':>8} {'answered':>8} {'resolved':>8} "
-          f"{'open':>6} {'reflection':>10}")
+          f"{'reflected':>9} {'open':>6} {'answer':>8} {'resolved':>8} {'policy':>8}")
+
+    def pct(v: float | None) -> str:
+        return f"{v:.1f} %" if v is not None else "-"
+
     for r in rows:
-        pct = f"{r['reflection_pct']:.1f} %" if r["reflection_pct"] is not None else "-"
         say(f"{r['account']:<22} {r['platform']:<9} {r['opinions']:>8} {r['answered']:>8} "
-              f"{r['resolved']:>8} {r['open']:>6} {pct:>10}")
+            f"{r['resolved']:>8} {r['reflected']:>9} {r['open']:>6} {pct(r['answer_pct']):>8} "
+            f"{pct(r['resolution_pct']):>8} {pct(r['reflection_pct']):>8}")
     say("\nstatus: " + ", ".join(f"{s} {counts[s]}" for s in cases.STATUSES)
           + f"; total {counts['total']}")
     say(f"overdue (open for more than {hours:g} h): {counts['overdue']}")
-    say(_reflection_line(overall))
+    say(_rates_text(overall))
     return EXIT_OK
 
 
@@ -431,6 +442,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--department", metavar="D", help="department handling it")
     p.add_argument("--note", metavar="N",
                    help="what was done or decided (PII in it is masked before it is stored)")
+    p.add_argument("--policy", metavar="P",
+                   help="with --status reflected (required then): the policy or measure the "
+                        "opinion fed into")
     p.add_argument("--by", metavar="NAME", help="who records it (default: $SMC_USER or login)")
     p.add_argument("--at", type=_time_arg, metavar="ISO",
                    help="record the change at this ISO-8601 UTC time (default: now; not in "

@@ -29,6 +29,7 @@ from pipeline.importer import NotJson, import_file, read_documents
 from pipeline.normalizing import make_step
 from pipeline.runner import SecretMissing, author_secret, for_account, load_tagger, platform_context
 from pipeline.schedule import ScheduleConfig, build_scheduler
+from store.grouping import refresh_groups
 from store.writer import Writer
 
 log = logging.getLogger("smc.ops")
@@ -143,6 +144,7 @@ def _import(args: argparse.Namespace) -> int:
     finally:
         step.close()
     writer.refresh_answers()
+    refresh_groups(writer.db)  # near-duplicates (issue #19)
     return EXIT_FAILED if failed else EXIT_OK
 
 

@@ -5,8 +5,9 @@ Definitions (also printed at the foot of every digest):
   day, or now if that is earlier; "answered" means an official answer in the thread before
   the end of the opinion's own Seoul day (or now), or a staff status answered/resolved.
   The same-day answer rate (당일 답변율) is answered / received of the day. It is not the
-  reflection rate (처리율) of the centre and `case list`: answered or resolved / all
-  opinions, whenever written, with their status as of now (SAME_DAY_RATE, REFLECTION_RATE).
+  answer rate (답변율) of the centre and `case list`: answered, resolved or reflected / all
+  opinions, whenever written, with their status as of now (SAME_DAY_RATE, REFLECTION_RATE);
+  the digest also shows the resolution and policy-reflection rates (store.cases.RATES).
 - "Previous 7 days" are the 7 Seoul days before the day. Counts are compared with their daily
   average (sum / 7, empty days count as 0); the same-day answer rate with the pooled rate of
   those days (answered / received); the median response time with the median over those
@@ -75,10 +76,11 @@ QUOTA_ZONE = ZoneInfo(_YOUTUBE_QUOTA.zone)
 SAME_DAY_RATE = "당일 답변율 (same-day answer rate)"
 SAME_DAY_RATE_DEF = ("그날(서울) 접수된 의견 중 접수된 날 안에 공식 계정이 답했거나, 담당자가 "
                      "답변·처리 완료로 기록한 의견 ÷ 그날 접수된 의견")
-REFLECTION_RATE = "처리율 (reflection rate: answered or resolved)"
-REFLECTION_RATE_DEF = ("날짜와 관계없이 지금 상태가 답변 또는 처리 완료인 의견 ÷ 전체 의견 (센터와 "
-                       "case list가 보여 주는 수치; 늦은 답변과 담당자 처리도 세므로 보통 당일 "
-                       "답변율보다 높음)")
+REFLECTION_RATE = "응답률 (answer rate: answered, resolved or reflected)"
+REFLECTION_RATE_DEF = ("날짜와 관계없이 지금 상태가 답변·처리 완료·정책 반영인 의견 ÷ 전체 의견 "
+                       "(센터와 case list가 보여 주는 수치; 늦은 답변과 담당자 처리도 세므로 보통 "
+                       "당일 답변율보다 높음)")
+GROUPS_SHOWN = 5  # the day's largest near-duplicate groups (issue #19)
 
 
 # --- the figures ---------------------------------------------------------------------------
@@ -260,6 +262,11 @@ class Digest:
     overdue_total: int | None = None  # every overdue opinion (None: len(overdue))
     restricted: list[Count] = field(default_factory=list)  # the day's notices, by kind
     deadlines: Deadlines = field(default_factory=Deadlines)  # the working-time clock
+    # issue #19: open opinions per suggested department, the day's largest groups, and the
+    # answer, resolution and policy-reflection rates (store.cases.RATES) as of now
+    routing: list[dict] = field(default_factory=list)
+    groups: list[dict] = field(default_factory=list)
+    rates: dict = field(default_factory=dict)
 
     def working_time(self, created_at: str, department: str | None) -> str:
         """Time left or overdue on the working-time clock at the reference time."""
@@ -478,7 +485,17 @@ def build_digest(db: sqlite_utils.Database, day: date | str, overdue_hours: floa
         health=_health(db, start, end, youtube_quota, prev_start), overdue_total=overdue_total,
         restricted=[Count(kind, n) for kind, n in q.restricted_counts(db, start, end)],
         deadlines=deadlines or default_deadlines(),
+        routing=q.routing_backlog(db), groups=q.largest_groups(db, start, end, GROUPS_SHOWN),
+        rates=_rates(db),
     )
+
+
+def _rates(db: sqlite_utils.Database) -> dict:
+    """The three rates with their counts and definitions (store.cases.RATES)."""
+    from store.cases import RATES, rates
+
+    counts = q.status_totals(db)
+    return {"counts": counts, "pct": rates(counts), "definitions": dict(RATES)}
 
 
 def _keywords(db: sqlite_utils.Database, start: str, end: str, day: str, n_today: int,

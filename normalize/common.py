@@ -82,10 +82,13 @@ def make_comment(ctx: Context, *, native_id: str, post_native: str | None,
     else:
         body = clean_text(text)
     tagger = ctx.tagger
-    district = category = crisis = None
+    district = category = crisis = suggested = reason = None
+    abusive: int | None = None
     if tagger and citizen and body:  # the city's own words are not tagged
         district, category, found = tagger.tags(body)
         crisis = found or ""
+        suggested, reason = tagger.route(body, category, district, ctx.account_department)
+        abusive = int(tagger.abusive(body))
     return Comment(
         id=record_id(ctx.platform, native_id), platform=ctx.platform, account=ctx.account,
         native_id=native_id,
@@ -98,6 +101,7 @@ def make_comment(ctx: Context, *, native_id: str, post_native: str | None,
         district=district, category=category, crisis=crisis,
         edited_at=edited_at, like_count=as_int(like_count), reply_count=as_int(reply_count),
         url=url, deleted=int(deleted), hidden=int(hidden), **versions,
+        suggested_department=suggested, suggestion_reason=reason, abusive=abusive,
     )
 
 

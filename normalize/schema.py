@@ -71,6 +71,11 @@ class Comment(NamedTuple):
     edit_ids: str | None = None
     tokens: str | None = None  # morphemes for full-text search
     keywords: str | None = None  # citizens': nouns, each once, space-joined (the digest's)
+    # citizens' (issue #19, from the tagger's rules): the department routing suggests and
+    # why ("택시 + 강남구 -> 택시물류과"); abusive 1/0 (NULL: not checked: no tagger, official)
+    suggested_department: str | None = None
+    suggestion_reason: str | None = None
+    abusive: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +132,7 @@ class Context:
     official_ids: frozenset[str] = frozenset()  # native author ids of the city's accounts
     official_handles: frozenset[str] = frozenset()  # lower-case handles of the city's accounts
     account_native_id: str | None = None
+    account_department: str | None = None  # the account's (routing's fallback)
     tagger: "Tagger | None" = None
     tokenize: bool = False  # compute morpheme tokens for search
     extra: dict = field(default_factory=dict)

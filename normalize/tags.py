@@ -18,6 +18,9 @@ from typing import Any
 
 import yaml
 
+from normalize.abuse import AbuseFilter
+from normalize.routing import Route, Router, routes_from
+
 _SHORT_MARK = "~"  # alias suffix in rules.yaml: short form that needs a following particle
 
 # A Hangul alias must not continue a previous Hangul word (집중구역 is not 중구),
@@ -45,6 +48,9 @@ class Rules:
     stop_nouns: frozenset[str]
     other_cities: tuple[str, ...] = ()
     weak_categories: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    routing: tuple[Route, ...] = ()  # normalize.routing
+    abuse: tuple[str, ...] = ()  # normalize.abuse: cues, and what is taken out first
+    abuse_exceptions: tuple[str, ...] = ()
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Rules":
@@ -61,6 +67,9 @@ class Rules:
             stop_nouns=frozenset(str(x).lower() for x in (d.get("stop_nouns") or ())),
             other_cities=tuple(str(x) for x in (d.get("other_cities") or ())),
             weak_categories=section("weak_categories"),
+            routing=routes_from(d.get("routing")),
+            abuse=tuple(str(x) for x in (d.get("abuse") or ())),
+            abuse_exceptions=tuple(str(x) for x in (d.get("abuse_exceptions") or ())),
         )
 
 
@@ -319,6 +328,13 @@ class Tagger:
         self._category_first = _FirstRule(rules.categories)
         self._weak_first = _FirstRule(rules.weak_categories)
         self._crisis_first = _FirstRule(rules.crisis)
+        self.router = Router(rules.routing)
+        self.abusive = AbuseFilter(rules.abuse, rules.abuse_exceptions)
+
+    def route(self, text: str, category: str | None, district: str | None,
+              account_department: str | None) -> tuple[str | None, str | None]:
+        """(suggested department, reason) of an opinion (normalize.routing)."""
+        return self.router.route(text, category, district, account_department)
 
     def tags(self, text: str) -> tuple[str | None, str | None, str | None]:
         """(district, category, crisis) of a text, as the three methods give them."""

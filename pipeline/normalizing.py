@@ -94,7 +94,8 @@ def context_fingerprint(ctx: Context) -> bytes:
         rules = replace(rules, stop_nouns=tuple(sorted(rules.stop_nouns)))
     text = repr((normalize_version(), ctx.platform, ctx.account, ctx.secret,
                  sorted(ctx.official_ids), sorted(ctx.official_handles), ctx.account_native_id,
-                 repr(rules) if ctx.tagger is not None else None, ctx.tokenize,
+                 ctx.account_department, repr(rules) if ctx.tagger is not None else None,
+                 ctx.tokenize,
                  sorted(ctx.extra.items(), key=repr)))
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
 

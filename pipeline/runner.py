@@ -16,6 +16,7 @@ from normalize.schema import Context
 from pipeline import platforms
 from pipeline.ingest import AccountResult, run_account
 from store import queries
+from store.grouping import refresh_groups
 from store.writer import PageStats, Writer, quota_day
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,7 @@ def collect(
             result = _collect_account(account, collector, writer, base, environ,
                                       run_id, stop, on_page, options.full_refresh)
             writer.refresh_answers()
+            refresh_groups(writer.db)  # near-duplicates (issue #19)
             results.append(result)
             if on_result:
                 on_result(account, result)
@@ -127,7 +129,8 @@ def _collect_account(account: Account, collector: Any, writer: Writer,
 
 def for_account(base: Context, account: Account) -> Context:
     """A platform's context narrowed to one account."""
-    return replace(base, account=account.key, account_native_id=account.native_id)
+    return replace(base, account=account.key, account_native_id=account.native_id,
+                   account_department=account.department)
 
 
 def platform_context(writer: Writer, accounts: list[Account], platform: str, secret: bytes,

@@ -80,6 +80,43 @@ KO_TOPICS: dict[str, tuple[str, ...]] = {
         "{d} 도로 공사 소음이 밤늦게까지 계속돼요.",
     ),
 }
+# The right department of each template above (the truth routing is measured against, as
+# the city's organisation would route it; written apart from config/rules.yaml's routing).
+KO_DEPARTMENTS: dict[str, tuple[str, ...]] = {
+    "transport": ("택시물류과", "버스정책과", "도시철도과", "자전거정책과", "도시교통실", "버스정책과"),
+    "housing": ("주택실", "주택실", "주택실", "주택실"),
+    "market": ("소상공인정책담당관", "소상공인정책담당관", "소상공인정책담당관"),
+    "rain": ("재난안전관리실", "도로관리과", "재난안전관리실", "재난안전관리실"),
+    "parks": ("푸른도시여가국", "미래한강본부", "푸른도시여가국", "푸른도시여가국"),
+    "safety": ("도로관리과", "안전총괄실", "도시교통실", "소방재난본부"),
+    "culture": ("서울도서관", "서울도서관", "관광체육국", "서울역사박물관"),
+    "welfare": ("복지실", "복지실", "복지실", "청년청"),
+    "environment": ("기후환경본부", "기후환경본부", "도로관리과"),
+}
+# Foreign-language opinions: None = the account's own department (its team answers them).
+FOREIGN_DEPARTMENTS: dict[str, tuple[str | None, ...]] = {
+    "en": (None, "버스정책과", "관광체육국", "택시물류과", "도로관리과"),
+    "zh": (None, "택시물류과", "관광체육국", None),
+    "ja": (None, "택시물류과", "관광체육국", None),
+}
+# Campaigns (World(campaigns=N)): one complaint pasted by many citizens on several accounts,
+# each copy with small edits; (text, its district or None, the right department).
+CAMPAIGNS: tuple[tuple[str, str | None, str], ...] = (
+    ("{d} 재개발 구역 철거 공사 소음과 분진 때문에 아이들이 잠을 못 잡니다. 공사 시간 제한해 주세요.",
+     "", "주택실"),
+    ("심야 택시 승차거부 단속을 강화해 주세요. 매일 밤 {d}에서 한 시간씩 택시를 못 잡습니다.",
+     "", "택시물류과"),
+    ("{d} 초등학교 앞 어린이보호구역에 과속방지턱과 단속 카메라를 설치해 주세요. 아이들이 위험합니다.",
+     "", "도시교통실"),
+    ("한강 수영장 운영 기간을 9월 말까지 연장해 주세요. 더위가 계속되는데 너무 일찍 닫아요.",
+     None, "미래한강본부"),
+    ("{d} 지하철역에 엘리베이터가 없어서 휠체어 이용자와 어르신들이 너무 불편합니다. 설치해 주세요.",
+     "", "도시철도과"),
+    ("기후동행카드 요금을 청년과 어르신에게 더 할인해 주세요. 교통비 부담이 너무 큽니다.",
+     None, "도시교통실"),
+)
+CAMPAIGN_OPENERS = ("", "", "동의합니다. ", "저도요!! ", "서명합니다 ", "[공유] ", "제발 ")
+CAMPAIGN_CLOSERS = ("", "", " 😡", " ㅠㅠ", " 꼭 부탁드립니다.", "!!", " 빠른 조치 바랍니다 🙏")
 PII_SAMPLES = (
     "연락처 010-2345-6789로 연락 주세요.", "제 번호는 01098765432입니다.",
     "메일은 citizen.kim@example.com 입니다.", "주민번호 900101-1234567 로 신청했어요.",
@@ -175,6 +212,10 @@ class SimComment:
     edited_text: str | None = None
     deleted_at: datetime | None = None
     hidden: bool = False
+    # the truth (issue #19): the right department (None: the account's), and the complaint
+    # it is (same key = the same complaint: a campaign, or one template about one place)
+    department: str | None = None
+    complaint: str | None = None
 
     def text_at(self, now: datetime) -> str:
         if self.edited_at is not None and self.edited_at <= now:
@@ -190,7 +231,7 @@ class World:
 
     def __init__(self, accounts: Iterable[Account], seed: int = 2012_11_01,
                  now: datetime = SIM_NOW, days: int = 10, posts_per_account: int = 8,
-                 comments_per_post: int = 10):
+                 comments_per_post: int = 10, campaigns: int = 0):
         self.accounts = {a.key: a for a in accounts}
         self.seed, self.now, self.days = seed, now, days
         self.rng = random.Random(seed)
@@ -203,6 +244,8 @@ class World:
                 for _ in range(posts_per_account)
             ]
             self.posts[account.key].sort(key=lambda p: p.created)
+        if campaigns:
+            self._campaigns(campaigns)
 
     # --- reading the world --------------------------------------------------------------
     def visible_posts(self, account: str) -> list[SimPost]:
@@ -276,9 +319,11 @@ class World:
         comment = SimComment(
             seq=self._next(), account=account.key, post=post, parent=parent,
             author=rng.choice(self.users), official=None, created=created,
-            text=self._opinion(account.language), lang=account.language,
-            likes=rng.choice((0, 0, 0, 1, 2, 5, 12)),
+            text="", lang=account.language, likes=0,
         )
+        comment.text, comment.department, comment.complaint = self._opinion(account.language)
+        comment.likes = rng.choice((0, 0, 0, 1, 2, 5, 12))
+        comment.department = comment.department or account.department
         roll = rng.random()
         if roll < 0.04:
             comment.edited_at = created + timedelta(minutes=rng.randint(1, 120))
@@ -298,15 +343,49 @@ class World:
             official=answerer, created=when, text=text, lang=acc.language,
         ))
 
-    def _opinion(self, lang: str) -> str:
+    def _opinion(self, lang: str) -> tuple[str, str | None, str]:
+        """(text, right department or None, complaint key); the same draws as ever."""
         rng = self.rng
         district = rng.choice(DISTRICTS)
         if lang != "ko":
-            return rng.choice(FOREIGN[lang]).format(d=district)
+            template = rng.choice(FOREIGN[lang])
+            i = FOREIGN[lang].index(template)
+            place = district if "{d}" in template else ""
+            return (template.format(d=district), FOREIGN_DEPARTMENTS[lang][i],
+                    f"{lang}:{i}:{place}")
         topic = rng.choice(tuple(KO_TOPICS))
         template = rng.choice(KO_TOPICS[topic])
+        i = KO_TOPICS[topic].index(template)
         pii = rng.choice(PII_SAMPLES) if rng.random() < 0.3 else ""
-        return template.format(d=district, p=pii).strip()
+        place = district if "{d}" in template else ""
+        return (template.format(d=district, p=pii).strip(), KO_DEPARTMENTS[topic][i],
+                f"ko:{topic}:{i}:{place}")
+
+    def _campaigns(self, n: int) -> None:
+        """n campaigns: each one complaint pasted 4-30 times by different citizens under
+        posts of several Korean accounts, with small edits (a separate random stream, so the
+        rest of the world stays as it was)."""
+        rng = random.Random(self.seed + 19)
+        posts = [p for key, ps in self.posts.items() if self.accounts[key].language == "ko"
+                 for p in ps]
+        for c in range(n):
+            text, district, department = CAMPAIGNS[c % len(CAMPAIGNS)]
+            place = rng.choice(DISTRICTS) if district is not None else ""
+            base = text.format(d=place)
+            for _ in range(rng.randint(4, 30)):
+                post = rng.choice(posts)
+                words = base.split()
+                if len(words) > 6 and rng.random() < 0.4:  # one word dropped
+                    del words[rng.randrange(1, len(words))]
+                body = rng.choice(CAMPAIGN_OPENERS) + " ".join(words) + rng.choice(
+                    CAMPAIGN_CLOSERS)
+                created = post.created + timedelta(seconds=rng.randint(60, 2 * 86400))
+                post.comments.append(SimComment(
+                    seq=self._next(), account=post.account, post=post, parent=None,
+                    author=rng.choice(self.users), official=None, created=created, text=body,
+                    lang="ko", department=department, complaint=f"campaign:{c}"))
+            for p in posts:
+                p.comments.sort(key=lambda x: (x.created, x.seq))
 
     def _other_account(self, account: Account) -> str:
         same = [k for k, a in self.accounts.items()

@@ -17,9 +17,19 @@ import sqlite_utils
 
 from core.times import ISO, SEOUL, utc_now
 
-STATUSES = ("received", "assigned", "in_progress", "answered", "resolved", "dismissed")
-CLOSED = ("answered", "resolved", "dismissed")  # no longer waiting for the city
-REFLECTED = ("answered", "resolved")  # what the reflection rate counts
+STATUSES = ("received", "assigned", "in_progress", "answered", "resolved", "dismissed",
+            "reflected")
+CLOSED = ("answered", "resolved", "dismissed", "reflected")  # no longer waiting for the city
+# The three rates of issue #19, each over all opinions (the `reflection` view):
+ANSWERED = ("answered", "resolved", "reflected")  # answer rate: the city replied
+RESOLVED = ("resolved", "reflected")  # resolution rate: the matter was dealt with
+REFLECTED = ("reflected",)  # policy-reflection rate: it fed into a policy or measure
+RATES = {
+    "answer_pct": "응답률 (answer rate): answered, resolved or reflected / all opinions",
+    "resolution_pct": "처리율 (resolution rate): resolved or reflected / all opinions",
+    "reflection_pct": "정책 반영률 (policy-reflection rate): reflected in a policy or measure "
+                      "/ all opinions",
+}
 CLOCK_SKEW = timedelta(minutes=5)  # how far ahead of our clock an explicit time may be
 
 
@@ -43,6 +53,7 @@ class Change:
     line: int | None = None  # where it came from, for messages (CSV import)
     action: str | None = None  # what the workplace did (assign, transfer, answer, ...)
     link: str | None = None  # the city's reply on the platform, when recorded with an answer
+    policy: str | None = None  # reflected: the policy or measure the opinion fed into
 
 
 @dataclass(frozen=True)
@@ -111,6 +122,9 @@ def validate(db: sqlite_utils.Database, change: Change) -> None:
                         f"(expected one of {', '.join(STATUSES)})", "status", change.line)
     if not change.comment_id:
         raise CaseError(f"{where}id: missing opinion id", "id", change.line)
+    if change.status == "reflected" and not (change.policy or "").strip():
+        raise CaseError(f"{where}policy: a reflected opinion needs the policy or measure it "
+                        "fed into (--policy)", "policy", change.line)
     row = db.execute("SELECT is_official FROM comments WHERE id = ?",
                      [change.comment_id]).fetchone()
     if row is None:
@@ -124,7 +138,7 @@ def history(db: sqlite_utils.Database, comment_id: str) -> list[dict]:
     """Every change of one opinion, oldest first."""
     return list(db.query(
         "SELECT id, at, by, from_status, to_status, department, note, action, "
-        "from_department, link FROM case_events WHERE comment_id = ? ORDER BY at, id",
+        "from_department, link, policy FROM case_events WHERE comment_id = ? ORDER BY at, id",
         [comment_id]))
 
 
@@ -212,18 +226,26 @@ def count_status(db: sqlite_utils.Database, overdue_hours: float = 24,
     return counts
 
 
+def rates(counts: dict[str, int]) -> dict[str, float | None]:
+    """The three rates (RATES) in percent from counts of answered, resolved, reflected
+    (each status alone) and opinions."""
+    total = counts["opinions"]
+
+    def pct(n: int) -> float | None:
+        return round(100.0 * n / total, 1) if total else None
+
+    answered, resolved, reflected = counts["answered"], counts["resolved"], counts["reflected"]
+    return {"answer_pct": pct(answered + resolved + reflected),
+            "resolution_pct": pct(resolved + reflected), "reflection_pct": pct(reflected)}
+
+
 def reflection(db: sqlite_utils.Database) -> tuple[list[dict], dict]:
-    """The reflection rate: the share of opinions whose status is answered or resolved, per
-    account (the `reflection` view) and overall."""
+    """The answer, resolution and policy-reflection rates (RATES) per account (the
+    `reflection` view) and overall."""
     rows = list(db.query("SELECT * FROM reflection ORDER BY platform, account"))
-    total = sum(r["opinions"] for r in rows)
-    reflected = sum(r["reflected"] for r in rows)
-    overall = {
-        "opinions": total, "reflected": reflected,
-        "answered": sum(r["answered"] for r in rows),
-        "resolved": sum(r["resolved"] for r in rows),
-        "reflection_pct": round(100.0 * reflected / total, 1) if total else None,
-    }
+    overall: dict = {k: sum(r[k] for r in rows)
+                     for k in ("opinions", "answered", "resolved", "reflected")}
+    overall.update(rates(overall))
     return rows, overall
 
 
@@ -291,30 +313,33 @@ def _apply(db: sqlite_utils.Database, change: Change, at: str) -> dict:
         "LEFT JOIN accounts a ON a.key = o.account WHERE o.id = ?",
         [change.comment_id]).fetchone()
     from_status, from_department = (row[0], row[1]) if row else (None, None)
-    old = conn.execute("SELECT department, note, link FROM cases WHERE comment_id = ?",
+    old = conn.execute("SELECT department, note, link, policy FROM cases WHERE comment_id = ?",
                        [change.comment_id]).fetchone()
     department = change.department or (old[0] if old else None)
     note = change.note if change.note else (old[1] if old else None)
     link = change.link if change.link else (old[2] if old else None)
+    policy = change.policy if change.policy else (old[3] if old else None)
     conn.execute(
         "INSERT INTO cases (comment_id, status, department, note, updated_by, updated_at, "
-        "link) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(comment_id) DO UPDATE SET "
+        "link, policy) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(comment_id) DO UPDATE SET "
         "status = excluded.status, department = excluded.department, note = excluded.note, "
         "updated_by = excluded.updated_by, updated_at = excluded.updated_at, "
-        "link = excluded.link",
-        (change.comment_id, change.status, department, note, change.by, at, link),
+        "link = excluded.link, policy = excluded.policy",
+        (change.comment_id, change.status, department, note, change.by, at, link, policy),
     )
     conn.execute(
         "INSERT INTO case_events (comment_id, at, by, from_status, to_status, department, "
-        "note, action, from_department, link) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "note, action, from_department, link, policy) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (change.comment_id, at, change.by, from_status, change.status, department,
-         change.note or None, change.action, from_department, change.link or None),
+         change.note or None, change.action, from_department, change.link or None,
+         change.policy or None),
     )
     return {"comment_id": change.comment_id, "at": at, "by": change.by,
             "from_status": from_status, "to_status": change.status,
             "department": department, "note": change.note or None,
             "action": change.action, "from_department": from_department,
-            "link": change.link or None}
+            "link": change.link or None, "policy": change.policy or None}
 
 
 def set_status(db: sqlite_utils.Database, change: Change, at: str | None = None) -> dict:

@@ -497,6 +497,26 @@ MIGRATIONS: list[str] = [
     CREATE INDEX comments_opinion_day ON comments({seoul_day_sql("created_at")})
         WHERE is_official = 0;
     """,
+    # 15: opinions that sort themselves (issue #19). Routing's suggestion and its reason and
+    # the abuse flag, written at ingest with the row (NULL: stored before, or official);
+    # near-duplicate groups (store/grouping.py, after each run like the answers): an
+    # opinion's group is the id of its group's first opinion, its LSH bands are kept in
+    # group_bands (band key -> comment rowid) so a later run finds its matches by index;
+    # `reflected` cases record the policy or measure they fed into.
+    """
+    ALTER TABLE comments ADD COLUMN suggested_department TEXT;
+    ALTER TABLE comments ADD COLUMN suggestion_reason TEXT;
+    ALTER TABLE comments ADD COLUMN abusive INTEGER;
+    ALTER TABLE comments ADD COLUMN group_id TEXT;
+    CREATE INDEX comments_group ON comments(group_id) WHERE group_id IS NOT NULL;
+    CREATE TABLE group_bands (
+        band INTEGER NOT NULL,
+        comment_rowid INTEGER NOT NULL,
+        PRIMARY KEY (band, comment_rowid)
+    ) WITHOUT ROWID;
+    ALTER TABLE cases ADD COLUMN policy TEXT;
+    ALTER TABLE case_events ADD COLUMN policy TEXT;
+    """,
 ]
 
 

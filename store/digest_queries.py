@@ -25,11 +25,13 @@ from collections.abc import Iterator
 import sqlite_utils
 
 from core.times import SEOUL_DAY_END, seoul_day_end_sql, seoul_day_sql, seoul_time_sql
+from store.cases import ANSWERED, CLOSED
 
-# Staff statuses (store/cases.py STATUSES) that count as answered, and that close an opinion
-# (dismissed: no longer waiting for the city, so never overdue, but not answered either).
-ANSWERED_STAFF_STATUSES = ("answered", "resolved")
-CLOSED_STAFF_STATUSES = ("answered", "resolved", "dismissed")
+# Staff statuses that count as answered (resolved and reflected were answered on the way),
+# and that close an opinion (dismissed: no longer waiting for the city, so never overdue,
+# but not answered either): store/cases.py's.
+ANSWERED_STAFF_STATUSES = ANSWERED
+CLOSED_STAFF_STATUSES = CLOSED
 # runs.status values (pipeline/ingest.py) that mean the account did not get its data.
 FAILED_RUN_STATUSES = ("failed", "auth", "permission", "interrupted")
 RATE_LIMITED_RUN_STATUSES = ("rate_limited",)
@@ -455,3 +457,39 @@ def overdue_count_rolled(db: sqlite_utils.Database, ref: str, threshold: str) ->
       + (SELECT count(*) FROM opinions o {_OVERDUE_WHERE} AND o.created_at >= :split)
     """
     return db.execute(sql, {"ref": ref, "threshold": threshold, "split": split}).fetchone()[0]
+
+
+# --- issue #19: routing backlog, the day's largest groups, the three rates ---------------
+def routing_backlog(db: sqlite_utils.Database) -> list[dict]:
+    """Per suggested department: the open opinions (received, assigned, in progress) routing
+    suggests to it, and how many of them no staff has assigned yet, most first."""
+    return [dict(r) for r in db.query(
+        "SELECT suggested_department AS department, count(*) AS open, "
+        "sum(staff_status IS NULL) AS unassigned FROM opinions "
+        "WHERE status IN ('received', 'assigned', 'in_progress') "
+        "AND suggested_department IS NOT NULL "
+        "GROUP BY suggested_department ORDER BY open DESC, department")]
+
+
+def largest_groups(db: sqlite_utils.Database, start: str, end: str, n: int) -> list[dict]:
+    """The groups with the most opinions written in [start, end): size that day, size in
+    all, and the text of the group's first opinion (masked, as stored; abusive text left
+    out)."""
+    return [dict(r) for r in db.query(
+        "SELECT g.group_id, g.today, (SELECT count(*) FROM comments c2 "
+        "WHERE c2.group_id = g.group_id AND c2.deleted = 0) AS members, "
+        "CASE WHEN f.abusive = 1 THEN '' ELSE f.text END AS text, f.account "
+        "FROM (SELECT group_id, count(*) AS today FROM comments "
+        "WHERE group_id IS NOT NULL AND is_official = 0 AND deleted = 0 "
+        "AND created_at >= :start AND created_at < :end GROUP BY group_id) g "
+        "JOIN comments f ON f.id = g.group_id "
+        "ORDER BY g.today DESC, g.group_id LIMIT :n", {"start": start, "end": end, "n": n})]
+
+
+def status_totals(db: sqlite_utils.Database) -> dict[str, int]:
+    """All opinions, and those answered, resolved, reflected (each status alone), now."""
+    row = db.execute(
+        "SELECT count(*), coalesce(sum(status = 'answered'), 0), "
+        "coalesce(sum(status = 'resolved'), 0), coalesce(sum(status = 'reflected'), 0) "
+        "FROM opinions").fetchone()
+    return dict(zip(("opinions", "answered", "resolved", "reflected"), row))

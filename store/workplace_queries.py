@@ -20,13 +20,21 @@ from dataclasses import dataclass, field, replace
 import sqlite_utils
 
 OPEN = ("received", "assigned", "in_progress")
-STATUSES = ("received", "assigned", "in_progress", "answered", "resolved", "dismissed")
+STATUSES = ("received", "assigned", "in_progress", "answered", "resolved", "dismissed",
+            "reflected")
 COUNT_CAP = 10_000  # the inbox counts matches up to this many ("10,000+")
 FAST_CAP = 1_000  # ... or up to this many when counting would take too long
 PAGE = 50
 # The department an opinion is with: the one staff assigned, else its account's.
 DEPARTMENT = "COALESCE(o.assigned_department, ac.department)"
 FILTERS = ("account", "platform", "field", "district", "category", "department", "status")
+# The inbox's orders: oldest first, or the opinions with a crisis tag (comments.crisis, e.g.
+# flooding) first and then the rest, each oldest first.
+ORDERS = ("oldest", "crisis")
+# comments_crisis (crisis, created_at) WHERE crisis <> '': `<>` lets SQLite use the
+# partial index, `>` gives it a range to read (a crisis kind is never '')
+CRISIS = "o.crisis > '' AND o.crisis <> ''"
+NOT_CRISIS = "coalesce(o.crisis, '') = ''"
 
 
 @dataclass(frozen=True)
@@ -41,10 +49,12 @@ class InboxFilter:
     department: str | None = None
     status: str | None = None  # one of STATUSES, "all", or None (open: OPEN)
     overdue: bool = False
+    order: str = "oldest"  # one of ORDERS
     after: tuple[str, str] | None = None  # (created_at, id) of the last row of the page before
+    after_crisis: bool = False  # order crisis: that row was a crisis one
 
     def without_paging(self) -> InboxFilter:
-        return replace(self, after=None)
+        return replace(self, after=None, after_crisis=False)
 
 
 @dataclass
@@ -87,10 +97,20 @@ def _where(f: InboxFilter, cutoffs: Mapping[str, str], scoped: bool = True) -> _
         sql.where.append(f"o.created_at <= {case}")
         if f.status in (None, "all"):
             sql.where.append(f"o.status IN ({', '.join(repr(s) for s in OPEN)})")
-    if f.after:
-        sql.where.append("(o.created_at, o.id) > (:after_at, :after_id)")
-        sql.params["after_at"], sql.params["after_id"] = f.after
     return sql
+
+
+_AFTER = "(o.created_at, o.id) > (:after_at, :after_id)"
+
+
+def _parts(f: InboxFilter) -> list[tuple[int, list[str]]]:
+    """The inbox's parts in their order, each read oldest first: (rank, its WHERE terms,
+    with the keyset after the page before where that page ended in it)."""
+    if f.order != "crisis":
+        return [(0, [_AFTER] if f.after else [])]
+    if f.after and not f.after_crisis:  # the crisis ones are behind us
+        return [(1, [NOT_CRISIS, _AFTER])]
+    return [(0, [CRISIS, *([_AFTER] if f.after else [])]), (1, [NOT_CRISIS])]
 
 
 _FROM = """
@@ -102,35 +122,47 @@ _COLUMNS = f"""
     {DEPARTMENT} AS department, ac.department AS account_department, o.text, o.lang,
     o.district, o.category, o.url, o.staff_status, o.staff_by, o.staff_at, o.answer_id,
     o.first_response_at, o.response_minutes,
-    ans.text AS answer_text, ans.author_name AS answered_by, ans.url AS answer_url
+    ans.text AS answer_text, ans.author_name AS answered_by, ans.url AS answer_url,
+    o.suggested_department, o.suggestion_reason, o.group_id, o.abusive, o.crisis
 """
 
 
 def inbox(db: sqlite_utils.Database, f: InboxFilter, cutoffs: Mapping[str, str],
           limit: int = PAGE) -> list[dict]:
-    """A page of the inbox, oldest first (after `f.after` when given).
+    """A page of the inbox, oldest first, or crisis first and then oldest first (after
+    `f.after` when given); each row's `crisis_rank` is 0 for the crisis part, else 1.
 
-    All opinions: one walk of comments_created, oldest first, until the page is full. One
-    department's: the first page of each of its accounts (comments_account_created) and of
-    the opinions assigned to it, merged: a page costs the same however many opinions the
-    other departments have."""
+    All opinions: one walk of comments_created (crisis first: comments_crisis for the few
+    crisis ones, then that walk), oldest first, until the page is full. One department's:
+    the first page of each of its accounts (comments_account_created) and of the opinions
+    assigned to it, merged: a page costs the same however many opinions the other
+    departments have."""
     sql = _where(f, cutoffs, scoped=False)
     select = f"SELECT {_COLUMNS} {_FROM} LEFT JOIN comments ans ON ans.id = o.answer_id"
     params: dict[str, object] = {**sql.params, "limit": int(limit)}
-    if not f.department:
-        where = f"WHERE {' AND '.join(sql.where)}" if sql.where else ""
-        query = f"{select} {where} ORDER BY o.created_at, o.id LIMIT :limit"
-        return list(db.query(query, params))
-    accounts = [r[0] for r in db.execute("SELECT key FROM accounts WHERE department = ?",
-                                         [f.department])]
-    arms = [f"o.account = :arm{i}" for i in range(len(accounts))]
-    params.update((f"arm{i}", key) for i, key in enumerate(accounts))
-    arms.append("o.id IN (SELECT comment_id FROM cases WHERE department = :department)")
-    query = " UNION ".join(
-        f"SELECT * FROM ({select} WHERE {' AND '.join([arm, *sql.where])} "
-        "ORDER BY o.created_at, o.id LIMIT :limit)" for arm in arms)
-    return list(db.query(f"SELECT * FROM ({query}) ORDER BY created_at, id LIMIT :limit",
-                         params))
+    if f.after:
+        params["after_at"], params["after_id"] = f.after
+    arms: list[str | None] = [None]
+    if f.department:
+        accounts = [r[0] for r in db.execute("SELECT key FROM accounts WHERE department = ?",
+                                             [f.department])]
+        arms = [f"o.account = :arm{i}" for i in range(len(accounts))]
+        params.update((f"arm{i}", key) for i, key in enumerate(accounts))
+        arms.append("o.id IN (SELECT comment_id FROM cases WHERE department = :department)")
+    parts = [(rank, [*([arm] if arm else []), *sql.where, *terms])
+             for rank, terms in _parts(f) for arm in arms]
+    # the crisis part sorts its few rows (read through comments_crisis; `+` keeps SQLite
+    # from walking comments_created, every opinion, for them)
+    queries = [f"{select} {'WHERE ' + ' AND '.join(where) if where else ''} "
+               f"ORDER BY {'+' if CRISIS in where else ''}o.created_at, o.id LIMIT :limit"
+               for _, where in parts]
+    if len(queries) == 1:
+        return list(db.query(queries[0], params))
+    # UNION: an opinion of the department's account that is also assigned to it is one row
+    query = " UNION ".join(f"SELECT {rank} AS crisis_rank, * FROM ({sub})"
+                           for (rank, _), sub in zip(parts, queries))
+    return list(db.query(f"SELECT * FROM ({query}) "
+                         "ORDER BY crisis_rank, created_at, id LIMIT :limit", params))
 
 
 @dataclass(frozen=True)
@@ -209,6 +241,26 @@ def assigned_department(db: sqlite_utils.Database, comment_id: str) -> str | Non
     return row[0] if row else None
 
 
+def group_members(db: sqlite_utils.Database, group_id: str, limit: int = 500) -> list[dict]:
+    """The live opinions of a near-duplicate group (comments.group_id), oldest first."""
+    return list(db.query(
+        f"SELECT o.id, o.created_at, o.status, o.account, ac.name AS account_name, o.platform, "
+        f"{DEPARTMENT} AS department, o.text, o.abusive FROM opinions o "
+        "JOIN accounts ac ON ac.key = o.account WHERE o.id IN "
+        "(SELECT id FROM comments WHERE group_id = :g) ORDER BY o.created_at, o.id LIMIT :n",
+        {"g": group_id, "n": int(limit)}))
+
+
+def group_sizes(db: sqlite_utils.Database, group_ids: Sequence[str]) -> dict[str, int]:
+    """How many live opinions each of these near-duplicate groups has (comments_group)."""
+    if not group_ids:
+        return {}
+    return dict(db.execute(
+        "SELECT group_id, count(*) FROM comments WHERE group_id IN (SELECT value FROM "
+        "json_each(?)) AND is_official = 0 AND deleted = 0 GROUP BY group_id",
+        [json.dumps(sorted(set(group_ids)))]).fetchall())
+
+
 def answer_link(db: sqlite_utils.Database, comment_id: str) -> str | None:
     """The link to the city's reply staff recorded with the answer (cases.link)."""
     row = db.execute("SELECT link FROM cases WHERE comment_id = ?", [comment_id]).fetchone()
@@ -217,7 +269,8 @@ def answer_link(db: sqlite_utils.Database, comment_id: str) -> str | None:
 
 # --- the public page ---------------------------------------------------------------------
 # What a citizen may see of an opinion: masked text, where and when, the status, the city's
-# answer. Never author_key, notes, who set a status; never restricted or hidden opinions.
+# answer. Never author_key, notes, who set a status; never restricted, hidden or abusive
+# opinions.
 _PUBLIC = """
     SELECT o.id, o.created_at, o.seoul_day, o.status, o.platform, o.account,
            ac.name AS account_name, ac.field, o.text, o.district, o.category,
@@ -228,58 +281,24 @@ _PUBLIC = """
     LEFT JOIN comments ans ON ans.id = o.answer_id
     LEFT JOIN cases k ON k.comment_id = o.id
 """
-_SHOWN = "o.restricted IS NULL AND o.hidden = 0 AND o.text <> ''"
-
-
-# The `reflection` view's figures from the per-day rollups (store/db.py ROLLUPS_DOC) and the
-# few opinions staff set a status for: O(days x accounts + cases) instead of every opinion.
-# An opinion's status is the staff's, else answered when it has a derived answer, so per
-# account: answered = (opinions with an answer) - (those with a staff status) + (staff's
-# answered); resolved and dismissed are the staff's. Tests hold it equal to the view.
-REFLECTION_ROLLED = """
-WITH o AS (SELECT account, sum(n) AS n FROM opinion_days GROUP BY account),
-a AS (SELECT account, sum(n) AS n FROM answer_days GROUP BY account),
-k AS (
-    SELECT c.account,
-           sum(k.status = 'answered') AS answered, sum(k.status = 'resolved') AS resolved,
-           sum(k.status = 'dismissed') AS dismissed, sum(a.comment_id IS NOT NULL) AS overridden
-    FROM cases k CROSS JOIN comments c ON c.id = k.comment_id  -- the few cases first
-    LEFT JOIN answers a ON a.comment_id = c.id
-    WHERE c.is_official = 0 AND c.deleted = 0
-    GROUP BY c.account
-), r AS (
-    SELECT ac.key AS account, ac.platform, ac.name AS account_name, ac.field, ac.department,
-           coalesce(o.n, 0) AS opinions,
-           coalesce(a.n, 0) - coalesce(k.overridden, 0) + coalesce(k.answered, 0) AS answered,
-           coalesce(k.resolved, 0) AS resolved, coalesce(k.dismissed, 0) AS dismissed
-    FROM accounts ac
-    LEFT JOIN o ON o.account = ac.key
-    LEFT JOIN a ON a.account = ac.key
-    LEFT JOIN k ON k.account = ac.key
-)
-SELECT account, platform, account_name, field, department, opinions, answered, resolved,
-       answered + resolved AS reflected,
-       CASE WHEN opinions THEN round(100.0 * (answered + resolved) / opinions, 1) END
-           AS reflection_pct,
-       opinions - answered - resolved - dismissed AS open, dismissed
-FROM r
-"""
+# abusive text (normalize.abuse) is never public
+_SHOWN = "o.restricted IS NULL AND o.hidden = 0 AND o.text <> '' AND o.abusive IS NOT 1"
 
 
 def sns_map(db: sqlite_utils.Database) -> list[dict]:
-    """Per account (the SNS map, by field): opinions, answered, resolved, the 처리율 (the
-    `reflection` view's rows, from the rollups)."""
-    return list(db.query(f"SELECT * FROM ({REFLECTION_ROLLED}) "
-                         "ORDER BY field, platform, account_name"))
+    """Per account (the SNS map, by field): opinions, answered, resolved, reflected and the
+    three rates (the `reflection` view, which reads the centre's counts)."""
+    return list(db.query("SELECT * FROM reflection ORDER BY field, platform, account_name"))
 
 
 def totals(rows: Sequence[Mapping]) -> dict:
-    """Opinions, answered, resolved, reflected (answered + resolved), open: all accounts."""
+    """Opinions, answered, resolved, reflected (each status alone), open, and the three
+    rates (store.cases.rates): all accounts."""
+    from store.cases import rates
+
     sums = {k: sum(r[k] for r in rows) for k in ("opinions", "answered", "resolved",
                                                    "reflected", "open")}
-    total = sums["opinions"]
-    return {**sums, "reflection_pct": round(100.0 * sums["reflected"] / total, 1)
-            if total else None}
+    return {**sums, **rates(sums)}
 
 
 def recently_answered(db: sqlite_utils.Database, limit: int = 30) -> list[dict]:
@@ -299,7 +318,8 @@ def recently_answered(db: sqlite_utils.Database, limit: int = 30) -> list[dict]:
         LEFT JOIN cases k ON k.comment_id = c.id
         LEFT JOIN comments ans ON ans.id = a.answer_id
         WHERE c.is_official = 0 AND c.deleted = 0 AND c.restricted IS NULL AND c.hidden = 0
-          AND c.text <> '' AND (k.status IS NULL OR k.status IN ('answered', 'resolved'))
+          AND c.text <> '' AND c.abusive IS NOT 1
+          AND (k.status IS NULL OR k.status IN ('answered', 'resolved', 'reflected'))
         ORDER BY a.first_response_at DESC, c.id DESC LIMIT :n
         """, {"n": limit}))
     linked = list(db.query(
@@ -311,8 +331,9 @@ def recently_answered(db: sqlite_utils.Database, limit: int = 30) -> list[dict]:
         FROM cases k CROSS JOIN comments c ON c.id = k.comment_id
         JOIN accounts ac ON ac.key = c.account
         LEFT JOIN answers a ON a.comment_id = c.id
-        WHERE k.link IS NOT NULL AND k.status IN ('answered', 'resolved')
+        WHERE k.link IS NOT NULL AND k.status IN ('answered', 'resolved', 'reflected')
           AND a.comment_id IS NULL AND c.is_official = 0 AND c.deleted = 0
+          AND c.abusive IS NOT 1
           AND c.restricted IS NULL AND c.hidden = 0 AND c.text <> ''
         ORDER BY k.updated_at DESC, c.id DESC LIMIT :n
         """, {"n": limit}))

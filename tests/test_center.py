@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sqlite3
 from dataclasses import replace
 from datetime import timedelta
@@ -259,8 +260,9 @@ def test_case_list_overdue_oldest_first(db_file, capsys):
     assert run(db_file, "case", "list", "--overdue", "24", "--now", now) == 0
     out = capsys.readouterr().out.splitlines()
     assert q["SCNA"] in "\n".join(out) and out[-1].startswith("-- ")
-    assert "; 처리율 (reflection rate: answered or resolved): " in out[-1]
-    assert "/ all opinions, whenever written, status as of now" in out[-1]
+    for rate in cases.RATES.values():  # each rate with its definition, on the footer's line
+        assert f"; {rate}: " in out[-1], rate
+    assert "(whenever written, status as of now" in out[-1]
     assert run(db_file, "case", "list", "--overdue", "24", "--now", now, "--format",
                "csv") == 0
     csv_out = capsys.readouterr().out.splitlines()
@@ -605,30 +607,60 @@ def test_describe_masked_words() -> None:
         "1 resident registration number and 2 e-mail addresses"
 
 
-def test_reflection_rate_per_account_and_overall(db_file, capsys):
+def test_the_three_rates_per_account_and_overall(db_file, capsys):
+    """응답률, 처리율 and 정책 반영률 (issue #19), each over all opinions: a resolved opinion
+    counts in the first two, a reflected one in all three, a dismissed one in none."""
     db = connect(db_file)
-    rows, overall = cases.reflection(db)
-    total = db.execute("SELECT count(*) FROM opinions").fetchone()[0]
-    reflected = db.execute("SELECT count(*) FROM opinions WHERE status IN "
-                           "('answered', 'resolved')").fetchone()[0]
-    assert overall["opinions"] == total and overall["reflected"] == reflected
-    assert overall["reflection_pct"] == round(100 * reflected / total, 1)
-    assert sum(r["opinions"] for r in rows) == total
+
+    def share(statuses: tuple[str, ...]) -> tuple[int, int]:
+        total = db.execute("SELECT count(*) FROM opinions").fetchone()[0]
+        n = db.execute("SELECT count(*) FROM opinions WHERE status IN (SELECT value FROM "
+                       "json_each(?))", [json.dumps(statuses)]).fetchone()[0]
+        return n, total
+
+    def overall() -> dict:
+        return cases.reflection(db)[1]
+
+    rows, first = cases.reflection(db)
+    answered, total = share(cases.ANSWERED)
+    assert first["opinions"] == total == sum(r["opinions"] for r in rows)
+    assert first["answer_pct"] == round(100 * answered / total, 1) > 0
+    assert first["resolution_pct"] == round(100 * share(cases.RESOLVED)[0] / total, 1)
+    assert first["reflection_pct"] == 0.0 and first["reflected"] == 0
     q = ids(db_file)
     cases.set_status(db, cases.Change(q["SCNE"], "resolved", by="kim"))  # received -> resolved
-    assert cases.reflection(db)[1]["reflected"] == reflected + 1
+    now = overall()
+    assert (now["answered"] + now["resolved"], now["resolved"]) == (
+        first["answered"] + first["resolved"] + 1, first["resolved"] + 1)
+    cases.set_status(db, cases.Change(q["SCNE"], "reflected", by="kim",
+                                      policy="2027 택시 승차거부 단속"))
+    now = overall()
+    assert (now["resolved"], now["reflected"]) == (first["resolved"], 1)
+    assert now["reflection_pct"] == round(100 / total, 1)
+    assert now["resolution_pct"] == round(100 * share(cases.RESOLVED)[0] / total, 1)
     cases.set_status(db, cases.Change(q["SCNA"], "dismissed", by="kim"))  # answered -> out
-    assert cases.reflection(db)[1]["reflected"] == reflected
+    assert overall()["answered"] == first["answered"] - 1
+    assert overall()["opinions"] == total  # dismissed stays in the denominator
+    for row in rows:  # per account: the view's rates from its counts
+        if row["opinions"]:
+            n = row["answered"] + row["resolved"] + row["reflected"]
+            assert row["answer_pct"] == round(100 * n / row["opinions"], 1), row["account"]
+    answered, total = share(cases.ANSWERED)
     db.conn.close()
     assert run(db_file, "case", "list", "--summary", "--now", "2026-11-25T00:00:00Z") == 0
     out = capsys.readouterr().out
-    line = next(x for x in out.splitlines() if x.startswith("처리율"))
-    assert line.startswith("처리율 (reflection rate: answered or resolved): "
-                           f"{reflected} of {total:,} = ")
-    assert line.endswith("(answered or resolved / all opinions, whenever written, status as "
-                         "of now; not the digest's 당일 답변율 (same-day answer rate))")
+    lines = {line.split(" (")[0]: line for line in out.splitlines()
+             if line.startswith(("응답률", "처리율", "정책 반영률"))}
+    assert lines["응답률"] == (f"{cases.RATES['answer_pct']}: {answered} of {total:,} = "
+                            f"{100 * answered / total:.1f} %")
+    assert lines["처리율"].startswith("처리율 (resolution rate): resolved or reflected / all "
+                                   "opinions: ")
+    assert lines["정책 반영률"] == f"{cases.RATES['reflection_pct']}: 1 of {total:,} = " \
+                                f"{100 / total:.1f} %"
+    assert "(whenever written, status as of now; not the digest's 당일 답변율 (same-day " \
+           "answer rate))" in out
     assert "답변율" not in out.replace("당일 답변율", "")
-    assert "resolved 1" in out and "dismissed 1" in out and "overdue (open for more" in out
+    assert "reflected 1" in out and "dismissed 1" in out and "overdue (open for more" in out
 
 
 def test_case_subcommands_have_help_and_description():
@@ -676,7 +708,8 @@ def test_migration_3_upgrades_a_version_2_database(tmp_path):
     row = db.execute("SELECT answer_id, response_minutes, answer_account FROM center "
                      "WHERE id = 'facebook:2'").fetchone()
     assert row[:2] == ("facebook:3", 60)
-    assert db.execute("SELECT opinions, reflected FROM reflection").fetchall() == [(2, 2)]
+    assert db.execute("SELECT opinions, answered, reflected, answer_pct FROM reflection"
+                      ).fetchall() == [(2, 2, 0, 100.0)]
 
 
 def load_metadata() -> dict:
@@ -722,35 +755,46 @@ def test_metadata_describes_every_table_and_column(tmp_path):
         db.execute(sql.replace("smc_match(:q)", "'x'"), params).fetchall()  # valid SQL
 
 
-REFLECTION = "처리율 (reflection rate: answered or resolved)"
+RATE_NAMES = ("응답률 (answer rate", "처리율 (resolution rate", "정책 반영률 (policy-reflection rate")
 
 
-def test_metadata_names_the_reflection_rate_and_labels_the_citys_figure():
-    """The centre's rate is the 처리율, defined where it is shown; the city's 71 % is never
-    put above it as if it were ours (#15)."""
+def test_metadata_names_the_three_rates_and_labels_the_citys_figure():
+    """Each rate is named and defined where it is shown (issue #19); the city's 71 % is put
+    after ours, as the city's, beside the one rate that measures the same thing (#15)."""
     meta = load_metadata()
     smc = meta["databases"]["smc"]
     tables, query = smc["tables"], smc["queries"]["answer_rate_by_account"]
-    for text in (tables["reflection"]["description"], tables["daily_stats"]["description"],
-                 query["description"]):
-        assert REFLECTION in text and "answered or resolved now" in text, text
+    for text in (tables["reflection"]["description"], query["description"]):
+        for name in RATE_NAMES:
+            assert name in text, (name, text)
+        assert "answer rate: answered, resolved or reflected" in text
+        assert "resolution rate: resolved or reflected" in text
+        assert "reflected" in text.split("정책 반영률 (policy-reflection rate")[1][:40]
         assert "답변율" not in text.replace("당일 답변율 (same-day answer rate)", ""), text
-    assert "처리율" in query["title"] and "처리율" in meta["description_html"]
-    assert "처리율" in tables["daily_stats"]["columns"]["answer_rate"]
-    assert "same-day" in tables["daily_stats"]["description"]
+    columns = tables["reflection"]["columns"]
+    for column, name in zip(("answer_pct", "resolution_pct", "reflection_pct"), RATE_NAMES):
+        assert columns[column].startswith(name) and column in query["sql"], column
+    daily = tables["daily_stats"]
+    assert "응답률 (answer rate: answered, resolved or reflected)" in daily["description"]
+    assert "응답률" in daily["columns"]["answer_rate"] and "same-day" in daily["description"]
+    assert all(name.split(" (")[0] in query["title"] for name in RATE_NAMES)
+    assert "정책 반영률" in meta["description_html"]
     everything = yaml.safe_dump(meta, allow_unicode=True)
     assert everything.count("71 %") == 1 and "856" not in tables["reflection"]["description"]
-    desc = query["description"]  # mentioned once: after our figure, as the city's own
-    assert desc.index(REFLECTION) < desc.index("The city's reported figure, 71 % (856 of "
-                                               "1,196), is a different measure")
-    assert "reflected in policy" in desc and "not computed from this database" in desc
+    desc = query["description"]  # mentioned once: after our figures, as the city's own
+    assert desc.index(RATE_NAMES[2]) < desc.index("The city's reported figure, 71 % (856 of "
+                                                  "1,196), counts opinions reflected in policy")
+    assert "compare it with reflection_pct" in desc
 
 
 def test_served_answer_rate_page_leads_with_our_figure(db_file):
     ds, name = served(db_file), db_file.stem
     page = get(ds, f"/{name}/answer_rate_by_account").text
-    assert page.index("처리율 (reflection rate") < page.index("71 %")
+    for rate in RATE_NAMES:
+        assert page.index(rate) < page.index("71 %"), rate
     assert "city&#39;s reported figure" in page or "city's reported figure" in page
+    for column in ("answer_pct", "resolution_pct", "reflection_pct"):
+        assert column in page
 
 
 def test_schema_doc_covers_the_views():

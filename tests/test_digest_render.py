@@ -101,7 +101,7 @@ def test_two_rates_two_names_each_with_its_definition(files):
     from digest.build import REFLECTION_RATE, REFLECTION_RATE_DEF, SAME_DAY_RATE, SAME_DAY_RATE_DEF
 
     assert SAME_DAY_RATE == "당일 답변율 (same-day answer rate)"
-    assert REFLECTION_RATE == "처리율 (reflection rate: answered or resolved)"
+    assert REFLECTION_RATE == "응답률 (answer rate: answered, resolved or reflected)"
     md = files[".md"].read_text(encoding="utf-8")
     page = html_lib.unescape(re.sub(r"<[^>]+>", " ", files[".html"].read_text(encoding="utf-8")))
     for text in (md, page):

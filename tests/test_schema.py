@@ -39,6 +39,10 @@ def schema(db: sqlite_utils.Database) -> set[tuple]:
         "SELECT type, name, tbl_name, sql FROM main.sqlite_master")}
 
 
+def columns(db: sqlite_utils.Database, view: str) -> list[str]:
+    return [r[1] for r in db.execute(f"PRAGMA table_info([{view}])")]
+
+
 def kinds(db: sqlite_utils.Database) -> dict[str, int]:
     return dict(db.execute("SELECT type, count(*) FROM main.sqlite_master GROUP BY 1"))
 
@@ -75,16 +79,24 @@ def test_a_fresh_database_has_the_schema_the_shipped_migrations_made(tmp_path):
         old.execute(f"DROP TABLE {table}")
     fresh = connect(tmp_path / "fresh.db")
     # migration 14 (issue #17) changed these on purpose: the stored status and the centre's
-    # counts; every other definition is the shipped one
-    since = {"opinion_records", "opinions", "reflection", "center_facets",
-             "center_day_facets", *(n for n in names(fresh, "trigger")
-                                    if "_status_" in n or "_center_" in n)}
+    # counts; 15 (issue #19) added columns at the end of the views and renamed the
+    # reflection view's rate; every other definition is the shipped one
+    since = {"opinion_records", "opinions", "center", "daily_stats", "reflection",
+             "center_facets", "center_day_facets",
+             *(n for n in names(fresh, "trigger") if "_status_" in n or "_center_" in n)}
     assert {r for r in schema(fresh) if r[1] not in since} == {
         r for r in schema(old) if r[1] not in since}
-    assert since & names(old, "view") == {"opinion_records", "opinions", "reflection"}
+    assert since & names(old, "view") == {
+        "opinion_records", "opinions", "center", "daily_stats", "reflection"}
+    for view in since & names(old, "view"):
+        was, now = columns(old, view), columns(fresh, view)
+        if view == "reflection":  # 'answered or resolved' was called reflection_pct
+            was = [("answer_pct" if c == "reflection_pct" else c) for c in was]
+        assert now[:len(was)] == was, view
     # migration 13: users, sessions, login_failures; 5 indexes and users' primary key;
-    # 14: center_counts, center_days (WITHOUT ROWID), 2 indexes, 10 triggers, 2 views
-    assert kinds(fresh) == {"table": 28, "index": 28, "trigger": 24, "view": 7}
+    # 14: center_counts, center_days (WITHOUT ROWID), 2 indexes, 10 triggers, 2 views;
+    # 15: group_bands (WITHOUT ROWID: no autoindex), comments_group
+    assert kinds(fresh) == {"table": 29, "index": 29, "trigger": 24, "view": 7}
     assert fresh.execute("SELECT value FROM meta WHERE key = ?", [OBJECTS_KEY]).fetchone() == (
         schema_hash(),)
 

@@ -544,22 +544,29 @@ def test_the_routes_are_only_the_workplaces_when_it_is_served(db_file):
     assert b.post("/login", {"name": "kim"}).status_code == 405
 
 
-def test_the_public_rates_from_the_rollups_equal_the_reflection_view(db_file):
+def test_the_public_rates_count_every_opinion_by_its_status(db_file):
     from store.workplace_queries import sns_map, totals
 
     q = ids(db_file)
     db = connect(db_file)
     for marker, status in (("SCNA", "dismissed"), ("SCNB", "answered"), ("SCNC", "assigned"),
-                           ("SCND", "resolved"), ("SCNE", "resolved")):
-        cases.set_status(db, cases.Change(q[marker]["id"], status, by="kim"))
-    rolled = {r["account"]: r for r in sns_map(db)}
-    view = {r["account"]: r for r in db.query("SELECT * FROM reflection")}
-    assert rolled == view
-    everything = totals(list(rolled.values()))
-    reflected = db.execute("SELECT count(*) FROM opinions WHERE status IN ('answered', "
-                           "'resolved')").fetchone()[0]
-    assert everything["reflected"] == reflected
-    assert everything["opinions"] == db.execute("SELECT count(*) FROM opinions").fetchone()[0]
+                           ("SCND", "resolved"), ("SCNE", "reflected")):
+        cases.set_status(db, cases.Change(q[marker]["id"], status, by="kim",
+                                          policy="정책" if status == "reflected" else None))
+    everything = totals(sns_map(db))
+
+    def count(*statuses: str) -> int:
+        marks = ", ".join("?" * len(statuses))
+        return db.execute(f"SELECT count(*) FROM opinions WHERE status IN ({marks})",
+                          statuses).fetchone()[0]
+
+    total = db.execute("SELECT count(*) FROM opinions").fetchone()[0]
+    assert everything["opinions"] == total
+    assert (everything["resolved"], everything["reflected"]) == (count("resolved"), 1)
+    assert everything["answer_pct"] == round(100 * count(*cases.ANSWERED) / total, 1)
+    assert everything["resolution_pct"] == round(100 * count(*cases.RESOLVED) / total, 1)
+    assert everything["reflection_pct"] == round(100 / total, 1)
+    assert everything["open"] == total - count(*cases.CLOSED)
     db.conn.close()
 
 

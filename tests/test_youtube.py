@@ -191,6 +191,7 @@ def test_replay_records_whole() -> None:
         "url": f"https://www.youtube.com/watch?v={VIDEO}&lc=UgwI_ylXVnzPS8Q-oAV4AaABAg",
         "deleted": 0, "hidden": 0, "tokens": None, "keywords": None, "restricted": None,
         "restricted_countries": None, "version_id": None, "edit_ids": None,
+        "suggested_department": None, "suggestion_reason": None, "abusive": None,  # no tagger
     }
     reply = comments["youtube:Ugw5zYU6n9pmIgAZWvN4AaABAg.91zT3cYb5B291za6voUoRh"]
     assert reply == Comment(

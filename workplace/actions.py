@@ -17,7 +17,7 @@ from core.display import safe_href
 from store.cases import Change
 
 OPEN = ("received", "assigned", "in_progress")
-CLOSED = ("answered", "resolved", "dismissed")
+CLOSED = ("answered", "resolved", "dismissed", "reflected")
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ class Action:
     needs_note: bool = False
     note_label: str = ""
     takes_link: bool = False
+    needs_policy: bool = False  # reflect: the policy or measure it fed into
 
 
 ACTIONS = {a.key: a for a in (
@@ -46,11 +47,17 @@ ACTIONS = {a.key: a for a in (
     Action("dismiss", "종결 (dismiss)", "dismissed", OPEN, ("staff",), needs_note=True,
            note_label="종결 사유 (reason)"),
     Action("reopen", "다시 열기 (reopen)", None, CLOSED, ("staff",)),
+    # issue #19: one click takes routing's suggestion (an assign, its own history row)
+    Action("confirm", "추천 부서로 배정 (confirm the suggestion)", "assigned", OPEN, ("staff",)),
+    Action("reflect", "정책 반영 (reflected in policy)", "reflected",
+           (*OPEN, "answered", "resolved"), ("staff",), needs_policy=True),
 )}
 ACTION_LABELS = {k: a.label for k, a in ACTIONS.items()}
 STATUS_LABELS = {"received": "접수 (received)", "assigned": "부서 배정 (assigned)",
                  "in_progress": "처리 중 (in progress)", "answered": "답변 (answered)",
-                 "resolved": "처리 완료 (resolved)", "dismissed": "종결 (dismissed)"}
+                 "resolved": "처리 완료 (resolved)", "dismissed": "종결 (dismissed)",
+                 "reflected": "정책 반영 (reflected in policy)"}
+POLICY_MAX = 1000
 NOTE_MAX = 4000
 LINK_MAX = 2000
 
@@ -98,10 +105,17 @@ def mask(text: str | None) -> str | None:
 def change(action: Action, comment_id: str, by: str, *, status: str,
            current_department: str | None, assigned: bool = False,
            department: str | None = None, note: str | None = None,
-           link: str | None = None) -> Change:
+           link: str | None = None, policy: str | None = None) -> Change:
     """The case change of an action from its form's values (ActionError when incomplete).
     `assigned`: staff assigned the opinion a department before (reopen goes back there)."""
     department = (department or "").strip() or None
+    if action.key == "confirm" and not department:
+        raise ActionError("추천 부서가 없습니다 (no suggested department).")
+    if policy and len(policy) > POLICY_MAX:
+        raise ActionError(f"정책 설명이 너무 깁니다 (at most {POLICY_MAX} characters).")
+    policy = mask(policy) if action.needs_policy else None
+    if action.needs_policy and not policy:
+        raise ActionError("반영된 정책이나 조치를 적어 주세요 (the policy or measure).")
     if action.needs_department and not department:
         raise ActionError("부서를 고르세요 (choose a department).")
     if action.key == "transfer" and department == current_department:
@@ -123,6 +137,7 @@ def change(action: Action, comment_id: str, by: str, *, status: str,
     to = action.status
     if to is None:  # reopen: back with its department, or received
         to = "assigned" if assigned else "received"
-    if not action.needs_department:
+    if not action.needs_department and action.key != "confirm":
         department = None  # keep the one it has
-    return Change(comment_id, to, department, note, by, action=action.key, link=clean_link)
+    return Change(comment_id, to, department, note, by, action=action.key, link=clean_link,
+                  policy=policy)

@@ -22,7 +22,8 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -313,15 +314,46 @@ def inbox_filter(args: Any, actor: auth.Actor) -> q.InboxFilter:
     after = parse_after((args.get("after") or "")[:300])
     if actor.role == "department":
         values["department"] = actor.department
-    return q.InboxFilter(**values, overdue=bool(args.get("overdue")), after=after)
+    order = args.get("order") if args.get("order") in q.ORDERS else "oldest"
+    return q.InboxFilter(**values, overdue=bool(args.get("overdue")), order=order,
+                         after=after, after_crisis=bool(after and args.get("in_crisis")))
 
 
 def query_of(f: q.InboxFilter, **extra: str) -> str:
     pairs = {name: getattr(f, name) for name in q.FILTERS if getattr(f, name)}
     if f.overdue:
         pairs["overdue"] = "1"
+    if f.order != "oldest":
+        pairs["order"] = f.order
     pairs.update(extra)
     return "/inbox" + ("?" + urlencode(pairs) if pairs else "")
+
+
+def next_page(f: q.InboxFilter, last: dict) -> str:
+    """The inbox's next page after its `last` row (crisis first: and whether that row was
+    in the crisis part)."""
+    extra = {"after": f"{last['created_at']}|{last['id']}"}
+    if f.order == "crisis" and last.get("crisis"):
+        extra["in_crisis"] = "1"
+    return query_of(f, **extra)
+
+
+def one_per_group(rows: list[dict], sizes: dict[str, int]) -> list[dict]:
+    """The page's rows with a near-duplicate group shown once, at its first row here, with
+    the group's size (`group_size`: its live opinions) and how many of them are on this
+    page (`group_here`)."""
+    shown: dict[str, dict] = {}
+    out = []
+    for row in rows:
+        gid = row.get("group_id")
+        if gid and gid in shown:
+            shown[gid]["group_here"] += 1
+            continue
+        row.update(group_size=sizes.get(gid, 1) if gid else 0, group_here=1)
+        if gid:
+            shown[gid] = row
+        out.append(row)
+    return out
 
 
 async def view_inbox(request: Any, datasette: Any) -> Response:
@@ -335,13 +367,14 @@ async def view_inbox(request: Any, datasette: Any) -> Response:
     rows = await wp.read(q.inbox, f, cutoffs, q.PAGE + 1)
     more = len(rows) > q.PAGE
     rows = rows[:q.PAGE]
+    next_url = next_page(f, rows[-1]) if more and rows else ""
+    sizes = await wp.read(q.group_sizes, [r["group_id"] for r in rows if r.get("group_id")])
+    rows = one_per_group(rows, sizes)
     for row in rows:
         row["due"], row["due_at"] = due_label(wp, row, now)
     count = await wp.count(f, cutoffs)
     options = await wp.options()
     departments = await wp.read(q.departments, list(wp.deadlines.departments))
-    next_url = (query_of(f, after=f"{rows[-1]['created_at']}|{rows[-1]['id']}")
-                if more and rows else "")
     response = page("")
     ok = take_flash(datasette, request, response)
     response.body = render(
@@ -372,11 +405,14 @@ async def view_assign(request: Any, datasette: Any) -> Response:
     if not actor.staff:
         return error_page(request, wp, actor, 403, "권한 없음 (forbidden)",
                           "부서 배정은 소셜미디어센터 직원만 할 수 있습니다 (staff only).", back)
-    ids = [i for i in dict.fromkeys(form.get("id", [])) if i][:500]
+    picked = [i for i in dict.fromkeys(form.get("id", [])) if i][:500]
     department = one(form, "department").strip()
-    if not ids:
+    if not picked:
         return redirect(back, (datasette, "배정할 의견을 고르세요 (select opinions first)."))
     assign = actions.ACTIONS["assign"]
+    ids = await group_ids(wp, picked, assign.starts_from)
+    if not ids:
+        return redirect(back, (datasette, "배정할 수 있는 의견이 없습니다 (nothing to assign)."))
     try:
         changes = [actions.change(assign, oid, actor.name, status="", current_department=None,
                                   department=department) for oid in ids]
@@ -387,6 +423,19 @@ async def view_assign(request: Any, datasette: Any) -> Response:
         return redirect(back, (datasette, f"배정하지 못했습니다: {exc}"))
     done = f"{len(ids)}건을 {department}에 배정했습니다 (assigned {len(ids)})."
     return redirect(back, (datasette, done))
+
+
+async def group_ids(wp: Any, picked: list[str], starts_from: Sequence[str]) -> list[str]:
+    """The inbox's picks with each `group:ID` (a near-duplicate group shown as one item)
+    replaced by its members that may take the action (each gets its own history row)."""
+    ids: list[str] = []
+    for value in picked:
+        if value.startswith("group:"):
+            members = await wp.read(q.group_members, value.removeprefix("group:"))
+            ids += [m["id"] for m in members if m["status"] in starts_from]
+        else:
+            ids.append(value)
+    return list(dict.fromkeys(ids))[:500]
 
 
 async def _opinion_page(request: Any, datasette: Any, actor: auth.Actor, oid: str,
@@ -406,12 +455,15 @@ async def _opinion_page(request: Any, datasette: Any, actor: auth.Actor, oid: st
     link = await wp.read(q.answer_link, oid)
     departments = await wp.read(q.departments, list(wp.deadlines.departments))
     due, due_at = due_label(wp, o, wp.now())
-    available = [] if o.get("deleted") else actions.available(
-        actor.role, actor.department, o["status"], o["department"])
+    available = [a for a in ([] if o.get("deleted") else actions.available(
+        actor.role, actor.department, o["status"], o["department"]))
+        if a.key != "confirm" or o.get("suggested_department")]
     reason = ("열람 전용 계정입니다 (read-only account)." if actor.role == "viewer"
               else "작성자가 삭제한 의견입니다 (deleted by its author)." if o.get("deleted")
               else "")
+    members = await wp.read(q.group_members, o["group_id"]) if o.get("group_id") else []
     body = render("opinion.html", o=o, thread=thread, history=history, link=link,
+                  members=members, show_abusive=bool(request.args.get("show")),
                   departments=departments, due=due, due_at=due_at, actions=available,
                   read_only_reason=reason, ok=ok, error=error,
                   **base(request, actor, wp, "opinion"))
@@ -463,11 +515,21 @@ async def view_act(request: Any, datasette: Any) -> Response:
             raise cases.Conflict(f"status: the page showed {seen}, it is {o['status']} now",
                                  "status")
         assigned = await wp.read(q.assigned_department, oid)
+        department = (o.get("suggested_department") if action.key == "confirm"
+                      else one(form, "department"))
         change = actions.change(action, oid, actor.name, status=o["status"],
                                 current_department=o["department"], assigned=bool(assigned),
-                                department=one(form, "department"), note=one(form, "note"),
-                                link=one(form, "link"))
-        await wp.write(cases.act, [change], [seen])
+                                department=department, note=one(form, "note"),
+                                link=one(form, "link"), policy=one(form, "policy"))
+        changes = [change]
+        if one(form, "group") == "1" and o.get("group_id"):
+            # the same action for every member of the group that may take it (each its own
+            # case_events row); members in another status are left as they are
+            members = await wp.read(q.group_members, o["group_id"])
+            changes += [replace(change, comment_id=m["id"]) for m in members
+                        if m["id"] != oid and m["status"] in action.starts_from
+                        and (actor.staff or m["department"] == actor.department)]
+        await wp.write(cases.act, changes, action.starts_from if len(changes) > 1 else [seen])
     except actions.ActionError as exc:
         return await _opinion_page(request, datasette, actor, oid, error=str(exc), status=400)
     except cases.Conflict:

@@ -23,7 +23,8 @@
                 AS INTEGER) AS response_minutes,
            c.hidden, k.updated_by AS staff_by, k.updated_at AS staff_at, c.keywords,
            c.crisis, c.restricted, c.restricted_countries, c.restricted_at, c.edited_at,
-           c.deleted
+           c.deleted,
+           c.suggested_department, c.suggestion_reason, c.group_id, c.abusive, k.policy
     FROM comments c
     LEFT JOIN answers a ON a.comment_id = c.id
     LEFT JOIN cases k ON k.comment_id = c.id
@@ -60,35 +61,46 @@ CREATE VIEW center AS
             WHERE aa.platform = ans.platform
               AND (aa.name = ans.author_name OR aa.handle = ans.author_name)) AS answer_account,
            o.staff_status, o.staff_by, o.staff_at, o.parent_id, o.like_count,
-           o.restricted, o.restricted_countries, o.deleted
+           o.restricted, o.restricted_countries, o.deleted,
+           o.suggested_department, o.suggestion_reason, o.group_id, o.abusive, o.policy
     FROM opinion_records o
     JOIN accounts ac ON ac.key = o.account
     LEFT JOIN posts p ON p.id = o.post_id
     LEFT JOIN comments ans ON ans.id = o.answer_id;
 
--- Per Seoul day of writing, platform and account: opinions, answered or resolved, the rate.
+-- Per Seoul day of writing, platform and account: opinions, answered (the city replied:
+-- answered, resolved or reflected; resolved and reflected cases were answered on the way),
+-- the answer rate.
 CREATE VIEW daily_stats AS
     SELECT seoul_day, platform, account,
            count(*) AS opinions,
-           sum(status IN ('answered', 'resolved')) AS answered,
-           round(1.0 * sum(status IN ('answered', 'resolved')) / count(*), 3) AS answer_rate,
+           sum(status IN ('answered', 'resolved', 'reflected')) AS answered,
+           round(1.0 * sum(status IN ('answered', 'resolved', 'reflected')) / count(*), 3)
+               AS answer_rate,
            round(avg(response_minutes), 1) AS avg_response_minutes
     FROM opinions
     GROUP BY seoul_day, platform, account;
 
--- Per account, whenever written: the reflection rate (answered or resolved / opinions),
+-- Per account, whenever written: the three rates of issue #19, each over all its opinions,
 -- from center_counts (the opinions: deleted = 0), not every opinion.
+--   answer_pct     = answered, resolved or reflected (the city replied) / opinions
+--   resolution_pct = resolved or reflected (the matter was dealt with) / opinions
+--   reflection_pct = reflected (fed into a policy or measure: cases.policy) / opinions
+-- `answered`, `resolved`, `reflected` count each status alone; `open` what is still waiting.
 CREATE VIEW reflection AS
     SELECT ac.key AS account, ac.platform, ac.name AS account_name, ac.field, ac.department,
            coalesce(sum(r.n), 0) AS opinions,
            coalesce(sum(r.n * (r.status = 'answered')), 0) AS answered,
            coalesce(sum(r.n * (r.status = 'resolved')), 0) AS resolved,
-           coalesce(sum(r.n * (r.status IN ('answered', 'resolved'))), 0) AS reflected,
-           round(100.0 * sum(r.n * (r.status IN ('answered', 'resolved'))) / sum(r.n), 1)
-               AS reflection_pct,
-           coalesce(sum(r.n * (r.status NOT IN ('answered', 'resolved', 'dismissed'))), 0)
-               AS open,
-           coalesce(sum(r.n * (r.status = 'dismissed')), 0) AS dismissed
+           coalesce(sum(r.n * (r.status = 'reflected')), 0) AS reflected,
+           round(100.0 * sum(r.n * (r.status IN ('answered', 'resolved', 'reflected')))
+                 / sum(r.n), 1) AS answer_pct,
+           coalesce(sum(r.n * (r.status NOT IN ('answered', 'resolved', 'reflected',
+                                                'dismissed'))), 0) AS open,
+           coalesce(sum(r.n * (r.status = 'dismissed')), 0) AS dismissed,
+           round(100.0 * sum(r.n * (r.status IN ('resolved', 'reflected'))) / sum(r.n), 1)
+               AS resolution_pct,
+           round(100.0 * sum(r.n * (r.status = 'reflected')) / sum(r.n), 1) AS reflection_pct
     FROM accounts ac
     LEFT JOIN center_counts r ON r.account = ac.key AND r.deleted = 0
     GROUP BY ac.key;

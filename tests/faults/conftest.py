@@ -84,7 +84,8 @@ def run(db: Path, platform: str, accounts: list[Account], world: World,
 
 
 # --- what a database holds, comparably -----------------------------------------------------
-SKIP_COLUMNS = ("first_seen", "last_seen")  # when a row was seen: differs by design
+SKIP_COLUMNS = ("first_seen", "last_seen",  # when a row was seen: differs by design
+                "group_id")  # derived: compared in snapshot, like the answers
 
 
 def records(path: Path) -> dict[str, dict[str, dict]]:
@@ -113,6 +114,9 @@ def snapshot(path: Path) -> dict[str, Any]:
             "answers": conn.execute("SELECT comment_id, answer_id, first_response_at "
                                     "FROM answers ORDER BY 1").fetchall(),
             "raw_ids": conn.execute("SELECT id FROM raw ORDER BY id").fetchall(),
+            # derived after each run, like the answers: equal once every record is in
+            "groups": conn.execute("SELECT id, group_id FROM comments "
+                                   "WHERE group_id IS NOT NULL ORDER BY 1").fetchall(),
         }
     finally:
         conn.close()
