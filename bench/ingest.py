@@ -10,7 +10,8 @@ The real path: `json.loads` of each response body -> a collector `Page` (and the
 `ScanComplete` after a post's last comment page) -> pipeline.ingest
 (normalizer of the platform: PII masking, language, district/category tags, morphemes;
 then the store: content-hash upserts, raw payloads, FTS triggers, cursors, tombstones),
-then the derived answers (`Writer.refresh_answers`), as `collect` does.
+then the derived answers (`Writer.refresh_answers`) and the near-duplicate groups
+(`store.grouping.refresh_groups`), as `collect` does.
 """
 from __future__ import annotations
 
@@ -102,14 +103,19 @@ def load(writer: Writer, accounts: list[Account], source: Path, workers: int) ->
     stats = ingest.ingest_pages(pages(), writer, contexts, workers=workers)
     global last_cache_info
     last_cache_info = ingest.last_cache_info
+    from store.grouping import refresh_groups
+
+    global last_answers_seconds, last_groups_seconds
     t0 = time.perf_counter()
     writer.refresh_answers()
-    global last_answers_seconds
-    last_answers_seconds = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    refresh_groups(writer.db)  # near-duplicate groups, as collect and import do after a run
+    last_answers_seconds, last_groups_seconds = t1 - t0, time.perf_counter() - t1
     return stats
 
 
 last_answers_seconds = 0.0  # of the last `load`: the answers derivation after the pages
+last_groups_seconds = 0.0  # of the last `load`: the near-duplicate grouping after it
 last_cache_info: dict = {}  # of the last `load`: the morpheme cache's counts
 
 
@@ -137,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     out["first_seconds"] = round(time.perf_counter() - t0, 3)
     out["first"] = vars(first)
     out["first_answers_seconds"] = round(last_answers_seconds, 3)
+    out["first_groups_seconds"] = round(last_groups_seconds, 3)
     out["rss_after_first_mb"] = rss_mb(resource.RUSAGE_SELF)
     out["morph_cache"] = last_cache_info  # the first load's: the rerun's calls none
     if not args.no_rerun:

@@ -267,6 +267,7 @@ def figures(n: int, big: dict, imp: dict, base: dict, digest: tuple, search: tup
         "peak_rss_tree_mb": round(tree, 1),
         "digest_seconds": round(digest[0], 3), "digest_seconds_without_rollups": round(digest[1], 3),
         "answers_seconds": big.get("first_answers_seconds"),
+        "groups_seconds": big.get("first_groups_seconds"),
         "search_p50_ms": round(statistics.median(times), 2), "search_p95_ms": round(q[18], 2),
         "search_max_ms": round(max(times), 2),
         "center_worst_p95_ms": worst[1]["p95_ms"] if worst else None,
@@ -295,6 +296,8 @@ def size_table(r: dict) -> list[str]:
         ("comments stored", f"{r['comments']:,} (+{r['posts']:,} posts), {r['texts']} text"),
         ("collect path ingest", f"{r['ingest_rows_per_s']:,} rows/s  ({r['ingest_seconds']:.1f} s, "
                                 f"{r['workers']} normalizer worker(s))"),
+        ("  of which answers, groups", f"{r['answers_seconds'] or 0:.1f} s, "
+                                       f"{r['groups_seconds'] or 0:.1f} s  (after the pages)"),
         ("import path ingest", f"{r['import_items_per_s']:,} items/s  ({r['import_seconds']:.1f} s, "
                                f"one process, start-up included)"),
         ("baseline executemany", f"{r['baseline_rows_per_s']:,} rows/s  ({r['baseline_seconds']:.1f} s)"),
