@@ -466,7 +466,10 @@ MIGRATIONS: list[str] = [
     # Seoul day (center_counts, center_days, kept by triggers) answer the centre's count and
     # facets; the district and the Seoul day of an opinion are indexed for the rest.
     # Set-based: the statuses in two UPDATEs (answers, then the few cases), the counts in
-    # one GROUP BY each.
+    # one GROUP BY each. The centre's list is newest first: a filter on district or status
+    # reads its index in created_at order (no sort of every match); the overdue query reads
+    # the open opinions oldest first from their own index (comments_opinion_open: its WHERE
+    # is the overdue query's, word for word, or SQLite will not use it).
     """
     ALTER TABLE comments ADD COLUMN status TEXT NOT NULL DEFAULT 'received';
     UPDATE comments SET status = 'answered'
@@ -493,7 +496,11 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (seoul_day, account, status, deleted, platform)
     ) WITHOUT ROWID;
     """ + _M14_BACKFILL + f"""
-    CREATE INDEX comments_opinion_district ON comments(district) WHERE is_official = 0;
+    CREATE INDEX comments_opinion_district ON comments(district, created_at)
+        WHERE is_official = 0;
+    CREATE INDEX comments_opinion_status ON comments(status, created_at) WHERE is_official = 0;
+    CREATE INDEX comments_opinion_open ON comments(created_at, id)
+        WHERE is_official = 0 AND status NOT IN ('answered', 'resolved', 'dismissed');
     CREATE INDEX comments_opinion_day ON comments({seoul_day_sql("created_at")})
         WHERE is_official = 0;
     """,

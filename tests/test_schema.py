@@ -52,10 +52,10 @@ def test_no_migration_creates_or_drops_a_view_or_a_trigger():
 
 def test_the_sql_files_name_each_view_and_trigger_once():
     names = re.findall(r"CREATE (VIEW|TRIGGER) (\w+)", schema_sql())
-    assert len(names) == len(set(names)) == 31
+    assert len(names) == len(set(names)) == 32
     assert {n for k, n in names if k == "VIEW"} == {
         "opinions", "opinion_records", "center", "daily_stats", "reflection", "center_facets",
-        "center_day_facets"}
+        "center_day_facets", "center_rows"}
 
 
 def names(db: sqlite_utils.Database, kind: str) -> set[str]:
@@ -77,14 +77,14 @@ def test_a_fresh_database_has_the_schema_the_shipped_migrations_made(tmp_path):
     # migration 14 (issue #17) changed these on purpose: the stored status and the centre's
     # counts; every other definition is the shipped one
     since = {"opinion_records", "opinions", "reflection", "center_facets",
-             "center_day_facets", *(n for n in names(fresh, "trigger")
+             "center_day_facets", "center_rows", *(n for n in names(fresh, "trigger")
                                     if "_status_" in n or "_center_" in n)}
     assert {r for r in schema(fresh) if r[1] not in since} == {
         r for r in schema(old) if r[1] not in since}
     assert since & names(old, "view") == {"opinion_records", "opinions", "reflection"}
     # migration 13: users, sessions, login_failures; 5 indexes and users' primary key;
-    # 14: center_counts, center_days (WITHOUT ROWID), 2 indexes, 10 triggers, 2 views
-    assert kinds(fresh) == {"table": 28, "index": 28, "trigger": 24, "view": 7}
+    # 14: center_counts, center_days (WITHOUT ROWID), 4 indexes, 10 triggers, 3 views
+    assert kinds(fresh) == {"table": 28, "index": 30, "trigger": 24, "view": 8}
     assert fresh.execute("SELECT value FROM meta WHERE key = ?", [OBJECTS_KEY]).fetchone() == (
         schema_hash(),)
 
