@@ -467,7 +467,8 @@ MIGRATIONS: list[str] = [
     # facets; the district and the Seoul day of an opinion are indexed for the rest.
     # Set-based: the statuses in two UPDATEs (answers, then the few cases), the counts in
     # one GROUP BY each. The centre's list is newest first: a filter on district or status
-    # reads its index in created_at order (no sort of every match); the overdue query reads
+    # reads its index in created_at order (no sort of every match; with the account, a
+    # district's Seoul day facet reads the index alone: center_rows); the overdue query reads
     # the open opinions oldest first from their own index (comments_opinion_open: its WHERE
     # is the overdue query's, word for word, or SQLite will not use it).
     """
@@ -496,7 +497,7 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (seoul_day, account, status, deleted, platform)
     ) WITHOUT ROWID;
     """ + _M14_BACKFILL + f"""
-    CREATE INDEX comments_opinion_district ON comments(district, created_at)
+    CREATE INDEX comments_opinion_district ON comments(district, created_at, account)
         WHERE is_official = 0;
     CREATE INDEX comments_opinion_status ON comments(status, created_at) WHERE is_official = 0;
     CREATE INDEX comments_opinion_open ON comments(created_at, id)
