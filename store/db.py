@@ -98,7 +98,7 @@ center_counts: every citizen's comment (is_official = 0, deleted or not) counted
   under its platform, account, status (comments.status), district and category ('' for
   NULL) and deleted.
 center_days: the same comments per Seoul day ('' when SQLite cannot read the time),
-  platform, account, status and deleted.
+  platform, account, status, category ('' for NULL) and deleted.
 Counts that fall to 0 keep their row (readers skip n = 0). Kept by the triggers of
 store/sql/triggers.sql; recounted by the SQL below.
 """
@@ -110,10 +110,11 @@ _M14_RECOUNT = {
         FROM comments WHERE is_official = 0
         GROUP BY 1, 2, 3, 4, 5, 6"""),
     "center_days": (
-        "seoul_day, platform, account, status, deleted, n",
-        f"""SELECT {_M8_DAY.format(r="c")}, platform, account, status, deleted, count(*)
+        "seoul_day, platform, account, status, category, deleted, n",
+        f"""SELECT {_M8_DAY.format(r="c")}, platform, account, status, coalesce(category, ''),
+               deleted, count(*)
         FROM comments c WHERE is_official = 0
-        GROUP BY 1, 2, 3, 4, 5"""),
+        GROUP BY 1, 2, 3, 4, 5, 6"""),
 }
 _M14_BACKFILL = "".join(f"\n    INSERT INTO {table} ({cols})\n    {select};"
                         for table, (cols, select) in _M14_RECOUNT.items())
@@ -492,9 +493,10 @@ MIGRATIONS: list[str] = [
         platform TEXT NOT NULL,
         account TEXT NOT NULL,
         status TEXT NOT NULL,
+        category TEXT NOT NULL,
         deleted INTEGER NOT NULL,
         n INTEGER NOT NULL,
-        PRIMARY KEY (seoul_day, account, status, deleted, platform)
+        PRIMARY KEY (seoul_day, account, status, category, deleted, platform)
     ) WITHOUT ROWID;
     """ + _M14_BACKFILL + f"""
     CREATE INDEX comments_opinion_district ON comments(district, created_at, account)

@@ -215,8 +215,8 @@ def startup(datasette):
 ROLLUP_VIEWS = {
     "center_facets": {"platform", "account", "field", "status", "district", "category",
                       "deleted", "n"},
-    "center_day_facets": {"seoul_day", "platform", "account", "field", "status", "deleted",
-                          "n"},
+    "center_day_facets": {"seoul_day", "platform", "account", "field", "status", "category",
+                          "deleted", "n"},
     "center_rows": {"id", "seoul_day", "created_at", "status", "platform", "account",
                     "account_name", "field", "owner", "lang", "district", "category",
                     "parent_id", "like_count", "restricted", "restricted_countries",

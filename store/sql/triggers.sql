@@ -185,9 +185,9 @@ CREATE TRIGGER answers_days_update AFTER UPDATE OF comment_id, first_response_at
            coalesce({{ r }}.category, ''), {{ r }}.deleted, {{ s }}
     WHERE {{ r }}.is_official = 0
     ON CONFLICT DO UPDATE SET n = n + excluded.n;
-    INSERT INTO center_days (seoul_day, platform, account, status, deleted, n)
+    INSERT INTO center_days (seoul_day, platform, account, status, category, deleted, n)
     SELECT {{ seoul_day(r) }}, {{ r }}.platform, {{ r }}.account, {{ r }}.status,
-           {{ r }}.deleted, {{ s }}
+           coalesce({{ r }}.category, ''), {{ r }}.deleted, {{ s }}
     WHERE {{ r }}.is_official = 0
     ON CONFLICT DO UPDATE SET n = n + excluded.n;
 {%- endmacro %}

@@ -106,7 +106,7 @@ CREATE VIEW center_facets AS
 
 CREATE VIEW center_day_facets AS
     SELECT NULLIF(r.seoul_day, '') AS seoul_day, r.platform, r.account, ac.field, r.status,
-           r.deleted, r.n
+           NULLIF(r.category, '') AS category, r.deleted, r.n
     FROM center_days r
     JOIN accounts ac ON ac.key = r.account
     WHERE r.n > 0;
