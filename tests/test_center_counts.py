@@ -275,3 +275,43 @@ def test_cells_are_escaped_and_classed_as_datasette_does():
         f'<td class="col-{to_css_class("a b")} type-none">None</td></tr>\n')
     assert smc_query_rows(["text", "n"], [["<b>&", 3]]) == (
         '<tr><td class="col-text">&lt;b&gt;&amp;</td><td class="col-n">3</td></tr>\n')
+
+
+UNANSWERED_BY_DEPARTMENT = """
+    SELECT department, count(*) AS open_opinions,
+           sum(created_at < strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-24 hours')) AS overdue_24h,
+           min(created_at) AS oldest, group_concat(DISTINCT account) AS accounts
+    FROM center
+    WHERE status NOT IN ('answered', 'resolved', 'dismissed')
+    GROUP BY department"""
+
+
+def test_unanswered_by_department_equals_a_group_by_over_the_centre(centre_db, tmp_path):
+    """The canned query reads center_counts and the few open opinions a case moved or the
+    last 24 hours hold: the same figures as a GROUP BY over every open opinion."""
+    import shutil
+
+    from center.app import datasette_metadata
+
+    path = tmp_path / "smc.db"
+    shutil.copy(centre_db, path)
+    db = connect(path)
+    ids = [r[0] for r in db.execute("SELECT id FROM opinions WHERE status = 'received' "
+                                    "ORDER BY id")]
+    for i, moved in enumerate(ids[:6]):  # cases that move opinions, or keep them, or close
+        cases.set_status(db, cases.Change(moved, ("assigned", "in_progress", "dismissed")[i % 3],
+                                          department=("문화정책과", None)[i % 2], by="staff"))
+    db.execute("UPDATE comments SET created_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now', "
+               "'-1 hours') WHERE id IN (?, ?, ?)", [ids[0], ids[7], ids[8]])
+    db.conn.commit()
+    sql = datasette_metadata(path)["databases"]["smc"]["queries"][
+        "unanswered_by_department"]["sql"]
+
+    def rows(query: str) -> list:
+        return sorted((d, n, late, oldest, frozenset(accounts.split(",")))
+                      for d, n, late, oldest, accounts in db.execute(query))
+
+    want = rows(UNANSWERED_BY_DEPARTMENT)
+    assert rows(sql) == want and len(want) > 1 and any(r[0] == "문화정책과" for r in want)
+    assert any(r[1] > r[2] for r in want)  # some wait less than 24 h
+    db.conn.close()
