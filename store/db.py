@@ -467,11 +467,12 @@ MIGRATIONS: list[str] = [
     # Seoul day (center_counts, center_days, kept by triggers) answer the centre's count and
     # facets; the district and the Seoul day of an opinion are indexed for the rest.
     # Set-based: the statuses in two UPDATEs (answers, then the few cases), the counts in
-    # one GROUP BY each. The centre's list is newest first: a filter on district or status
-    # reads its index in created_at order (no sort of every match; with the account, a
-    # district's Seoul day facet reads the index alone: center_rows); the overdue query reads
-    # the open opinions oldest first from their own index (comments_opinion_open: its WHERE
-    # is the overdue query's, word for word, or SQLite will not use it).
+    # one GROUP BY each. The centre's list is newest first: a filter on district, status or
+    # Seoul day reads its index in created_at order (no sort of every match: a day holds
+    # 25,000 at a million; with the account, a district's Seoul day facet reads the index
+    # alone: center_rows); the overdue query and the inbox read the open opinions oldest
+    # first from their own index (comments_opinion_open: its WHERE is theirs word for word,
+    # or SQLite will not use it).
     """
     ALTER TABLE comments ADD COLUMN status TEXT NOT NULL DEFAULT 'received';
     UPDATE comments SET status = 'answered'
@@ -504,7 +505,7 @@ MIGRATIONS: list[str] = [
     CREATE INDEX comments_opinion_status ON comments(status, created_at) WHERE is_official = 0;
     CREATE INDEX comments_opinion_open ON comments(created_at, id)
         WHERE is_official = 0 AND status NOT IN ('answered', 'resolved', 'dismissed');
-    CREATE INDEX comments_opinion_day ON comments({seoul_day_sql("created_at")})
+    CREATE INDEX comments_opinion_day ON comments({seoul_day_sql("created_at")}, created_at)
         WHERE is_official = 0;
     """,
 ]

@@ -212,7 +212,8 @@ def plan(conn: sqlite3.Connection, sql: str, params: dict | None = None) -> str:
 
 
 @pytest.mark.parametrize("where", ["", "WHERE district = '강남구'", "WHERE status = 'assigned'",
-                                   "WHERE account = 'x_seoulmania'"])
+                                   "WHERE account = 'x_seoulmania'",
+                                   "WHERE seoul_day = '2026-11-24'"])
 def test_the_centre_list_reads_an_index_in_its_order(centre_db, where):
     """Newest first, filtered or not: an index in created_at order, no sort of every match
     (at a million opinions a district's 20,000 were sorted on every page)."""
