@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_properties import check_record, mutate
 
-import run_pipeline
+import commands
 from collectors.base import Checkpoint, Page, ScanComplete
 from collectors.http import TimeoutSession
 from collectors.threads import ThreadsCollector, read_saved, scrub
@@ -278,8 +278,9 @@ def test_import_of_saved_pages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     path.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines),
                     encoding="utf-8")
     db = tmp_path / "smc.db"
-    code = run_pipeline.main(["--db", str(db), "import", "--platform", "threads",
-                              "--account", "th_seoul", str(path)])
+    # run_pipeline.py imports commands.main only under its guard (workers re-import it)
+    code = commands.main(["--db", str(db), "import", "--platform", "threads",
+                          "--account", "th_seoul", str(path)])
     out = capsys.readouterr()
     assert code == 1 and "threads.jsonl:3" in out.out + out.err  # the bad line, quarantined
     assert rows(db, "SELECT count(*) FROM posts") == [(2,)]
