@@ -6,7 +6,8 @@ bench/run.py.
 It copies the database (the original is left alone; a serve of an older schema upgrades the
 copy: `migrate` of the serving checkout, timed), starts `smc serve` on a free port of 127.0.0.1 in a subprocess, and requests each
 centre page (Datasette's `center` table, plain and with a facet applied, and the canned
-queries overdue, answer_rate_by_account, sns_map, opinion, search) once and then N times
+queries overdue, unanswered_by_department, answer_rate_by_account, sns_map, opinion,
+search) once and then N times
 in turn: the first request's time and p50 / p95 / max of the rest per page, and one JSON
 line. For the table pages it reads the page's JSON once as well: the row count shown and
 any facet that timed out (a facet Datasette gave up on is not a fast page). Requests are
@@ -83,6 +84,7 @@ def pages(facts: dict) -> dict[str, str]:
         "center ?status=received": f"{base}/center?status=received",
         "center ?district=(busiest)": f"{base}/center?district={q(facts['district'])}",
         "overdue": f"{base}/overdue",
+        "unanswered_by_department": f"{base}/unanswered_by_department",
         "answer_rate_by_account": f"{base}/answer_rate_by_account",
         "sns_map": f"{base}/sns_map",
         "opinion (with its thread)": f"{base}/opinion?id={q(facts['opinion'], safe='')}",

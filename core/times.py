@@ -4,6 +4,7 @@ Every module that writes, parses or groups times uses these, in Python and in SQ
 """
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -29,9 +30,16 @@ def utc_now() -> str:
     return utc_iso(datetime.now(UTC))
 
 
+_ISO_SHAPE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+
+
 def parse_iso(text: str) -> datetime:
-    """A stored time (ISO UTC with Z) as an aware datetime."""
-    return datetime.strptime(text, ISO).replace(tzinfo=UTC)
+    """A stored time (ISO UTC with Z) as an aware datetime. The stored form only (ISO):
+    checked by its shape, read by fromisoformat (strptime costs ~10x more; the centre
+    shows thousands per page)."""
+    if not isinstance(text, str) or not _ISO_SHAPE.fullmatch(text):
+        raise ValueError(f"time data {text!r} does not match format {ISO!r}")
+    return datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
 
 
 def parse_datetime(text: str) -> datetime:

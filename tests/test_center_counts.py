@@ -178,11 +178,141 @@ def test_rollup_queries_leave_other_sql_alone():
 
     assert rollup_queries("select count(*) from center ") == [
         "select coalesce(sum(n), 0) from center_facets ",
-        "select coalesce(sum(n), 0) from center_day_facets "]
+        "select coalesce(sum(n), 0) from center_day_facets ",
+        "select count(*) from center_rows "]
     # a quoted name the view lacks would be a string in SQLite: not that view
     assert rollup_queries('select count(*) from center where "district" = :p0 ') == [
-        'select coalesce(sum(n), 0) from center_facets where "district" = :p0 ']
+        'select coalesce(sum(n), 0) from center_facets where "district" = :p0 ',
+        'select count(*) from center_rows where "district" = :p0 ']
     assert rollup_queries('select count(*) from center where "text" = :p0 ') == []
     assert rollup_queries("select count(*) from comments ") == []
     assert rollup_queries("select count(*) from center_facets ") == []
     assert rollup_queries("select * from center order by created_at desc limit 51") == []
+
+
+@pytest.mark.parametrize("query, first", [
+    ("district=강남구&seoul_day=2026-11-24", "center_rows"), ("lang=ko", "center_rows"),
+    ("category=complaint&seoul_day=2026-11-24", "center_day_facets"),
+    ("category=complaint&status=received", "center_facets")])
+def test_filters_read_the_narrowest_form_that_has_their_columns(centre_db, served, query,
+                                                                first):
+    """A category with a Seoul day: center_days; a district with a Seoul day, or a lang:
+    center_rows (the rollups lack them), not the view; the count and facets are the view's."""
+    from center.plugins.smc_center import rollup_queries
+
+    where = " and ".join(f'"{k}" = :p{i}' for i, k in
+                         enumerate(part.split("=")[0] for part in query.split("&")))
+    tried = rollup_queries(f"select count(*) from center where {where}")
+    assert tried and tried[0].split(" from ")[1].split()[0] == first, tried
+    test_count_and_facets_equal_a_group_by_over_the_view(centre_db, served, query)
+
+
+def plan(conn: sqlite3.Connection, sql: str, params: dict | None = None) -> str:
+    return " | ".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sql, params or {}))
+
+
+@pytest.mark.parametrize("where", ["", "WHERE district = '강남구'", "WHERE status = 'assigned'",
+                                   "WHERE account = 'x_seoulmania'",
+                                   "WHERE seoul_day = '2026-11-24'"])
+def test_the_centre_list_reads_an_index_in_its_order(centre_db, where):
+    """Newest first, filtered or not: an index in created_at order, no sort of every match
+    (at a million opinions a district's 20,000 were sorted on every page)."""
+    conn = sqlite3.connect(centre_db)
+    shown = plan(conn, f"SELECT * FROM center {where} ORDER BY created_at DESC LIMIT 51")
+    conn.close()
+    assert "TEMP B-TREE" not in shown, shown
+    assert "USING INDEX comments_" in shown, shown
+
+
+def test_overdue_reads_the_open_opinions_index(centre_db):
+    """The overdue query reads the open opinions oldest first from their index: its WHERE
+    must stay the index's (comments_opinion_open) for SQLite to use it."""
+    from center.app import datasette_metadata
+
+    sql = datasette_metadata(centre_db)["databases"]["smc"]["queries"]["overdue"]["sql"]
+    conn = sqlite3.connect(centre_db)
+    shown = plan(conn, sql, {"hours": ""})
+    open_ids = [r[0] for r in conn.execute(
+        "SELECT id FROM center WHERE status NOT IN ('answered', 'resolved', 'dismissed') "
+        "AND created_at < strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-24 hours') "
+        "ORDER BY created_at, id LIMIT 1000")]
+    got = [r[0] for r in conn.execute(sql, {"hours": ""})]
+    conn.close()
+    assert "USING INDEX comments_opinion_open" in shown and "TEMP B-TREE" not in shown, shown
+    assert got == open_ids and got
+
+
+def test_the_rows_written_in_python_are_datasettes_cells(served):
+    """_table.html and query.html write their rows with smc_table_rows / smc_query_rows:
+    every row and cell there, classes as Datasette's, text escaped, links and times kept."""
+    import re
+
+    page = get(served, "/smc/center?_size=7").text
+    body = page.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    rows = re.findall(r"<tr>(.*?)</tr>", body, re.DOTALL)
+    assert len(rows) == 7
+    columns = get(served, "/smc/center.json?_size=1").json()["columns"]
+    assert all(len(re.findall(r'<td class="col-', row)) == len(columns) for row in rows)
+    assert '<td class="col-id type-str"><a class="smc-opinion" href="/smc/opinion?id=' in body
+    assert 'class="smc-kst"' in body
+    overdue = get(served, "/smc/overdue?hours=0").text
+    body = overdue.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    assert body.count("<tr>") == body.count("</tr>") > 0
+    assert '<td class="col-hours_waiting">' in body and "<script" not in body
+
+
+def test_cells_are_escaped_and_classed_as_datasette_does():
+    from datasette.utils import to_css_class
+    from markupsafe import Markup
+
+    from center.plugins.smc_center import smc_query_rows, smc_table_rows
+
+    rows = [[{"column": "text", "value": "<b>&", "value_type": "str"},
+             {"column": "id", "value": Markup('<a href="x">x</a>'), "value_type": "str"},
+             {"column": "a b", "value": None, "value_type": "none"}]]
+    assert smc_table_rows(rows) == (
+        '<tr><td class="col-text type-str">&lt;b&gt;&amp;</td>'
+        '<td class="col-id type-str"><a href="x">x</a></td>'
+        f'<td class="col-{to_css_class("a b")} type-none">None</td></tr>\n')
+    assert smc_query_rows(["text", "n"], [["<b>&", 3]]) == (
+        '<tr><td class="col-text">&lt;b&gt;&amp;</td><td class="col-n">3</td></tr>\n')
+
+
+UNANSWERED_BY_DEPARTMENT = """
+    SELECT department, count(*) AS open_opinions,
+           sum(created_at < strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-24 hours')) AS overdue_24h,
+           min(created_at) AS oldest, group_concat(DISTINCT account) AS accounts
+    FROM center
+    WHERE status NOT IN ('answered', 'resolved', 'dismissed')
+    GROUP BY department"""
+
+
+def test_unanswered_by_department_equals_a_group_by_over_the_centre(centre_db, tmp_path):
+    """The canned query reads center_counts and the few open opinions a case moved or the
+    last 24 hours hold: the same figures as a GROUP BY over every open opinion."""
+    import shutil
+
+    from center.app import datasette_metadata
+
+    path = tmp_path / "smc.db"
+    shutil.copy(centre_db, path)
+    db = connect(path)
+    ids = [r[0] for r in db.execute("SELECT id FROM opinions WHERE status = 'received' "
+                                    "ORDER BY id")]
+    for i, moved in enumerate(ids[:6]):  # cases that move opinions, or keep them, or close
+        cases.set_status(db, cases.Change(moved, ("assigned", "in_progress", "dismissed")[i % 3],
+                                          department=("문화정책과", None)[i % 2], by="staff"))
+    db.execute("UPDATE comments SET created_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now', "
+               "'-1 hours') WHERE id IN (?, ?, ?)", [ids[0], ids[7], ids[8]])
+    db.conn.commit()
+    sql = datasette_metadata(path)["databases"]["smc"]["queries"][
+        "unanswered_by_department"]["sql"]
+
+    def rows(query: str) -> list:
+        return sorted((d, n, late, oldest, frozenset(accounts.split(",")))
+                      for d, n, late, oldest, accounts in db.execute(query))
+
+    want = rows(UNANSWERED_BY_DEPARTMENT)
+    assert rows(sql) == want and len(want) > 1 and any(r[0] == "문화정책과" for r in want)
+    assert any(r[1] > r[2] for r in want)  # some wait less than 24 h
+    db.conn.close()

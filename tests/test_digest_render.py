@@ -11,6 +11,8 @@ import warnings
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from test_digest import DAY, NOW, build_known_db
 
 from digest.build import build_digest
@@ -286,3 +288,16 @@ def test_shown():
     assert shown("a\r\nb\rc\td") == "a\r\nb\ufffdc\td"  # a lone CR draws over the line
     text = "서울 \u200f\u200eשלום 택시"  # marks of ordinary right-to-left text are kept
     assert shown(text) == text
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=0x2100), max_size=60))
+def test_shown_replaces_exactly_the_controls(text):
+    """shown is one regex (a page is ~1 MB): every bidi control, C0 but tab/newline, DEL,
+    C1 and lone CR becomes U+FFFD, one for one; nothing else changes."""
+    from core.display import BIDI_CONTROLS, REPLACEMENT, shown
+
+    bad = set(BIDI_CONTROLS) | {chr(c) for c in [*range(0x09), 0x0B, 0x0C,
+                                                 *range(0x0E, 0x20), *range(0x7F, 0xA0)]}
+    want = "".join(REPLACEMENT if ch in bad or (ch == "\r" and text[i + 1:i + 2] != "\n")
+                   else ch for i, ch in enumerate(text))
+    assert shown(text) == want

@@ -56,10 +56,10 @@ def test_no_migration_creates_or_drops_a_view_or_a_trigger():
 
 def test_the_sql_files_name_each_view_and_trigger_once():
     names = re.findall(r"CREATE (VIEW|TRIGGER) (\w+)", schema_sql())
-    assert len(names) == len(set(names)) == 31
+    assert len(names) == len(set(names)) == 32
     assert {n for k, n in names if k == "VIEW"} == {
         "opinions", "opinion_records", "center", "daily_stats", "reflection", "center_facets",
-        "center_day_facets"}
+        "center_day_facets", "center_rows"}
 
 
 def names(db: sqlite_utils.Database, kind: str) -> set[str]:
@@ -82,7 +82,7 @@ def test_a_fresh_database_has_the_schema_the_shipped_migrations_made(tmp_path):
     # counts; 15 (issue #19) added columns at the end of the views and renamed the
     # reflection view's rate; every other definition is the shipped one
     since = {"opinion_records", "opinions", "center", "daily_stats", "reflection",
-             "center_facets", "center_day_facets",
+             "center_facets", "center_day_facets", "center_rows",
              *(n for n in names(fresh, "trigger") if "_status_" in n or "_center_" in n)}
     assert {r for r in schema(fresh) if r[1] not in since} == {
         r for r in schema(old) if r[1] not in since}
@@ -94,9 +94,9 @@ def test_a_fresh_database_has_the_schema_the_shipped_migrations_made(tmp_path):
             was = [("answer_pct" if c == "reflection_pct" else c) for c in was]
         assert now[:len(was)] == was, view
     # migration 13: users, sessions, login_failures; 5 indexes and users' primary key;
-    # 14: center_counts, center_days (WITHOUT ROWID), 2 indexes, 10 triggers, 2 views;
+    # 14: center_counts, center_days (WITHOUT ROWID), 4 indexes, 10 triggers, 3 views;
     # 15: group_bands (WITHOUT ROWID: no autoindex), comments_group
-    assert kinds(fresh) == {"table": 29, "index": 29, "trigger": 24, "view": 7}
+    assert kinds(fresh) == {"table": 29, "index": 31, "trigger": 24, "view": 8}
     assert fresh.execute("SELECT value FROM meta WHERE key = ?", [OBJECTS_KEY]).fetchone() == (
         schema_hash(),)
 

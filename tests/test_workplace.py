@@ -580,7 +580,40 @@ def test_the_inbox_count_is_exact_or_says_at_least(db_file):
     assert got.exact and got.n == open_total
     capped = inbox_count(db, InboxFilter(), {"": "2099-01-01T00:00:00Z"}, cap=3)
     assert not capped.exact and capped.n == 4
-    hurried = inbox_count(db, InboxFilter(status="all"), {"": "2099-01-01T00:00:00Z"},
-                          budget_ms=0)
+    hurried = inbox_count(db, InboxFilter(status="all", overdue=True),
+                          {"": "2099-01-01T00:00:00Z"}, budget_ms=0)
     assert hurried.n >= 1  # cut short: at least what was counted fast
+    db.conn.close()
+
+
+def test_the_inbox_count_from_the_rollup_is_the_counted_one(db_file):
+    """Filters on what center_facets holds are counted from it: the same figure as counting
+    the opinions (no rollup for overdue or a department: counted)."""
+    from store.workplace_queries import InboxFilter, inbox_count, rolled_count
+
+    db = connect(db_file)
+    q = ids(db_file)
+    cases.set_status(db, cases.Change(q["SCNA"]["id"], "dismissed", by="kim"))
+    cases.set_status(db, cases.Change(q["SCNC"]["id"], "assigned", by="kim"))
+    row = db.execute("SELECT account, platform, district, category FROM opinions "
+                     "WHERE district IS NOT NULL LIMIT 1").fetchone()
+    field = db.execute("SELECT field FROM accounts WHERE key = ?", [row[0]]).fetchone()[0]
+    never = {"": "2000-01-01T00:00:00Z"}
+    filters = [InboxFilter(), InboxFilter(status="all"), InboxFilter(status="dismissed"),
+               InboxFilter(account=row[0]), InboxFilter(platform=row[1], status="all"),
+               InboxFilter(district=row[2]), InboxFilter(category=row[3], field=field)]
+    for f in filters:
+        n = rolled_count(db, f)
+        # the same filter counted over the opinions: an overdue cutoff that holds for none
+        counted = db.execute(
+            "SELECT count(*) FROM opinions o JOIN accounts ac ON ac.key = o.account WHERE "
+            "(:a IS NULL OR o.account = :a) AND (:p IS NULL OR o.platform = :p) AND "
+            "(:d IS NULL OR o.district = :d) AND (:c IS NULL OR o.category = :c) AND "
+            "(:f IS NULL OR ac.field = :f) AND (CASE :s WHEN 'all' THEN 1 WHEN '' THEN "
+            "o.status IN ('received', 'assigned', 'in_progress') ELSE o.status = :s END)",
+            {"a": f.account, "p": f.platform, "d": f.district, "c": f.category, "f": f.field,
+             "s": f.status or ""}).fetchone()[0]
+        assert n == counted and inbox_count(db, f, never).n == min(n, 10_001), f
+    assert rolled_count(db, InboxFilter(overdue=True)) is None
+    assert rolled_count(db, InboxFilter(department="교통정책과")) is None
     db.conn.close()

@@ -166,3 +166,18 @@ def test_extra_holidays_and_other_hours(tmp_path):
     clock = load_workplace_config(path).deadlines.clock
     assert not clock.is_working_day(date(2026, 12, 3))
     assert local(clock.add(kst(2026, 12, 2, 17, 0), 1)) == kst(2026, 12, 4, 9, 0)
+
+
+def test_parse_iso_reads_the_stored_form_only():
+    """parse_iso reads ISO (fromisoformat after a shape check, not strptime): the same
+    instants, and nothing but the stored form."""
+    from datetime import datetime, timezone
+
+    from core.times import ISO, parse_iso
+
+    for text in ("2026-11-24T14:59:59Z", "0001-01-01T00:00:00Z", "2024-02-29T23:00:00Z"):
+        assert parse_iso(text) == datetime.strptime(text, ISO).replace(tzinfo=timezone.utc)
+    for text in ("2026-11-24 14:59:59Z", "2026-11-24T14:59:59", "2026-11-24T14:59:59+00:00",
+                 "2026-13-01T00:00:00Z", "2026-1-1T0:0:0Z", "२०२६-11-24T14:59:59Z", ""):
+        with pytest.raises(ValueError):
+            parse_iso(text)

@@ -118,7 +118,21 @@ CREATE VIEW center_facets AS
 
 CREATE VIEW center_day_facets AS
     SELECT NULLIF(r.seoul_day, '') AS seoul_day, r.platform, r.account, ac.field, r.status,
-           r.deleted, r.n
+           NULLIF(r.category, '') AS category, r.deleted, r.n
     FROM center_days r
     JOIN accounts ac ON ac.key = r.account
     WHERE r.n > 0;
+
+-- The centre's columns that are the opinion's own or its account's, without the joins to
+-- answers, cases, posts and the answer: what the centre's count and facets read when the
+-- rollups above lack a column they filter (a district with a Seoul day, a lang, a parent),
+-- through the indexes on comments (center/plugins/smc_center.py). The same rows as
+-- `center` (its other joins are LEFT JOINs on unique keys).
+CREATE VIEW center_rows AS
+    SELECT c.id, {{ seoul_day_of('c.created_at') }} AS seoul_day, c.created_at, c.status,
+           c.platform, c.account, ac.name AS account_name, ac.field, ac.owner, c.lang,
+           c.district, c.category, c.parent_id, c.like_count, c.restricted,
+           c.restricted_countries, c.deleted
+    FROM comments c
+    JOIN accounts ac ON ac.key = c.account
+    WHERE c.is_official = 0;
