@@ -485,7 +485,7 @@ def build_digest(db: sqlite_utils.Database, day: date | str, overdue_hours: floa
         health=_health(db, start, end, youtube_quota, prev_start), overdue_total=overdue_total,
         restricted=[Count(kind, n) for kind, n in q.restricted_counts(db, start, end)],
         deadlines=deadlines or default_deadlines(),
-        routing=q.routing_backlog(db), groups=q.largest_groups(db, start, end, GROUPS_SHOWN),
+        routing=q.routing_backlog(db, start, end), groups=q.largest_groups(db, start, end, GROUPS_SHOWN),
         rates=_rates(db),
     )
 

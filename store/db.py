@@ -519,7 +519,7 @@ MIGRATIONS: list[str] = [
     ALTER TABLE comments ADD COLUMN suggestion_reason TEXT;
     ALTER TABLE comments ADD COLUMN abusive INTEGER;
     ALTER TABLE comments ADD COLUMN group_id TEXT;
-    CREATE INDEX comments_group ON comments(group_id) WHERE group_id IS NOT NULL;
+    CREATE INDEX comments_group ON comments(group_id, created_at, id) WHERE group_id IS NOT NULL;
     CREATE TABLE group_bands (
         band INTEGER NOT NULL,
         comment_rowid INTEGER NOT NULL,

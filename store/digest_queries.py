@@ -460,15 +460,20 @@ def overdue_count_rolled(db: sqlite_utils.Database, ref: str, threshold: str) ->
 
 
 # --- issue #19: routing backlog, the day's largest groups, the three rates ---------------
-def routing_backlog(db: sqlite_utils.Database) -> list[dict]:
-    """Per suggested department: the open opinions (received, assigned, in progress) routing
-    suggests to it, and how many of them no staff has assigned yet, most first."""
+def routing_backlog(db: sqlite_utils.Database, start: str, end: str) -> list[dict]:
+    """Per suggested department: the opinions written in [start, end) (the digest's day)
+    still open (received, assigned, in progress) that routing suggests to it, and how many
+    of them no staff has touched yet (no case), most first. The day's, not all time's: the
+    whole backlog is the workplace's inbox (reading every open opinion took ~2 s at 1M)."""
     return [dict(r) for r in db.query(
-        "SELECT suggested_department AS department, count(*) AS open, "
-        "sum(staff_status IS NULL) AS unassigned FROM opinions "
-        "WHERE status IN ('received', 'assigned', 'in_progress') "
-        "AND suggested_department IS NOT NULL "
-        "GROUP BY suggested_department ORDER BY open DESC, department")]
+        "SELECT c.suggested_department AS department, count(*) AS open, "
+        "sum(k.comment_id IS NULL) AS unassigned FROM comments c "
+        "LEFT JOIN cases k ON k.comment_id = c.id "
+        "WHERE c.created_at >= :start AND c.created_at < :end "
+        "AND c.is_official = 0 AND c.deleted = 0 "
+        "AND c.status IN ('received', 'assigned', 'in_progress') "
+        "AND c.suggested_department IS NOT NULL "
+        "GROUP BY 1 ORDER BY open DESC, department", {"start": start, "end": end})]
 
 
 def largest_groups(db: sqlite_utils.Database, start: str, end: str, n: int) -> list[dict]:
@@ -487,9 +492,11 @@ def largest_groups(db: sqlite_utils.Database, start: str, end: str, n: int) -> l
 
 
 def status_totals(db: sqlite_utils.Database) -> dict[str, int]:
-    """All opinions, and those answered, resolved, reflected (each status alone), now."""
+    """All opinions, and those answered, resolved, reflected (each status alone), now: from
+    center_counts (its rows with deleted = 0 are the opinions), not every opinion."""
     row = db.execute(
-        "SELECT count(*), coalesce(sum(status = 'answered'), 0), "
-        "coalesce(sum(status = 'resolved'), 0), coalesce(sum(status = 'reflected'), 0) "
-        "FROM opinions").fetchone()
+        "SELECT coalesce(sum(n), 0), coalesce(sum(n * (status = 'answered')), 0), "
+        "coalesce(sum(n * (status = 'resolved')), 0), "
+        "coalesce(sum(n * (status = 'reflected')), 0) "
+        "FROM center_counts WHERE deleted = 0").fetchone()
     return dict(zip(("opinions", "answered", "resolved", "reflected"), row))

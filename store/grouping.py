@@ -71,13 +71,18 @@ def _join(conn: sqlite3.Connection, rowid: int, cid: str, best: int) -> None:
     """Put opinion `rowid` in the group of `best`. The group's id is its earliest-written
     opinion (created_at, id), whatever order they were stored in (a re-fetched page, a
     later import): a new member written earlier renames the group."""
-    gid = conn.execute("SELECT coalesce(group_id, id) FROM comments WHERE rowid = ?",
-                       [best]).fetchone()[0]
+    gid, first_at = conn.execute(
+        "SELECT coalesce(b.group_id, b.id), g.created_at FROM comments b LEFT JOIN comments g "
+        "ON g.id = coalesce(b.group_id, b.id) WHERE b.rowid = ?", [best]).fetchone()
     conn.execute("UPDATE comments SET group_id = ? WHERE rowid IN (?, ?) "
                  "AND group_id IS NOT ?", (gid, best, rowid, gid))
-    first = conn.execute(
-        "SELECT id FROM comments WHERE group_id = ? ORDER BY created_at, id LIMIT 1",
-        [gid]).fetchone()[0]
+    if first_at is None:  # the group's first opinion is gone (erased): the earliest left
+        first = conn.execute("SELECT id FROM comments WHERE group_id = ? "
+                             "ORDER BY created_at, id LIMIT 1", [gid]).fetchone()[0]
+    else:  # the id is the earliest member's: only the new one can be earlier
+        at = conn.execute("SELECT created_at FROM comments WHERE rowid = ?",
+                          [rowid]).fetchone()[0]
+        first = cid if (at, cid) < (first_at, gid) else gid
     if first != gid:
         conn.execute("UPDATE comments SET group_id = ? WHERE group_id = ?", (first, gid))
 
