@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 from bench.ingest import read_pages
 from core.shapes import SIMULATED_KEY
@@ -26,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def save_pages(pages: Path, folder: Path) -> list[Path]:
     """The pages file as one saved JSONL file per account; the files, in account order."""
     folder.mkdir(parents=True, exist_ok=True)
-    outs: dict[str, object] = {}
+    outs: dict[str, BinaryIO] = {}
     try:
         for head, body in read_pages(pages):
             out = outs.get(head["a"])
@@ -37,10 +39,10 @@ def save_pages(pages: Path, folder: Path) -> list[Path]:
                 page = json.loads(body)
                 body = json.dumps({post: page, SIMULATED_KEY: page.pop(SIMULATED_KEY, True)},
                                   ensure_ascii=False).encode()
-            out.write(body.replace(b"\n", b" ") + b"\n")  # type: ignore[attr-defined]
+            out.write(body.replace(b"\n", b" ") + b"\n")
     finally:
         for out in outs.values():
-            out.close()  # type: ignore[attr-defined]
+            out.close()
     return [folder / f"{key}.jsonl" for key in outs]
 
 
@@ -63,8 +65,6 @@ def run_import(files: list[Path], db: Path, workers: int) -> dict:
 
 def _totals(out: str) -> dict:
     """Sum of the summary lines' `N read = M stored (A new, B updated, C unchanged)`."""
-    import re
-
     keys = ("read", "stored", "new", "updated", "unchanged", "quarantined", "skipped")
     line = re.compile(r"(\d+) read = (\d+) stored \((\d+) new, (\d+) updated, (\d+) "
                       r"unchanged\) \+ (\d+) quarantined \+ (\d+) skipped")
