@@ -120,6 +120,17 @@ last_cache_info: dict = {}  # of the last `load`: the morpheme cache's counts
 
 
 def rss_mb(who: int) -> float:
+    """Peak RSS in MB. This process's: VmHWM, its own memory's high-water mark. ru_maxrss
+    is not: Linux keeps across exec the peak of the image it forked from, so a child of a
+    4 GB bench process reported ~4 GB (the bench holds the baseline's rows)."""
+    if who == resource.RUSAGE_SELF:
+        try:
+            with open("/proc/self/status", encoding="ascii") as status:
+                for line in status:
+                    if line.startswith("VmHWM:"):
+                        return round(int(line.split()[1]) / 1024, 1)
+        except OSError:
+            pass
     return round(resource.getrusage(who).ru_maxrss / 1024, 1)
 
 
