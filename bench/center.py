@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.http import Client, free_port, report_lines, serve, time_pages  # noqa: E402
 from bench.inbox import PASSWORD, USER  # noqa: E402
+from bench.report import emit  # noqa: E402
 
 SERVED = "smc"  # the copy's name: the centre's pages are under /smc/
 FACETS = ("platform", "account", "field", "status", "district", "category", "seoul_day")  # metadata
@@ -161,11 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     record = measure(Path(args.db), args.requests, Path(args.root) if args.root else ROOT,
                      Path(args.workdir) if args.workdir else None)
-    text = report(record)
-    print(text)
-    if args.out:
-        with open(args.out, "a", encoding="utf-8") as fh:
-            fh.write(text + "\n")
+    emit([report(record)], args.out)
     return 0
 
 

@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.http import Client, free_port, report_lines, serve, time_pages, timings  # noqa: E402
+from bench.report import emit  # noqa: E402
 
 USER, PASSWORD = "bench-staff", "bench-password-1"
 
@@ -147,11 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     lines += report_lines(results)
     record = {"bench": "inbox", "opinions": queue["opinions"], "open": queue["open"],
               "requests": args.requests, "pages": results}
-    report = "\n".join(lines) + "\n" + json.dumps(record, ensure_ascii=False)
-    print(report)
-    if args.out:
-        with open(args.out, "a", encoding="utf-8") as fh:
-            fh.write(report + "\n")
+    emit(lines + [json.dumps(record, ensure_ascii=False)], args.out)
     return 0
 
 

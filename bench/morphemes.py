@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.ingest import real_texts  # noqa: E402
+from bench.report import emit  # noqa: E402
 
 Pages = list[list[str]]
 
@@ -118,10 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                      f"{r['cpu_seconds']:7.2f} {r['same_nouns']:10.3f}")
     line = json.dumps({"bench": "morphemes", "n": len(texts), "page": args.page,
                        "ways": results, "last_cache": cache_info()}, ensure_ascii=False)
-    print("\n".join(lines + [line]))
-    if args.out:
-        with open(args.out, "a", encoding="utf-8") as f:
-            f.write("\n".join(lines + [line]) + "\n")
+    emit(lines + [line], args.out)
     return 0
 
 

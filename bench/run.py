@@ -45,6 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.ingest import ACCOUNTS, real_texts, write_pages  # noqa: E402
+from bench.report import emit  # noqa: E402
 from pipeline.config import load_accounts  # noqa: E402
 from store.db import connect, remove_database  # noqa: E402
 
@@ -415,14 +416,6 @@ def main(argv: list[str] | None = None) -> int:
     lines = (scaling_table(results) if len(results) > 1 else []) + targets_table(results, inc)
     emit(lines + [json.dumps(summary, ensure_ascii=False)], args.out)
     return 0
-
-
-def emit(lines: list[str], out: str | None) -> None:
-    """Print the lines (and append them to `out`)."""
-    print("\n".join(lines), flush=True)
-    if out:
-        with open(out, "a", encoding="utf-8") as f:
-            f.write("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
